@@ -1,0 +1,464 @@
+//! Commands → events. `register` starts a complaint; `decide` checks one command against the
+//! lifecycle and returns the events it causes; `Complaint::apply` folds an event into the row.
+//! Nothing here touches the outside world: ids and the clock come in through `Ctx`.
+
+use crate::error::DomainError;
+use crate::event::{Event, EventData};
+use crate::fields::*;
+use crate::model::*;
+use crate::reference::ComplaintRef;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// Everything outside the complaint that a decision may look at, supplied by the desk.
+pub struct Ctx<'a> {
+    pub now: Timestamp,
+    pub actor: Actor,
+    pub departments: &'a [Department],
+    /// Fresh ids for events and messages (UUIDv7 in production, a counter in tests).
+    pub new_id: &'a mut dyn FnMut() -> Uuid,
+}
+
+impl Ctx<'_> {
+    fn department(&self, code: &DepartmentCode, field: &str) -> Result<(), DomainError> {
+        match self.departments.iter().find(|d| &d.code == code) {
+            Some(d) if d.active => Ok(()),
+            Some(_) => Err(DomainError::invalid(field, "inactive_department", format!("department '{code}' is inactive"))),
+            None => Err(DomainError::invalid(field, "unknown_department", format!("there is no department '{code}'"))),
+        }
+    }
+}
+
+/// A new complaint as it arrives, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub kind: Kind,
+    pub channel: Channel,
+    pub player: PlayerContact,
+    pub subject: Subject,
+    pub description: Body,
+    pub language: Option<Language>,
+    pub department: Option<DepartmentCode>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub tags: BTreeSet<Tag>,
+}
+
+impl Registration {
+    pub fn check(&self) -> Result<(), DomainError> {
+        let p = &self.player;
+        if p.external_id.is_none() && p.email.is_none() && p.phone.is_none() {
+            return Err(DomainError::invalid(
+                "player",
+                "contact_required",
+                "give at least one of external_id, email or phone so the player can be identified and answered",
+            ));
+        }
+        if self.channel == Channel::Email && p.email.is_none() {
+            return Err(DomainError::invalid("player.email", "required", "a complaint received by e-mail needs the player's e-mail"));
+        }
+        if self.category.is_some() && self.department.is_none() {
+            return Err(DomainError::invalid("category", "department_required", "a category needs a department"));
+        }
+        Ok(())
+    }
+}
+
+/// The events and the first state of a newly registered complaint.
+pub struct Registered {
+    pub complaint: Complaint,
+    pub events: Vec<Event>,
+}
+
+/// Registers a complaint for a known player. The desk resolves `player_id` (matching or creating
+/// the player) and draws the reference.
+pub fn register(
+    reg: &Registration,
+    id: Uuid,
+    reference: ComplaintRef,
+    player_id: Uuid,
+    ctx: &mut Ctx<'_>,
+) -> Result<Registered, DomainError> {
+    reg.check()?;
+    if let Some(d) = &reg.department {
+        ctx.department(d, "department")?;
+    }
+    let language = reg.language.or(reg.player.language).unwrap_or(Language::Ru);
+    let mut complaint = Complaint {
+        id,
+        reference,
+        kind: reg.kind,
+        status: Status::New,
+        channel: reg.channel,
+        player_id,
+        subject: reg.subject.clone(),
+        description: reg.description.clone(),
+        language,
+        department: None,
+        category: None,
+        priority: Priority::Normal,
+        assignee: None,
+        tags: BTreeSet::new(),
+        escalation: None,
+        resolution: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+        version: 0,
+    };
+    let mut data = vec![EventData::Registered {
+        reference,
+        kind: reg.kind,
+        channel: reg.channel,
+        player_id,
+        subject: reg.subject.clone(),
+        description: reg.description.clone(),
+        language,
+        priority: reg.priority.unwrap_or(Priority::Normal),
+        tags: reg.tags.clone(),
+    }];
+    if let Some(department) = &reg.department {
+        data.push(EventData::Routed { department: department.clone(), category: reg.category.clone(), previous: None });
+    }
+    let events = stamp(data, id, ctx);
+    for e in &events {
+        complaint.apply(e);
+    }
+    complaint.version = 1;
+    Ok(Registered { complaint, events })
+}
+
+/// One change to an existing complaint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Route { department: DepartmentCode, category: Option<Category> },
+    /// `agent` is resolved by the desk; the core checks it may work the complaint's department.
+    Assign { agent: Agent },
+    Unassign,
+    AddMessage { kind: MessageKind, channel: Option<Channel>, body: Body },
+    ProposeSolution { text: Body },
+    RequestInformation { text: Body },
+    RecordPlayerReply { channel: Option<Channel>, text: Body },
+    Resolve { measures: Body, result: Body },
+    Close,
+    Reopen { reason: Body },
+    Escalate { level: EscalationLevel, reason: Body },
+    Deescalate { note: Option<Body> },
+    ChangePriority { priority: Priority },
+    Tag { add: BTreeSet<Tag>, remove: BTreeSet<Tag> },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Route { .. } => "route",
+            Command::Assign { .. } => "assign",
+            Command::Unassign => "unassign",
+            Command::AddMessage { .. } => "add a message to",
+            Command::ProposeSolution { .. } => "propose a solution for",
+            Command::RequestInformation { .. } => "request information on",
+            Command::RecordPlayerReply { .. } => "record a player reply on",
+            Command::Resolve { .. } => "resolve",
+            Command::Close => "close",
+            Command::Reopen { .. } => "reopen",
+            Command::Escalate { .. } => "escalate",
+            Command::Deescalate { .. } => "de-escalate",
+            Command::ChangePriority { .. } => "change the priority of",
+            Command::Tag { .. } => "tag",
+        }
+    }
+}
+
+fn stamp(data: Vec<EventData>, complaint_id: Uuid, ctx: &mut Ctx<'_>) -> Vec<Event> {
+    data.into_iter()
+        .map(|data| Event { id: (ctx.new_id)(), complaint_id, at: ctx.now, actor: ctx.actor.clone(), data })
+        .collect()
+}
+
+/// Checks `cmd` against the complaint's state and returns the events it causes. An empty list
+/// means the command changes nothing (assigning the current assignee, say): nothing is written.
+pub fn decide(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Event>, DomainError> {
+    use Status::*;
+    let illegal = |why: &str| DomainError::IllegalTransition { action: cmd.name(), status: c.status, why: why.to_string() };
+    let data = match cmd {
+        Command::Route { department, category } => {
+            if !c.status.is_open() {
+                return Err(illegal("reopen it first"));
+            }
+            ctx.department(department, "department")?;
+            if c.department.as_ref() == Some(department) && (category.is_none() || &c.category == category) {
+                vec![]
+            } else {
+                vec![EventData::Routed {
+                    department: department.clone(),
+                    category: category.clone(),
+                    previous: c.department.clone(),
+                }]
+            }
+        }
+        Command::Assign { agent } => {
+            if !c.status.is_open() {
+                return Err(illegal("reopen it first"));
+            }
+            let Some(department) = &c.department else {
+                return Err(illegal("route it to a department first"));
+            };
+            if !agent.active {
+                return Err(DomainError::invalid("agent", "inactive_agent", format!("agent '{}' is disabled", agent.login)));
+            }
+            if agent.role != Role::Admin && !agent.departments.contains(department) {
+                return Err(DomainError::invalid(
+                    "agent",
+                    "agent_not_in_department",
+                    format!("agent '{}' does not work in department '{department}'", agent.login),
+                ));
+            }
+            if c.assignee == Some(agent.id) {
+                vec![]
+            } else {
+                vec![EventData::Assigned { agent: agent.id, previous: c.assignee }]
+            }
+        }
+        Command::Unassign => match c.assignee {
+            None => vec![],
+            Some(_) if !c.status.is_open() => return Err(illegal("reopen it first")),
+            Some(previous) => vec![EventData::Unassigned { previous }],
+        },
+        Command::AddMessage { kind, channel, body } => {
+            if c.status == Closed && *kind != MessageKind::Note {
+                return Err(illegal("a closed complaint takes only internal notes; reopen it to write to the player"));
+            }
+            vec![EventData::MessageAdded {
+                message_id: (ctx.new_id)(),
+                kind: *kind,
+                channel: channel.unwrap_or(c.channel),
+                body: body.clone(),
+            }]
+        }
+        Command::ProposeSolution { text } => {
+            if !matches!(c.status, Routed | InProgress | WaitingOnPlayer) {
+                return Err(illegal(match c.status {
+                    New => "route it to a department first",
+                    _ => "reopen it first",
+                }));
+            }
+            vec![EventData::SolutionProposed { message_id: (ctx.new_id)(), text: text.clone() }]
+        }
+        Command::RequestInformation { text } => {
+            if !matches!(c.status, Routed | InProgress | WaitingOnPlayer) {
+                return Err(illegal(match c.status {
+                    New => "route it to a department first",
+                    _ => "reopen it first",
+                }));
+            }
+            vec![EventData::InformationRequested { message_id: (ctx.new_id)(), text: text.clone() }]
+        }
+        Command::RecordPlayerReply { channel, text } => {
+            let reply = EventData::PlayerReplied {
+                message_id: (ctx.new_id)(),
+                channel: channel.unwrap_or(c.channel),
+                text: text.clone(),
+            };
+            match c.status {
+                Closed => return Err(illegal("a closed complaint cannot take replies; register a new complaint")),
+                // A player answering a resolved complaint disputes the result: it reopens.
+                Resolved => vec![
+                    EventData::Reopened { reason: Body::parse("the player replied after the resolution").expect("static text") },
+                    reply,
+                ],
+                _ => vec![reply],
+            }
+        }
+        Command::Resolve { measures, result } => {
+            if !matches!(c.status, Routed | InProgress | WaitingOnPlayer) {
+                return Err(illegal(match c.status {
+                    New => "route it to a department first",
+                    _ => "it is not open",
+                }));
+            }
+            vec![EventData::Resolved { measures: measures.clone(), result: result.clone() }]
+        }
+        Command::Close => {
+            if c.status != Resolved {
+                return Err(illegal("only a resolved complaint can be closed"));
+            }
+            vec![EventData::Closed]
+        }
+        Command::Reopen { reason } => {
+            if c.status.is_open() {
+                return Err(illegal("it is still open"));
+            }
+            vec![EventData::Reopened { reason: reason.clone() }]
+        }
+        Command::Escalate { level, reason } => {
+            if !c.status.is_open() {
+                return Err(illegal("reopen it first"));
+            }
+            match &c.escalation {
+                Some(e) if e.level == *level => return Err(illegal(&format!("it is already escalated to {level}"))),
+                Some(e) if e.level == EscalationLevel::External => {
+                    return Err(illegal("it is already escalated to an external body"));
+                }
+                _ => vec![EventData::Escalated { level: *level, reason: reason.clone() }],
+            }
+        }
+        Command::Deescalate { note } => {
+            if c.escalation.is_none() {
+                return Err(illegal("it is not escalated"));
+            }
+            vec![EventData::Deescalated { note: note.clone() }]
+        }
+        Command::ChangePriority { priority } => {
+            if c.status == Closed {
+                return Err(illegal("reopen it first"));
+            }
+            if c.priority == *priority {
+                vec![]
+            } else {
+                vec![EventData::PriorityChanged { from: c.priority, to: *priority }]
+            }
+        }
+        Command::Tag { add, remove } => {
+            if let Some(both) = add.intersection(remove).next() {
+                return Err(DomainError::invalid("add", "conflicting_tags", format!("tag '{}' is both added and removed", both.as_str())));
+            }
+            let added: BTreeSet<Tag> = add.difference(&c.tags).cloned().collect();
+            let removed: BTreeSet<Tag> = remove.intersection(&c.tags).cloned().collect();
+            if c.tags.len() + added.len() - removed.len() > MAX_TAGS {
+                return Err(DomainError::invalid("add", "too_many_tags", format!("a complaint has at most {MAX_TAGS} tags")));
+            }
+            if added.is_empty() && removed.is_empty() { vec![] } else { vec![EventData::Tagged { added, removed }] }
+        }
+    };
+    Ok(stamp(data, c.id, ctx))
+}
+
+pub const MAX_TAGS: usize = 30;
+
+impl Complaint {
+    /// Folds one event into the complaint. Only called with events `decide` or `register`
+    /// produced for this complaint, so it never fails.
+    pub fn apply(&mut self, event: &Event) {
+        use Status::*;
+        let at = event.at;
+        let back_to_work = |c: &Complaint| if c.assignee.is_some() { InProgress } else { Routed };
+        match &event.data {
+            EventData::Registered { priority, tags, .. } => {
+                self.priority = *priority;
+                self.tags = tags.clone();
+            }
+            EventData::Routed { department, category, .. } => {
+                if self.department.as_ref() != Some(department) {
+                    // A new department picks it up afresh.
+                    self.assignee = None;
+                    if matches!(self.status, New | InProgress) {
+                        self.status = Routed;
+                    }
+                }
+                self.department = Some(department.clone());
+                self.category = category.clone();
+                if self.status == New {
+                    self.status = Routed;
+                }
+            }
+            EventData::Assigned { agent, .. } => {
+                self.assignee = Some(*agent);
+                if self.status == Routed {
+                    self.status = InProgress;
+                }
+            }
+            EventData::Unassigned { .. } => {
+                self.assignee = None;
+                if self.status == InProgress {
+                    self.status = Routed;
+                }
+            }
+            EventData::MessageAdded { kind, .. } => {
+                if *kind == MessageKind::Outbound && self.first_response_at.is_none() {
+                    self.first_response_at = Some(at);
+                }
+            }
+            EventData::SolutionProposed { .. } | EventData::InformationRequested { .. } => {
+                self.first_response_at.get_or_insert(at);
+                self.status = WaitingOnPlayer;
+            }
+            EventData::PlayerReplied { .. } => {
+                if self.status == WaitingOnPlayer {
+                    self.status = back_to_work(self);
+                }
+            }
+            EventData::Resolved { measures, result } => {
+                self.status = Resolved;
+                self.resolution = Some(Resolution { measures: measures.clone(), result: result.clone(), at });
+                self.resolved_at = Some(at);
+                self.first_response_at.get_or_insert(at);
+                self.escalation = None;
+            }
+            EventData::Closed => {
+                self.status = Closed;
+                self.closed_at = Some(at);
+            }
+            EventData::Reopened { .. } => {
+                self.status = back_to_work(self);
+                self.resolved_at = None;
+                self.closed_at = None;
+            }
+            EventData::Escalated { level, reason } => {
+                self.escalation = Some(Escalation { level: *level, reason: reason.clone(), at });
+            }
+            EventData::Deescalated { .. } => self.escalation = None,
+            EventData::PriorityChanged { to, .. } => self.priority = *to,
+            EventData::Tagged { added, removed } => {
+                self.tags.extend(added.iter().cloned());
+                self.tags.retain(|t| !removed.contains(t));
+            }
+        }
+        self.updated_at = at;
+    }
+}
+
+/// Follow-up work the outbox must do after an event: the channels deliver these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Tell the player their complaint is registered, with its reference.
+    Acknowledge { complaint_id: Uuid },
+    /// Send an outbound thread message (a reply, a proposed solution, a request for information).
+    DeliverMessage { complaint_id: Uuid, message_id: Uuid },
+    /// Tell the player of the measures taken and the result.
+    NotifyResolved { complaint_id: Uuid },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Acknowledge { .. } => "acknowledge",
+            Job::DeliverMessage { .. } => "deliver_message",
+            Job::NotifyResolved { .. } => "notify_resolved",
+        }
+    }
+    pub fn complaint_id(&self) -> Uuid {
+        match self {
+            Job::Acknowledge { complaint_id } | Job::DeliverMessage { complaint_id, .. } | Job::NotifyResolved { complaint_id } => {
+                *complaint_id
+            }
+        }
+    }
+}
+
+/// The outbox jobs an event calls for.
+pub fn jobs_for(event: &Event) -> Option<Job> {
+    let complaint_id = event.complaint_id;
+    match &event.data {
+        EventData::Registered { .. } => Some(Job::Acknowledge { complaint_id }),
+        EventData::MessageAdded { message_id, kind: MessageKind::Outbound, .. }
+        | EventData::SolutionProposed { message_id, .. }
+        | EventData::InformationRequested { message_id, .. } => Some(Job::DeliverMessage { complaint_id, message_id: *message_id }),
+        EventData::Resolved { .. } => Some(Job::NotifyResolved { complaint_id }),
+        _ => None,
+    }
+}

@@ -1,0 +1,281 @@
+//! The lifecycle, command by command: legal paths, illegal transitions, no-op commands.
+
+use crate::access::Principal;
+use crate::command::*;
+use crate::*;
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+struct World {
+    departments: Vec<Department>,
+    next: u128,
+}
+
+impl World {
+    fn new() -> Self {
+        let dept = |code: &str, active| Department {
+            code: DepartmentCode::parse(code).unwrap(),
+            name_en: code.into(),
+            name_ru: code.into(),
+            name_kk: code.into(),
+            active,
+        };
+        World { departments: vec![dept("payments", true), dept("security", true), dept("legacy", false)], next: 100 }
+    }
+
+    fn run<T>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
+        let mut next = self.next;
+        let mut new_id = || {
+            next += 1;
+            Uuid::from_u128(next)
+        };
+        let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &self.departments, new_id: &mut new_id };
+        let out = f(&mut ctx);
+        self.next = next;
+        out
+    }
+
+    fn register(&mut self, department: Option<&str>) -> Complaint {
+        let reg = registration(department);
+        self.run(|ctx| command::register(&reg, Uuid::from_u128(1), ComplaintRef::from_bits(1), Uuid::from_u128(2), ctx))
+            .unwrap()
+            .complaint
+    }
+
+    /// Applies a command and returns the new state, failing the test on error.
+    fn step(&mut self, c: &Complaint, cmd: Command) -> Complaint {
+        self.try_step(c, cmd).unwrap()
+    }
+
+    fn try_step(&mut self, c: &Complaint, cmd: Command) -> Result<Complaint, DomainError> {
+        let events = self.run(|ctx| decide(c, &cmd, ctx))?;
+        let mut next = c.clone();
+        for e in &events {
+            next.apply(e);
+        }
+        Ok(next)
+    }
+}
+
+fn registration(department: Option<&str>) -> Registration {
+    Registration {
+        kind: Kind::Complaint,
+        channel: Channel::Email,
+        player: PlayerContact {
+            external_id: Some(ExternalPlayerId::parse("P-1001").unwrap()),
+            name: Some(PersonName::parse("Айгерим").unwrap()),
+            email: Some(EmailAddress::parse("aigerim@mail.kz").unwrap()),
+            phone: None,
+            language: Some(Language::Kk),
+        },
+        subject: Subject::parse("Ақша шығару кешігіп жатыр").unwrap(),
+        description: Body::parse("Үш күн бұрын ақша шығаруға өтінім бердім.").unwrap(),
+        language: None,
+        department: department.map(|d| DepartmentCode::parse(d).unwrap()),
+        category: None,
+        priority: None,
+        tags: BTreeSet::new(),
+    }
+}
+
+fn body(s: &str) -> Body {
+    Body::parse(s).unwrap()
+}
+
+fn agent(id: u128, role: Role, departments: &[&str]) -> Agent {
+    Agent {
+        id: Uuid::from_u128(id),
+        login: format!("agent{id}"),
+        name: PersonName::parse("Agent").unwrap(),
+        email: None,
+        role,
+        departments: departments.iter().map(|d| DepartmentCode::parse(d).unwrap()).collect(),
+        languages: BTreeSet::new(),
+        active: true,
+    }
+}
+
+fn route(d: &str) -> Command {
+    Command::Route { department: DepartmentCode::parse(d).unwrap(), category: None }
+}
+
+#[test]
+fn registration_starts_new_or_routed_with_the_players_language() {
+    let mut w = World::new();
+    let c = w.register(None);
+    assert_eq!(c.status, Status::New);
+    assert_eq!(c.language, Language::Kk);
+    assert_eq!(c.version, 1);
+    let c = w.register(Some("payments"));
+    assert_eq!(c.status, Status::Routed);
+    assert_eq!(c.department.unwrap().as_str(), "payments");
+}
+
+#[test]
+fn registration_refuses_unknown_or_inactive_departments_and_missing_contacts() {
+    let mut w = World::new();
+    for (d, code) in [("nowhere", "unknown_department"), ("legacy", "inactive_department")] {
+        let reg = registration(Some(d));
+        let err = w.run(|ctx| command::register(&reg, Uuid::nil(), ComplaintRef::from_bits(1), Uuid::nil(), ctx)).err().unwrap();
+        assert!(matches!(&err, DomainError::Invalid(v) if v[0].code == code), "{err:?}");
+    }
+    let mut reg = registration(None);
+    reg.player.email = None;
+    reg.player.external_id = None;
+    reg.channel = Channel::Web;
+    let err = w.run(|ctx| command::register(&reg, Uuid::nil(), ComplaintRef::from_bits(1), Uuid::nil(), ctx)).err().unwrap();
+    assert!(matches!(&err, DomainError::Invalid(v) if v[0].code == "contact_required"));
+}
+
+#[test]
+fn the_whole_happy_path() {
+    let mut w = World::new();
+    let a = agent(9, Role::Agent, &["payments"]);
+    let c = w.register(None);
+    let c = w.step(&c, route("payments"));
+    assert_eq!(c.status, Status::Routed);
+    let c = w.step(&c, Command::Assign { agent: a.clone() });
+    assert_eq!((c.status, c.assignee), (Status::InProgress, Some(a.id)));
+    let c = w.step(&c, Command::RequestInformation { text: body("Send a bank statement") });
+    assert_eq!(c.status, Status::WaitingOnPlayer);
+    assert!(c.first_response_at.is_some());
+    let c = w.step(&c, Command::RecordPlayerReply { channel: None, text: body("Attached") });
+    assert_eq!(c.status, Status::InProgress);
+    let c = w.step(&c, Command::ProposeSolution { text: body("We will re-send the payout") });
+    assert_eq!(c.status, Status::WaitingOnPlayer);
+    let c = w.step(&c, Command::Resolve { measures: body("Payout re-sent"), result: body("Funds credited") });
+    assert_eq!(c.status, Status::Resolved);
+    assert_eq!(c.resolution.as_ref().unwrap().result.as_str(), "Funds credited");
+    let c = w.step(&c, Command::Close);
+    assert_eq!(c.status, Status::Closed);
+    assert!(c.closed_at.is_some());
+    let c = w.step(&c, Command::Reopen { reason: body("Funds vanished again") });
+    assert_eq!(c.status, Status::InProgress, "reopened with its assignee, back to work");
+    assert!(c.closed_at.is_none() && c.resolved_at.is_none());
+}
+
+#[test]
+fn illegal_transitions_are_errors() {
+    let mut w = World::new();
+    let a = agent(9, Role::Agent, &["payments"]);
+    let new = w.register(None);
+    let illegal = |r: Result<Complaint, DomainError>| matches!(r, Err(DomainError::IllegalTransition { .. }));
+    assert!(illegal(w.try_step(&new, Command::Assign { agent: a.clone() })), "assign before routing");
+    assert!(illegal(w.try_step(&new, Command::Resolve { measures: body("x"), result: body("y") })));
+    assert!(illegal(w.try_step(&new, Command::ProposeSolution { text: body("x") })));
+    assert!(illegal(w.try_step(&new, Command::Close)), "close an open complaint");
+    assert!(illegal(w.try_step(&new, Command::Reopen { reason: body("x") })), "reopen an open complaint");
+    assert!(illegal(w.try_step(&new, Command::Deescalate { note: None })));
+
+    let routed = w.step(&new, route("payments"));
+    let resolved = w.step(&routed, Command::Resolve { measures: body("x"), result: body("y") });
+    assert!(illegal(w.try_step(&resolved, Command::Resolve { measures: body("x"), result: body("y") })));
+    assert!(illegal(w.try_step(&resolved, route("security"))));
+    assert!(illegal(w.try_step(&resolved, Command::Escalate { level: EscalationLevel::Supervisor, reason: body("x") })));
+    let closed = w.step(&resolved, Command::Close);
+    assert!(illegal(w.try_step(&closed, Command::AddMessage { kind: MessageKind::Outbound, channel: None, body: body("x") })));
+    assert!(illegal(w.try_step(&closed, Command::RecordPlayerReply { channel: None, text: body("x") })));
+    assert!(illegal(w.try_step(&closed, Command::ChangePriority { priority: Priority::High })));
+    // Internal notes are always welcome.
+    let noted = w.step(&closed, Command::AddMessage { kind: MessageKind::Note, channel: None, body: body("x") });
+    assert_eq!(noted.status, Status::Closed);
+}
+
+#[test]
+fn a_player_reply_to_a_resolved_complaint_reopens_it() {
+    let mut w = World::new();
+    let c = w.register(Some("payments"));
+    let c = w.step(&c, Command::Resolve { measures: body("x"), result: body("y") });
+    let events = w.run(|ctx| decide(&c, &Command::RecordPlayerReply { channel: None, text: body("Not fixed!") }, ctx)).unwrap();
+    assert_eq!(events.iter().map(|e| e.data.name()).collect::<Vec<_>>(), ["reopened", "player_replied"]);
+    let c = w.step(&c, Command::RecordPlayerReply { channel: None, text: body("Not fixed!") });
+    assert_eq!(c.status, Status::Routed);
+}
+
+#[test]
+fn assignment_rules() {
+    let mut w = World::new();
+    let c = w.register(Some("payments"));
+    let outsider = agent(5, Role::Agent, &["security"]);
+    let err = w.try_step(&c, Command::Assign { agent: outsider }).unwrap_err();
+    assert!(matches!(&err, DomainError::Invalid(v) if v[0].code == "agent_not_in_department"));
+    let mut off = agent(6, Role::Agent, &["payments"]);
+    off.active = false;
+    let err = w.try_step(&c, Command::Assign { agent: off }).unwrap_err();
+    assert!(matches!(&err, DomainError::Invalid(v) if v[0].code == "inactive_agent"));
+    let a = agent(7, Role::Agent, &["payments"]);
+    let c = w.step(&c, Command::Assign { agent: a.clone() });
+    // Re-routing hands it to the new department's queue.
+    let c2 = w.step(&c, route("security"));
+    assert_eq!((c2.status, c2.assignee), (Status::Routed, None));
+    let c3 = w.step(&c, Command::Unassign);
+    assert_eq!((c3.status, c3.assignee), (Status::Routed, None));
+}
+
+#[test]
+fn no_op_commands_record_nothing() {
+    let mut w = World::new();
+    let c = w.register(Some("payments"));
+    let none = |w: &mut World, cmd: Command| w.run(|ctx| decide(&c, &cmd, ctx)).unwrap().is_empty();
+    assert!(none(&mut w, route("payments")));
+    assert!(none(&mut w, Command::ChangePriority { priority: Priority::Normal }));
+    assert!(none(&mut w, Command::Unassign));
+    assert!(none(&mut w, Command::Tag { add: BTreeSet::new(), remove: [Tag::parse("absent").unwrap()].into() }));
+}
+
+#[test]
+fn escalation_and_tags() {
+    let mut w = World::new();
+    let c = w.register(Some("payments"));
+    let c = w.step(&c, Command::Escalate { level: EscalationLevel::Supervisor, reason: body("VIP") });
+    assert!(w.try_step(&c, Command::Escalate { level: EscalationLevel::Supervisor, reason: body("again") }).is_err());
+    let c = w.step(&c, Command::Escalate { level: EscalationLevel::External, reason: body("Regulator") });
+    assert_eq!(c.escalation.as_ref().unwrap().level, EscalationLevel::External);
+    let c = w.step(&c, Command::Deescalate { note: None });
+    assert!(c.escalation.is_none());
+    let vip = Tag::parse("vip").unwrap();
+    let c = w.step(&c, Command::Tag { add: [vip.clone()].into(), remove: BTreeSet::new() });
+    assert!(c.tags.contains(&vip));
+    let err = w.try_step(&c, Command::Tag { add: [vip.clone()].into(), remove: [vip].into() }).unwrap_err();
+    assert!(matches!(&err, DomainError::Invalid(v) if v[0].code == "conflicting_tags"));
+}
+
+#[test]
+fn jobs_follow_events() {
+    let mut w = World::new();
+    let reg = registration(None);
+    let r = w.run(|ctx| command::register(&reg, Uuid::from_u128(1), ComplaintRef::from_bits(1), Uuid::from_u128(2), ctx)).unwrap();
+    let jobs: Vec<_> = r.events.iter().filter_map(jobs_for).collect();
+    assert_eq!(jobs, vec![Job::Acknowledge { complaint_id: Uuid::from_u128(1) }]);
+    let c = w.step(&r.complaint, route("payments"));
+    let events = w.run(|ctx| decide(&c, &Command::AddMessage { kind: MessageKind::Note, channel: None, body: body("n") }, ctx)).unwrap();
+    assert!(events.iter().filter_map(jobs_for).next().is_none(), "internal notes are never sent");
+    let events = w.run(|ctx| decide(&c, &Command::Resolve { measures: body("m"), result: body("r") }, ctx)).unwrap();
+    assert_eq!(events.iter().filter_map(jobs_for).next().unwrap().kind(), "notify_resolved");
+}
+
+#[test]
+fn who_may_do_what() {
+    let mut w = World::new();
+    let c = w.register(Some("payments"));
+    let unrouted = w.register(None);
+    let me = agent(1, Role::Agent, &["payments"]);
+    let other = agent(2, Role::Agent, &["payments"]);
+    let sup = agent(3, Role::Supervisor, &["payments"]);
+    let stranger = Principal::Agent(agent(4, Role::Agent, &["security"]));
+    let p_me = Principal::Agent(me.clone());
+    let p_sup = Principal::Agent(sup);
+    assert!(p_me.may_view(&c) && !stranger.may_view(&c));
+    assert!(!p_me.may_view(&unrouted) && p_sup.may_view(&unrouted), "triage is for supervisors");
+    assert!(p_me.may_apply(&c, &Command::Assign { agent: me.clone() }).is_ok());
+    assert!(p_me.may_apply(&c, &Command::Assign { agent: other.clone() }).is_err());
+    assert!(p_sup.may_apply(&c, &Command::Assign { agent: other }).is_ok());
+    assert!(p_me.may_apply(&c, &Command::Deescalate { note: None }).is_err());
+    let assigned = w.step(&c, Command::Assign { agent: me.clone() });
+    let rerouted = w.step(&assigned, route("security"));
+    assert!(!p_me.may_view(&rerouted));
+    let read_only = Principal::Token { id: Uuid::nil(), name: "bi".into(), scopes: [Scope::ComplaintsRead].into() };
+    assert!(read_only.may_view(&c));
+    assert!(read_only.may_apply(&c, &Command::Close).is_err());
+    assert!(read_only.may_register().is_err());
+}

@@ -1,0 +1,208 @@
+//! The complaint and the things around it.
+
+use crate::fields::*;
+use crate::reference::ComplaintRef;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// Declares a closed set of lower-case words, with `as_str`, `parse` and `ALL`.
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+            pub fn parse(raw: &str) -> Result<Self, FieldError> {
+                match raw.trim() {
+                    $($word => Ok($name::$variant),)+
+                    other => Err($crate::fields::FieldError::new(
+                        "",
+                        "invalid_value",
+                        format!("'{}' is not one of: {}", other, [$($word),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use word_enum;
+
+word_enum!(
+    /// Where a complaint's lifecycle stands. The transitions live in `command::decide`.
+    Status {
+        New = "new",
+        Routed = "routed",
+        InProgress = "in_progress",
+        WaitingOnPlayer = "waiting_on_player",
+        Resolved = "resolved",
+        Closed = "closed",
+    }
+);
+
+impl Status {
+    /// Open complaints still need work from the desk (or an answer from the player).
+    pub fn is_open(self) -> bool {
+        !matches!(self, Status::Resolved | Status::Closed)
+    }
+}
+
+word_enum!(Kind { Complaint = "complaint", Feedback = "feedback", Question = "question", Suggestion = "suggestion" });
+word_enum!(Channel { Email = "email", Chat = "chat", Phone = "phone", Web = "web", Api = "api" });
+word_enum!(Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" });
+word_enum!(Language { Ru = "ru", Kk = "kk", En = "en" });
+word_enum!(
+    /// Inbound: written by the player. Outbound: a reply sent to the player. Note: internal.
+    MessageKind { Inbound = "inbound", Outbound = "outbound", Note = "note" }
+);
+word_enum!(
+    /// Supervisor: inside the operator. External: the player went (or may go) to a dispute body.
+    EscalationLevel { Supervisor = "supervisor", External = "external" }
+);
+word_enum!(Role { Admin = "admin", Supervisor = "supervisor", Agent = "agent" });
+
+/// Who did something. Recorded on every event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    Agent { id: Uuid },
+    Token { id: Uuid },
+    Player { id: Uuid },
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Escalation {
+    pub level: EscalationLevel,
+    pub reason: Body,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Resolution {
+    /// What the operator did (refund, bet resettled, account unblocked, …).
+    pub measures: Body,
+    /// The outcome as told to the player.
+    pub result: Body,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}
+
+/// The contact details a complaint arrives with. At least one way to reach or identify the
+/// player (external id, e-mail or phone) is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlayerContact {
+    pub external_id: Option<ExternalPlayerId>,
+    pub name: Option<PersonName>,
+    pub email: Option<EmailAddress>,
+    pub phone: Option<PhoneNumber>,
+    pub language: Option<Language>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Player {
+    pub id: Uuid,
+    pub external_id: Option<ExternalPlayerId>,
+    pub name: Option<PersonName>,
+    pub email: Option<EmailAddress>,
+    pub phone: Option<PhoneNumber>,
+    pub language: Language,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Complaint {
+    pub id: Uuid,
+    pub reference: ComplaintRef,
+    pub kind: Kind,
+    pub status: Status,
+    pub channel: Channel,
+    pub player_id: Uuid,
+    pub subject: Subject,
+    pub description: Body,
+    pub language: Language,
+    pub department: Option<DepartmentCode>,
+    pub category: Option<Category>,
+    pub priority: Priority,
+    pub assignee: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub tags: BTreeSet<Tag>,
+    pub escalation: Option<Escalation>,
+    pub resolution: Option<Resolution>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: Timestamp,
+    /// The first reply or solution sent to the player: the first-response SLA stops here.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub first_response_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub resolved_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub closed_at: Option<Timestamp>,
+    /// Optimistic concurrency: bumped by every change.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: Uuid,
+    pub complaint_id: Uuid,
+    pub kind: MessageKind,
+    pub channel: Channel,
+    pub author: Actor,
+    pub body: Body,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+/// A department as the core needs to know it when deciding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Department {
+    pub code: DepartmentCode,
+    /// Display names per language.
+    pub name_en: String,
+    pub name_ru: String,
+    pub name_kk: String,
+    pub active: bool,
+}
+
+/// An agent (specialist, supervisor or administrator) as the core needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Agent {
+    pub id: Uuid,
+    pub login: String,
+    pub name: PersonName,
+    pub email: Option<EmailAddress>,
+    pub role: Role,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub departments: BTreeSet<DepartmentCode>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub languages: BTreeSet<Language>,
+    pub active: bool,
+}
