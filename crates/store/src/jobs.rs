@@ -1,0 +1,102 @@
+//! The outbox queue. Runners claim due jobs with a lease (`UPDATE … RETURNING`, with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL so several nodes never claim the same job); a job
+//! whose runner died becomes claimable again when its lease runs out.
+
+use crate::db::{Backend, P};
+use crate::{Store, StoreError, params, with_read, with_tx};
+use ombuds_core::{from_micros, now, to_micros};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub complaint_id: Option<Uuid>,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub attempts: i64,
+    pub run_at: jiff::Timestamp,
+    pub last_error: Option<String>,
+}
+
+fn job_from(r: &crate::db::Row) -> Result<JobRecord, StoreError> {
+    Ok(JobRecord {
+        id: r.uuid("id")?,
+        kind: r.text("kind")?,
+        complaint_id: r.opt_uuid("complaint_id")?,
+        payload: serde_json::from_str(&r.text("payload")?).map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+        status: r.text("status")?,
+        attempts: r.i64("attempts")?,
+        run_at: from_micros(r.i64("run_at")?),
+        last_error: r.opt_text("last_error")?,
+    })
+}
+
+const JOB_COLS: &str = "id, kind, complaint_id, payload, status, attempts, run_at, last_error";
+
+impl Store {
+    /// Claims up to `limit` due jobs of the given kinds for `lease`, on behalf of `runner`.
+    pub async fn claim_jobs(&self, kinds: &[&str], limit: u32, lease: std::time::Duration, runner: &str) -> Result<Vec<JobRecord>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(vec![]);
+        }
+        let now = to_micros(now());
+        let until = now + lease.as_micros() as i64;
+        let mut p: Vec<P> = params![until, runner, now];
+        let mut marks = vec![];
+        for k in kinds {
+            p.push(P::from(*k));
+            marks.push(format!("${}", p.len()));
+        }
+        let skip = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $1, leased_by = $2, attempts = attempts + 1, updated_at = $3 WHERE id IN (\
+               SELECT id FROM jobs WHERE status = 'pending' AND run_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+               AND kind IN ({}) ORDER BY run_at LIMIT {}{skip}) RETURNING {JOB_COLS}",
+            marks.join(", "),
+            limit.max(1)
+        );
+        let rows = with_tx!(self.db(), |conn| conn.fetch_all(&sql, &p).await)?;
+        rows.iter().map(job_from).collect()
+    }
+
+    pub async fn complete_job(&self, id: Uuid) -> Result<(), StoreError> {
+        let now = to_micros(now());
+        with_tx!(self.db(), |conn| conn
+            .execute("UPDATE jobs SET status = 'done', lease_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1", &params![id, now])
+            .await)?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
+    pub async fn fail_job(&self, id: Uuid, error: &str, retry_at: Option<jiff::Timestamp>) -> Result<(), StoreError> {
+        let now = to_micros(now());
+        let (status, run_at) = match retry_at {
+            Some(t) => ("pending", Some(to_micros(t))),
+            None => ("failed", None),
+        };
+        with_tx!(self.db(), |conn| conn
+            .execute(
+                "UPDATE jobs SET status = $2, run_at = COALESCE($3, run_at), lease_until = NULL, last_error = $4, updated_at = $5 WHERE id = $1",
+                &params![id, status, run_at, error, now]
+            )
+            .await)?;
+        Ok(())
+    }
+
+    pub async fn jobs_for_complaint(&self, complaint_id: Uuid) -> Result<Vec<JobRecord>, StoreError> {
+        let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE complaint_id = $1 ORDER BY created_at, id");
+        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &params![complaint_id]).await)?;
+        rows.iter().map(job_from).collect()
+    }
+
+    /// Pending jobs that are due now, per kind.
+    pub async fn due_jobs(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let now = to_micros(now());
+        let rows = with_read!(self.db(), |conn| conn
+            .fetch_all("SELECT kind, COUNT(*) AS n FROM jobs WHERE status = 'pending' AND run_at <= $1 GROUP BY kind ORDER BY kind", &params![now])
+            .await)?;
+        rows.iter().map(|r| Ok((r.text("kind")?, r.i64("n")?))).collect()
+    }
+}

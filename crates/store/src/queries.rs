@@ -1,0 +1,261 @@
+//! Reads of complaints, players, threads and events.
+
+use crate::db::P;
+use crate::rows::*;
+use crate::{Store, StoreError, params, with_read};
+use ombuds_core::*;
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Agent(Uuid),
+    Nobody,
+}
+
+/// Filters for the complaint list. Everything given must match.
+#[derive(Debug, Clone, Default)]
+pub struct ComplaintFilter {
+    pub statuses: Vec<Status>,
+    pub department: Option<DepartmentCode>,
+    pub unrouted: bool,
+    pub assignee: Option<AssigneeFilter>,
+    pub channel: Option<Channel>,
+    pub kind: Option<Kind>,
+    pub priority: Option<Priority>,
+    pub player_id: Option<Uuid>,
+    pub escalated: Option<bool>,
+    pub created_from: Option<jiff::Timestamp>,
+    pub created_to: Option<jiff::Timestamp>,
+    /// Words that must all appear in the reference, subject or description (any case).
+    pub text: Option<String>,
+}
+
+/// Newest first; `after` is the id of the last complaint of the previous page.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// A stored event with its place in the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: Event,
+    pub hash: String,
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Appends a filter's WHERE clauses and parameters.
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<P>,
+}
+
+impl Where {
+    fn push(&mut self, clause: impl FnOnce(usize) -> String, p: P) {
+        self.params.push(p);
+        self.clauses.push(clause(self.params.len()));
+    }
+}
+
+impl Store {
+    pub async fn complaint(&self, id: Uuid) -> Result<Complaint, StoreError> {
+        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE id = $1");
+        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![id]).await)?;
+        complaint_from(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    pub async fn complaint_by_ref(&self, r: &ComplaintRef) -> Result<Complaint, StoreError> {
+        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE ref = $1");
+        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![r.compact()]).await)?;
+        complaint_from(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    pub async fn list_complaints(
+        &self,
+        f: &ComplaintFilter,
+        visibility: &Visibility,
+        page: PageRequest,
+    ) -> Result<Page<Complaint>, StoreError> {
+        let mut w = Where { clauses: vec![], params: vec![] };
+        match visibility {
+            Visibility::All => {}
+            Visibility::Nothing => return Ok(Page { items: vec![], next: None }),
+            Visibility::Limited { departments, assignee, unrouted } => {
+                let mut any = vec![];
+                for d in departments {
+                    w.params.push(P::from(d.as_str()));
+                    any.push(format!("${}", w.params.len()));
+                }
+                let mut ors = vec![];
+                if !any.is_empty() {
+                    ors.push(format!("department IN ({})", any.join(", ")));
+                }
+                if let Some(a) = assignee {
+                    w.params.push(P::from(*a));
+                    ors.push(format!("assignee = ${}", w.params.len()));
+                }
+                if *unrouted {
+                    ors.push("department IS NULL".into());
+                }
+                if ors.is_empty() {
+                    return Ok(Page { items: vec![], next: None });
+                }
+                w.clauses.push(format!("({})", ors.join(" OR ")));
+            }
+        }
+        if !f.statuses.is_empty() {
+            let mut any = vec![];
+            for s in &f.statuses {
+                w.params.push(P::from(s.as_str()));
+                any.push(format!("${}", w.params.len()));
+            }
+            w.clauses.push(format!("status IN ({})", any.join(", ")));
+        }
+        if let Some(d) = &f.department {
+            w.push(|i| format!("department = ${i}"), P::from(d.as_str()));
+        }
+        if f.unrouted {
+            w.clauses.push("department IS NULL".into());
+        }
+        match &f.assignee {
+            Some(AssigneeFilter::Agent(a)) => w.push(|i| format!("assignee = ${i}"), P::from(*a)),
+            Some(AssigneeFilter::Nobody) => w.clauses.push("assignee IS NULL".into()),
+            None => {}
+        }
+        if let Some(c) = f.channel {
+            w.push(|i| format!("channel = ${i}"), P::from(c.as_str()));
+        }
+        if let Some(k) = f.kind {
+            w.push(|i| format!("kind = ${i}"), P::from(k.as_str()));
+        }
+        if let Some(p) = f.priority {
+            w.push(|i| format!("priority = ${i}"), P::from(p.as_str()));
+        }
+        if let Some(p) = f.player_id {
+            w.push(|i| format!("player_id = ${i}"), P::from(p));
+        }
+        if let Some(e) = f.escalated {
+            w.push(|i| format!("escalated = ${i}"), P::from(e));
+        }
+        if let Some(t) = f.created_from {
+            w.push(|i| format!("created_at >= ${i}"), P::from(to_micros(t)));
+        }
+        if let Some(t) = f.created_to {
+            w.push(|i| format!("created_at < ${i}"), P::from(to_micros(t)));
+        }
+        if let Some(text) = &f.text {
+            for word in text.to_lowercase().split_whitespace().take(8) {
+                let word = word.trim_matches(|c: char| c == '-' || c == '.');
+                // A reference typed with dashes matches its stored compact form.
+                let word = ComplaintRef::parse(word).map(|r| r.compact().to_lowercase()).unwrap_or_else(|_| word.to_string());
+                w.push(|i| format!("search_text LIKE ${i} ESCAPE '\\'"), P::from(format!("%{}%", escape_like(&word))));
+            }
+        }
+        if let Some(after) = page.after {
+            w.push(|i| format!("id < ${i}"), P::from(after));
+        }
+        let limit = page.limit.clamp(1, 500);
+        let where_sql = if w.clauses.is_empty() { String::new() } else { format!("WHERE {}", w.clauses.join(" AND ")) };
+        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints {where_sql} ORDER BY id DESC LIMIT {}", limit + 1);
+        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &w.params).await)?;
+        let mut items = rows.iter().map(complaint_from).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|c| c.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    pub async fn messages(&self, complaint_id: Uuid) -> Result<Vec<Message>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLS} FROM messages WHERE complaint_id = $1 ORDER BY created_at, id");
+        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &params![complaint_id]).await)?;
+        rows.iter().map(message_from).collect()
+    }
+
+    pub async fn events(&self, complaint_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = with_read!(self.db(), |conn| conn
+            .fetch_all(
+                "SELECT seq, id, complaint_id, actor, data, at, hash FROM events WHERE complaint_id = $1 ORDER BY seq",
+                &params![complaint_id]
+            )
+            .await)?;
+        rows.iter()
+            .map(|r| {
+                let bad = |e: serde_json::Error| StoreError::Corrupt(format!("event: {e}"));
+                Ok(StoredEvent {
+                    seq: r.i64("seq")?,
+                    event: Event {
+                        id: r.uuid("id")?,
+                        complaint_id: r.uuid("complaint_id")?,
+                        at: from_micros(r.i64("at")?),
+                        actor: serde_json::from_str(&r.text("actor")?).map_err(bad)?,
+                        data: serde_json::from_str(&r.text("data")?).map_err(bad)?,
+                    },
+                    hash: hex_string(&r.bytes("hash")?),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn player(&self, id: Uuid) -> Result<Player, StoreError> {
+        let sql = format!("SELECT {PLAYER_COLS} FROM players WHERE id = $1");
+        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![id]).await)?;
+        player_from(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    /// The player these contact details belong to: by the operator's id first, then by e-mail,
+    /// then by phone.
+    pub async fn find_player(&self, c: &PlayerContact) -> Result<Option<Player>, StoreError> {
+        let probes = [
+            ("external_id", c.external_id.as_ref().map(|x| x.as_str())),
+            ("email", c.email.as_ref().map(|x| x.as_str())),
+            ("phone", c.phone.as_ref().map(|x| x.as_str())),
+        ];
+        for (col, value) in probes {
+            let Some(value) = value else { continue };
+            let sql = format!("SELECT {PLAYER_COLS} FROM players WHERE {col} = $1 ORDER BY created_at LIMIT 1");
+            let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![value]).await)?;
+            if let Some(row) = row {
+                return Ok(Some(player_from(&row)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts per status, for dashboards and `/metrics`.
+    pub async fn count_by_status(&self) -> Result<Vec<(Status, i64)>, StoreError> {
+        let rows = with_read!(self.db(), |conn| conn
+            .fetch_all("SELECT status, COUNT(*) AS n FROM complaints GROUP BY status", &[])
+            .await)?;
+        rows.iter()
+            .map(|r| Ok((Status::parse(&r.text("status")?).map_err(|e| StoreError::Corrupt(e.message))?, r.i64("n")?)))
+            .collect()
+    }
+}
+
+pub(crate) fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

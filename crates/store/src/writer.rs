@@ -1,0 +1,366 @@
+//! Group commit: every complaint write goes through one task per node that gathers whatever
+//! writes are waiting and commits them in ONE transaction (one fsync on SQLite, one WAL flush
+//! on PostgreSQL). Each write is answered only after its commit is durable.
+//!
+//! A batch first takes the event-chain head (`FOR UPDATE` on PostgreSQL, the write lock of
+//! `BEGIN IMMEDIATE` on SQLite): that serialises writers across nodes, gives events their
+//! gapless `seq`, and makes the batch's existence checks race-free. Checks that depend on other
+//! rows (stale version, taken reference, a player who appeared meanwhile, a reused idempotency
+//! key) are logical outcomes, not SQL errors, so one write never spoils its neighbours. If the
+//! batch still fails in SQL, every write is retried alone so that only the culprit fails.
+
+use crate::db::{Backend, Conn, Db, P};
+use crate::rows::*;
+use crate::{StoreError, params};
+use ombuds_core::chain::{Hash, Link};
+use ombuds_core::{Complaint, Event, Job, Message, Player, to_micros};
+use std::collections::{HashMap, HashSet};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// How a new complaint's player is written.
+#[derive(Debug, Clone)]
+pub enum PlayerWrite {
+    /// A player the desk found; `Some` carries new details to store (name, language, …).
+    Existing { id: Uuid, update: Option<Player> },
+    /// A player the desk did not find. If one matching it appears before the write, the write
+    /// answers `Retry` and the desk looks again.
+    New(Player),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// Who sent the request (keys are per caller).
+    pub principal: String,
+    pub key: String,
+    /// Hash of the request body: the same key with another body is an error, not a replay.
+    pub request_hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewComplaint {
+    pub player: PlayerWrite,
+    pub complaint: Complaint,
+    pub events: Vec<Event>,
+    pub messages: Vec<Message>,
+    pub jobs: Vec<Job>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComplaintChange {
+    /// The complaint after the change; its `version` is `expected_version + 1`.
+    pub complaint: Complaint,
+    pub expected_version: i64,
+    pub events: Vec<Event>,
+    pub messages: Vec<Message>,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Register(Box<NewComplaint>),
+    Change(Box<ComplaintChange>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Written,
+    /// The idempotency key was used before for the same request: here is the first result.
+    Replayed { complaint_id: Uuid },
+    /// The idempotency key was used before for a different request.
+    KeyReused,
+    /// The complaint changed since it was read (`Change`).
+    Stale,
+    /// Decide again: the reference was taken or the player appeared meanwhile (`Register`).
+    Retry(&'static str),
+}
+
+struct Pending {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<Outcome, StoreError>>,
+}
+
+/// The handle the desk writes through. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Pending>,
+}
+
+pub const MAX_BATCH: usize = 512;
+
+impl Writer {
+    pub fn start(db: Db) -> Writer {
+        let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let ops: Vec<&WriteOp> = batch.iter().map(|p| &p.op).collect();
+                metrics::histogram!("ombuds_commit_batch_size").record(ops.len() as f64);
+                let results = match write_batch(&db, &ops).await {
+                    Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                    Err(e) if ops.len() == 1 => vec![Err(e)],
+                    Err(e) => {
+                        tracing::warn!(error = %e, size = ops.len(), "batch failed; writing its operations one by one");
+                        let mut results = Vec::with_capacity(ops.len());
+                        for op in &ops {
+                            results.push(write_batch(&db, &[*op]).await.map(|mut o| o.remove(0)));
+                        }
+                        results
+                    }
+                };
+                for (p, r) in batch.drain(..).zip(results) {
+                    let _ = p.reply.send(r);
+                }
+            }
+        });
+        Writer { tx }
+    }
+
+    pub async fn write(&self, op: WriteOp) -> Result<Outcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Pending { op, reply }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Multi-row INSERT, split so no statement passes the backends' parameter limits.
+pub(crate) async fn insert_rows(conn: &mut Conn<'_>, table: &str, cols: &str, rows: Vec<Vec<P>>) -> Result<(), StoreError> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
+    let per_stmt = (30_000 / width).max(1);
+    for chunk in rows.chunks(per_stmt) {
+        let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+        let mut params = Vec::with_capacity(chunk.len() * width);
+        for (i, row) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..width {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(params.len() + j + 1).to_string());
+            }
+            sql.push(')');
+            params.extend(row.iter().cloned());
+        }
+        conn.execute(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// `$from, $from+1, …` for an IN list of `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+async fn existing_texts(conn: &mut Conn<'_>, sql_head: &str, col: &str, values: Vec<String>) -> Result<HashSet<String>, StoreError> {
+    let mut found = HashSet::new();
+    for chunk in values.chunks(5_000) {
+        let sql = format!("{sql_head} IN ({})", placeholders(1, chunk.len()));
+        let params: Vec<P> = chunk.iter().map(|v| P::from(v.as_str())).collect();
+        for r in conn.fetch_all(&sql, &params).await? {
+            found.insert(r.text(col)?);
+        }
+    }
+    Ok(found)
+}
+
+async fn write_batch(db: &Db, ops: &[&WriteOp]) -> Result<Vec<Outcome>, StoreError> {
+    crate::with_tx!(db, |conn| write_in_tx(&mut conn, ops).await)
+}
+
+async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcome>, StoreError> {
+    let lock = if conn.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let head = conn
+        .fetch_optional(&format!("SELECT seq, hash FROM event_chain WHERE id = 1{lock}"), &[])
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the event chain head is missing".into()))?;
+    let mut seq = head.i64("seq")?;
+    let mut prev: Hash = head.bytes("hash")?.try_into().map_err(|_| StoreError::Corrupt("chain head hash".into()))?;
+
+    // ---- Look up everything the batch's checks need, a query per kind. ----
+    let regs: Vec<&NewComplaint> = ops.iter().filter_map(|o| if let WriteOp::Register(r) = o { Some(&**r) } else { None }).collect();
+    let changes: Vec<&ComplaintChange> = ops.iter().filter_map(|o| if let WriteOp::Change(c) = o { Some(&**c) } else { None }).collect();
+
+    let mut keys_seen: HashMap<(String, String), (Vec<u8>, Uuid)> = HashMap::new();
+    let keyed: Vec<&IdempotencyKey> = regs.iter().filter_map(|r| r.idempotency.as_ref()).collect();
+    for chunk in keyed.chunks(2_000) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!(
+            "SELECT principal, key, request_hash, complaint_id FROM idempotency_keys WHERE (principal, key) IN (VALUES {})",
+            values.join(", ")
+        );
+        let params: Vec<P> = chunk.iter().flat_map(|k| params![k.principal.as_str(), k.key.as_str()]).collect();
+        for r in conn.fetch_all(&sql, &params).await? {
+            keys_seen.insert((r.text("principal")?, r.text("key")?), (r.bytes("request_hash")?, r.uuid("complaint_id")?));
+        }
+    }
+    let mut refs_taken = existing_texts(
+        conn,
+        "SELECT ref FROM complaints WHERE ref",
+        "ref",
+        regs.iter().map(|r| r.complaint.reference.compact().to_string()).collect(),
+    )
+    .await?;
+    let new_players: Vec<&Player> = regs.iter().filter_map(|r| if let PlayerWrite::New(p) = &r.player { Some(p) } else { None }).collect();
+    let mut ext_taken = existing_texts(
+        conn,
+        "SELECT external_id FROM players WHERE external_id",
+        "external_id",
+        new_players.iter().filter_map(|p| p.external_id.as_ref().map(|x| x.as_str().to_string())).collect(),
+    )
+    .await?;
+    let mut email_taken = existing_texts(
+        conn,
+        "SELECT email FROM players WHERE email",
+        "email",
+        new_players.iter().filter_map(|p| p.email.as_ref().map(|x| x.as_str().to_string())).collect(),
+    )
+    .await?;
+    let mut phone_taken = existing_texts(
+        conn,
+        "SELECT phone FROM players WHERE phone",
+        "phone",
+        new_players.iter().filter_map(|p| p.phone.as_ref().map(|x| x.as_str().to_string())).collect(),
+    )
+    .await?;
+    let mut versions: HashMap<Uuid, i64> = HashMap::new();
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint.id).collect();
+    for chunk in ids.chunks(5_000) {
+        let sql = format!("SELECT id, version FROM complaints WHERE id IN ({})", placeholders(1, chunk.len()));
+        let params: Vec<P> = chunk.iter().map(|id| P::from(*id)).collect();
+        for r in conn.fetch_all(&sql, &params).await? {
+            versions.insert(r.uuid("id")?, r.i64("version")?);
+        }
+    }
+
+    // ---- Decide each write's outcome, in arrival order, and gather the rows. ----
+    let mut outcomes = Vec::with_capacity(ops.len());
+    let (mut player_rows, mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut player_updates: Vec<&Player> = vec![];
+    let mut complaint_updates: Vec<&ComplaintChange> = vec![];
+    let now = to_micros(ombuds_core::now());
+
+    for op in ops {
+        let (events, messages, jobs) = match op {
+            WriteOp::Register(r) => {
+                if let Some(k) = &r.idempotency {
+                    if let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone())) {
+                        outcomes.push(if *hash == k.request_hash { Outcome::Replayed { complaint_id: *id } } else { Outcome::KeyReused });
+                        continue;
+                    }
+                }
+                if !refs_taken.insert(r.complaint.reference.compact().to_string()) {
+                    outcomes.push(Outcome::Retry("reference taken"));
+                    continue;
+                }
+                match &r.player {
+                    PlayerWrite::New(p) => {
+                        let clash = p.external_id.as_ref().is_some_and(|x| ext_taken.contains(x.as_str()))
+                            || p.email.as_ref().is_some_and(|x| email_taken.contains(x.as_str()))
+                            || p.phone.as_ref().is_some_and(|x| phone_taken.contains(x.as_str()));
+                        if clash {
+                            refs_taken.remove(r.complaint.reference.compact());
+                            outcomes.push(Outcome::Retry("player appeared meanwhile"));
+                            continue;
+                        }
+                        if let Some(x) = &p.external_id {
+                            ext_taken.insert(x.as_str().to_string());
+                        }
+                        if let Some(x) = &p.email {
+                            email_taken.insert(x.as_str().to_string());
+                        }
+                        if let Some(x) = &p.phone {
+                            phone_taken.insert(x.as_str().to_string());
+                        }
+                        player_rows.push(player_params(p, now));
+                    }
+                    PlayerWrite::Existing { update: Some(p), .. } => player_updates.push(p),
+                    PlayerWrite::Existing { update: None, .. } => {}
+                }
+                if let Some(k) = &r.idempotency {
+                    keys_seen.insert((k.principal.clone(), k.key.clone()), (k.request_hash.clone(), r.complaint.id));
+                    key_rows.push(params![k.principal.as_str(), k.key.as_str(), k.request_hash.clone(), r.complaint.id, now]);
+                }
+                complaint_rows.push(complaint_params(&r.complaint));
+                (&r.events, &r.messages, &r.jobs)
+            }
+            WriteOp::Change(c) => {
+                match versions.get_mut(&c.complaint.id) {
+                    Some(v) if *v == c.expected_version => *v = c.complaint.version,
+                    _ => {
+                        outcomes.push(Outcome::Stale);
+                        continue;
+                    }
+                }
+                complaint_updates.push(c);
+                (&c.events, &c.messages, &c.jobs)
+            }
+        };
+        for e in events {
+            seq += 1;
+            let actor = json(&e.actor);
+            let data = json(&e.data);
+            let link = Link {
+                seq,
+                id: e.id,
+                complaint_id: e.complaint_id,
+                at_micros: to_micros(e.at),
+                kind: e.data.name(),
+                actor_json: &actor,
+                data_json: &data,
+            };
+            let hash = link.hash(&prev);
+            event_rows.push(params![seq, e.id, e.complaint_id, e.data.name(), actor, data, to_micros(e.at), prev.to_vec(), hash.to_vec()]);
+            prev = hash;
+        }
+        message_rows.extend(messages.iter().map(message_params));
+        for j in jobs {
+            job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), now, now, now]);
+        }
+        outcomes.push(Outcome::Written);
+    }
+
+    // ---- Write, parents before children. ----
+    insert_rows(conn, "players", PLAYER_COLS, player_rows).await?;
+    for p in player_updates {
+        conn.execute(
+            "UPDATE players SET external_id = COALESCE($2, external_id), name = COALESCE($3, name), email = COALESCE($4, email), \
+             phone = COALESCE($5, phone), language = $6, updated_at = $7 WHERE id = $1",
+            &params![
+                p.id,
+                p.external_id.as_ref().map(|x| x.as_str()),
+                p.name.as_ref().map(|x| x.as_str()),
+                p.email.as_ref().map(|x| x.as_str()),
+                p.phone.as_ref().map(|x| x.as_str()),
+                p.language.as_str(),
+                now
+            ],
+        )
+        .await?;
+    }
+    insert_rows(conn, "complaints", COMPLAINT_COLS, complaint_rows).await?;
+    for c in complaint_updates {
+        let mut p = complaint_params(&c.complaint);
+        p.push(P::from(c.expected_version));
+        let n = conn
+            .execute(
+                "UPDATE complaints SET ref = $2, kind = $3, status = $4, channel = $5, player_id = $6, subject = $7, \
+                 description = $8, language = $9, department = $10, category = $11, priority = $12, assignee = $13, \
+                 tags = $14, escalation = $15, escalated = $16, resolution = $17, created_at = $18, updated_at = $19, \
+                 first_response_at = $20, resolved_at = $21, closed_at = $22, version = $23, search_text = $24 WHERE id = $1 AND version = $25",
+                &p,
+            )
+            .await?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!("complaint {} vanished during its update", c.complaint.id)));
+        }
+    }
+    insert_rows(conn, "events", "seq, id, complaint_id, kind, actor, data, at, prev_hash, hash", event_rows).await?;
+    insert_rows(conn, "messages", MESSAGE_COLS, message_rows).await?;
+    insert_rows(conn, "jobs", "id, kind, complaint_id, payload, run_at, created_at, updated_at", job_rows).await?;
+    insert_rows(conn, "idempotency_keys", "principal, key, request_hash, complaint_id, created_at", key_rows).await?;
+    conn.execute("UPDATE event_chain SET seq = $1, hash = $2 WHERE id = 1", &params![seq, prev.to_vec()]).await?;
+    Ok(outcomes)
+}

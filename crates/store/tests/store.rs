@@ -1,0 +1,378 @@
+//! The store test suite: every test runs on SQLite and on PostgreSQL.
+
+use ombuds_core::command::{self, Ctx, jobs_for};
+use ombuds_core::*;
+use ombuds_store::testing::TestDb;
+use ombuds_store::*;
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+fn departments() -> Vec<Department> {
+    ["payments", "verification", "security"]
+        .iter()
+        .map(|c| Department {
+            code: DepartmentCode::parse(c).unwrap(),
+            name_en: c.to_string(),
+            name_ru: c.to_string(),
+            name_kk: c.to_string(),
+            active: true,
+        })
+        .collect()
+}
+
+async fn seeded(db: &TestDb) -> Store {
+    let store = db.open().await;
+    for d in departments() {
+        store.upsert_department(&d).await.unwrap();
+    }
+    store
+}
+
+fn contact(ext: &str, email: Option<&str>) -> PlayerContact {
+    PlayerContact {
+        external_id: Some(ExternalPlayerId::parse(ext).unwrap()),
+        name: Some(PersonName::parse("Иван Петров").unwrap()),
+        email: email.map(|e| EmailAddress::parse(e).unwrap()),
+        phone: None,
+        language: Some(Language::Ru),
+    }
+}
+
+/// A registration as the desk would build it.
+fn new_complaint(player: PlayerWrite, player_id: Uuid, subject: &str, department: Option<&str>, bits: u64) -> NewComplaint {
+    let reg = Registration {
+        kind: Kind::Complaint,
+        channel: Channel::Web,
+        player: contact("x", None),
+        subject: Subject::parse(subject).unwrap(),
+        description: Body::parse("Вывод средств задерживается уже третий день").unwrap(),
+        language: None,
+        department: department.map(|d| DepartmentCode::parse(d).unwrap()),
+        category: None,
+        priority: None,
+        tags: BTreeSet::new(),
+    };
+    let deps = departments();
+    let mut new_id = Uuid::now_v7;
+    let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
+    let r = command::register(&reg, Uuid::now_v7(), ComplaintRef::from_bits(bits), player_id, &mut ctx).unwrap();
+    let jobs = r.events.iter().filter_map(jobs_for).collect();
+    NewComplaint { player, complaint: r.complaint, events: r.events, messages: vec![], jobs, idempotency: None }
+}
+
+fn new_player(ext: &str, email: Option<&str>) -> Player {
+    let c = contact(ext, email);
+    Player { id: Uuid::now_v7(), external_id: c.external_id, name: c.name, email: c.email, phone: None, language: Language::Ru, created_at: now() }
+}
+
+async fn register(store: &Store, ext: &str, subject: &str, department: Option<&str>) -> Complaint {
+    let p = new_player(ext, None);
+    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, subject, department, rand::random::<u64>());
+    let c = op.complaint.clone();
+    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Written);
+    c
+}
+
+fn change(c: &Complaint, cmd: Command) -> ComplaintChange {
+    let deps = departments();
+    let mut new_id = Uuid::now_v7;
+    let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
+    let events = command::decide(c, &cmd, &mut ctx).unwrap();
+    let mut next = c.clone();
+    for e in &events {
+        next.apply(e);
+    }
+    next.version = c.version + 1;
+    let messages = events.iter().filter_map(|e| e.message(c.channel)).collect();
+    let jobs = events.iter().filter_map(jobs_for).collect();
+    ComplaintChange { complaint: next, expected_version: c.version, events, messages, jobs }
+}
+
+ombuds_store::both_backends! {
+    register_and_read_back => register_and_read_back,
+    concurrent_writes_batch_and_chain => concurrent_writes_batch_and_chain,
+    stale_changes_are_refused => stale_changes_are_refused,
+    idempotency_keys => idempotency_keys,
+    taken_reference_and_new_player_races_ask_for_retry => retries,
+    tampering_is_found => tampering_is_found,
+    jobs_lease_and_retry => jobs_lease_and_retry,
+    list_filters_visibility_and_pages => list_filters_visibility_and_pages,
+    directory => directory,
+    export_everything => export_everything,
+    migrations_are_idempotent => migrations_are_idempotent,
+}
+
+async fn register_and_read_back(db: &TestDb) {
+    let store = seeded(db).await;
+    let c = register(&store, "P-1", "Не пришла выплата", Some("payments")).await;
+    let back = store.complaint_by_ref(&c.reference).await.unwrap();
+    assert_eq!(back, c);
+    assert_eq!(store.complaint(c.id).await.unwrap(), c);
+    let events = store.events(c.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.event.data.name()).collect::<Vec<_>>(), ["registered", "routed"]);
+    let jobs = store.jobs_for_complaint(c.id).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].kind.as_str(), jobs[0].status.as_str()), ("acknowledge", "pending"));
+    assert!(jobs[0].run_at <= now(), "the acknowledgment is due at once");
+    assert!(matches!(store.complaint_by_ref(&ComplaintRef::from_bits(7)).await, Err(StoreError::NotFound)));
+    let player = store.player(c.player_id).await.unwrap();
+    assert_eq!(player.external_id.unwrap().as_str(), "P-1");
+    assert_eq!(store.find_player(&contact("P-1", None)).await.unwrap().unwrap().id, c.player_id);
+    store.close().await;
+}
+
+async fn concurrent_writes_batch_and_chain(db: &TestDb) {
+    let store = seeded(db).await;
+    let mut tasks = vec![];
+    for i in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { register(&store, &format!("P-{i}"), &format!("Жалоба {i}"), None).await }));
+    }
+    let mut all = vec![];
+    for t in tasks {
+        all.push(t.await.unwrap());
+    }
+    // And changes on top, concurrently.
+    let mut tasks = vec![];
+    for c in all.iter().take(50).cloned() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let op = change(&c, Command::Route { department: DepartmentCode::parse("payments").unwrap(), category: None });
+            store.write(WriteOp::Change(Box::new(op))).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Outcome::Written);
+    }
+    let report = store.verify_chain().await.unwrap();
+    assert_eq!(report.broken, None);
+    assert_eq!(report.checked, 250);
+    store.close().await;
+}
+
+async fn stale_changes_are_refused(db: &TestDb) {
+    let store = seeded(db).await;
+    let c = register(&store, "P-1", "s", Some("payments")).await;
+    let a = change(&c, Command::ChangePriority { priority: Priority::High });
+    let b = change(&c, Command::ChangePriority { priority: Priority::Low });
+    // Both in one batch, and again after: only the first wins.
+    let (ra, rb) = tokio::join!(store.write(WriteOp::Change(Box::new(a))), store.write(WriteOp::Change(Box::new(b.clone()))));
+    let mut outcomes = [ra.unwrap(), rb.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [Outcome::Stale, Outcome::Written]);
+    assert_eq!(store.write(WriteOp::Change(Box::new(b))).await.unwrap(), Outcome::Stale);
+    let now_c = store.complaint(c.id).await.unwrap();
+    assert_eq!(now_c.version, 2);
+    assert_eq!(store.events(c.id).await.unwrap().len(), 3);
+    store.close().await;
+}
+
+async fn idempotency_keys(db: &TestDb) {
+    let store = seeded(db).await;
+    let key = |hash: u8| IdempotencyKey { principal: "token:1".into(), key: "k-1".into(), request_hash: vec![hash; 32] };
+    let mk = |hash| {
+        let p = new_player(&format!("P-{}", Uuid::now_v7()), None);
+        let mut op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, rand::random::<u64>());
+        op.idempotency = Some(key(hash));
+        op
+    };
+    let first = mk(1);
+    let id = first.complaint.id;
+    // Concurrent duplicates in one batch and a retry later: one complaint.
+    let (a, b) = tokio::join!(store.write(WriteOp::Register(Box::new(first))), store.write(WriteOp::Register(Box::new(mk(1)))));
+    assert_eq!(a.unwrap(), Outcome::Written);
+    assert_eq!(b.unwrap(), Outcome::Replayed { complaint_id: id });
+    assert_eq!(store.write(WriteOp::Register(Box::new(mk(1)))).await.unwrap(), Outcome::Replayed { complaint_id: id });
+    assert_eq!(store.write(WriteOp::Register(Box::new(mk(2)))).await.unwrap(), Outcome::KeyReused);
+    let page = store.list_complaints(&ComplaintFilter::default(), &Visibility::All, PageRequest { after: None, limit: 10 }).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    store.close().await;
+}
+
+async fn retries(db: &TestDb) {
+    let store = seeded(db).await;
+    let c = register(&store, "P-1", "s", None).await;
+    let p = new_player("P-2", None);
+    let mut op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 0);
+    op.complaint.reference = c.reference;
+    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Retry("reference taken"));
+    let p = new_player("P-1", None);
+    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 99);
+    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Retry("player appeared meanwhile"));
+    let p = new_player("P-3", Some("a@b.kz"));
+    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 98);
+    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Written);
+    let p = new_player("P-4", Some("a@b.kz"));
+    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 97);
+    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Retry("player appeared meanwhile"));
+    // Nothing half-written by the refused ones.
+    assert_eq!(store.verify_chain().await.unwrap().checked, 2);
+    store.close().await;
+}
+
+async fn tamper(db: &TestDb, sql: &str) {
+    use sqlx::{Connection, Executor};
+    match &db.location {
+        Location::Sqlite(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            c.execute(sqlx::AssertSqlSafe(sql.to_string())).await.unwrap();
+        }
+        Location::Postgres(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            c.execute(sqlx::AssertSqlSafe(sql.to_string())).await.unwrap();
+        }
+    }
+}
+
+async fn tampering_is_found(db: &TestDb) {
+    let store = seeded(db).await;
+    for i in 0..5 {
+        register(&store, &format!("P-{i}"), "s", Some("payments")).await;
+    }
+    assert_eq!(store.verify_chain().await.unwrap(), ChainReport { checked: 10, broken: None });
+    tamper(db, "UPDATE events SET data = replace(data, 'payments', 'security') WHERE seq = 4").await;
+    let r = store.verify_chain().await.unwrap();
+    assert_eq!(r.broken, Some(ombuds_core::chain::Break::Tampered { seq: 4 }));
+    assert_eq!(r.checked, 3);
+    store.close().await;
+}
+
+async fn jobs_lease_and_retry(db: &TestDb) {
+    let store = seeded(db).await;
+    for i in 0..3 {
+        register(&store, &format!("P-{i}"), "s", None).await;
+    }
+    let lease = std::time::Duration::from_secs(60);
+    assert!(store.claim_jobs(&["other"], 10, lease, "r1").await.unwrap().is_empty());
+    let (a, b) = tokio::join!(store.claim_jobs(&["acknowledge"], 2, lease, "r1"), store.claim_jobs(&["acknowledge"], 2, lease, "r2"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 3, "every job claimed once");
+    let ids: BTreeSet<Uuid> = a.iter().chain(&b).map(|j| j.id).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(store.claim_jobs(&["acknowledge"], 10, lease, "r3").await.unwrap().is_empty(), "leased jobs are not handed out again");
+    let j = &a[0];
+    store.fail_job(j.id, "smtp down", Some(now())).await.unwrap();
+    let again = store.claim_jobs(&["acknowledge"], 10, lease, "r1").await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempts), (j.id, 2));
+    store.complete_job(j.id).await.unwrap();
+    store.fail_job(b[0].id, "mailbox does not exist", None).await.unwrap();
+    let rec = store.jobs_for_complaint(b[0].complaint_id.unwrap()).await.unwrap();
+    assert_eq!((rec[0].status.as_str(), rec[0].last_error.as_deref()), ("failed", Some("mailbox does not exist")));
+    // An expired lease makes the job claimable again.
+    let short = store.claim_jobs(&["acknowledge"], 10, std::time::Duration::from_millis(1), "r1").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let reclaimed = store.claim_jobs(&["acknowledge"], 10, lease, "r2").await.unwrap();
+    assert_eq!(short.iter().map(|j| j.id).collect::<Vec<_>>(), reclaimed.iter().map(|j| j.id).collect::<Vec<_>>());
+    store.close().await;
+}
+
+async fn list_filters_visibility_and_pages(db: &TestDb) {
+    let store = seeded(db).await;
+    let a = register(&store, "P-1", "Вывод средств ЗАДЕРЖАН", Some("payments")).await;
+    let b = register(&store, "P-2", "Account blocked 100%", Some("security")).await;
+    let c = register(&store, "P-3", "Бонус не начислен", None).await;
+    let all = |f: ComplaintFilter, v: Visibility| {
+        let store = store.clone();
+        async move {
+            store.list_complaints(&f, &v, PageRequest { after: None, limit: 50 }).await.unwrap().items.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(all(ComplaintFilter::default(), Visibility::All).await, [c.id, b.id, a.id], "newest first");
+    let f = |text: &str| ComplaintFilter { text: Some(text.into()), ..Default::default() };
+    assert_eq!(all(f("задержан"), Visibility::All).await, [a.id], "case-insensitive in Cyrillic");
+    assert_eq!(all(f("вывод задержан"), Visibility::All).await, [a.id]);
+    assert_eq!(all(f("100%"), Visibility::All).await, [b.id], "LIKE wildcards are literal");
+    assert!(all(f("1_0"), Visibility::All).await.is_empty());
+    assert_eq!(all(f(&a.reference.to_string().to_lowercase()), Visibility::All).await, [a.id]);
+    let dept = ComplaintFilter { department: DepartmentCode::parse("security").ok(), ..Default::default() };
+    assert_eq!(all(dept, Visibility::All).await, [b.id]);
+    let st = ComplaintFilter { statuses: vec![Status::New], ..Default::default() };
+    assert_eq!(all(st, Visibility::All).await, [c.id]);
+    let unassigned = ComplaintFilter { assignee: Some(AssigneeFilter::Nobody), channel: Some(Channel::Web), kind: Some(Kind::Complaint), ..Default::default() };
+    assert_eq!(all(unassigned, Visibility::All).await.len(), 3);
+    let range = ComplaintFilter { created_from: Some(b.created_at), created_to: Some(c.created_at), ..Default::default() };
+    assert_eq!(all(range, Visibility::All).await, [b.id]);
+    let payments_only = Visibility::Limited { departments: [DepartmentCode::parse("payments").unwrap()].into(), assignee: None, unrouted: false };
+    assert_eq!(all(ComplaintFilter::default(), payments_only).await, [a.id]);
+    let triage = Visibility::Limited { departments: BTreeSet::new(), assignee: Some(Uuid::nil()), unrouted: true };
+    assert_eq!(all(ComplaintFilter::default(), triage).await, [c.id]);
+    assert!(all(ComplaintFilter::default(), Visibility::Nothing).await.is_empty());
+    // Pages of one: walk them all, each exactly once.
+    let mut seen = vec![];
+    let mut after = None;
+    loop {
+        let p = store.list_complaints(&ComplaintFilter::default(), &Visibility::All, PageRequest { after, limit: 1 }).await.unwrap();
+        seen.extend(p.items.iter().map(|c| c.id));
+        match p.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [c.id, b.id, a.id]);
+    store.close().await;
+}
+
+async fn directory(db: &TestDb) {
+    let store = seeded(db).await;
+    let agent = Agent {
+        id: Uuid::now_v7(),
+        login: "aigerim".into(),
+        name: PersonName::parse("Айгерим").unwrap(),
+        email: None,
+        role: Role::Agent,
+        departments: [DepartmentCode::parse("payments").unwrap()].into(),
+        languages: [Language::Kk, Language::Ru].into(),
+        active: true,
+    };
+    store.insert_agent(&agent, Some("$argon2id$fake")).await.unwrap();
+    let mut twin = agent.clone();
+    twin.id = Uuid::now_v7();
+    assert!(matches!(store.insert_agent(&twin, None).await, Err(StoreError::Conflict(_))));
+    let (back, hash) = store.agent_credentials("aigerim").await.unwrap().unwrap();
+    assert_eq!((back, hash.as_deref()), (agent.clone(), Some("$argon2id$fake")));
+    store.insert_session(b"session-hash", agent.id, now() + jiff::SignedDuration::from_hours(1)).await.unwrap();
+    assert_eq!(store.session_agent(b"session-hash").await.unwrap().unwrap().id, agent.id);
+    store.set_agent_active("aigerim", false).await.unwrap();
+    assert!(store.session_agent(b"session-hash").await.unwrap().is_none(), "disabling ends sessions");
+    assert!(matches!(store.set_agent_active("nobody", false).await, Err(StoreError::NotFound)));
+    let tid = Uuid::now_v7();
+    store.insert_token(tid, "backend", b"token-hash", &[Scope::ComplaintsWrite].into(), None).await.unwrap();
+    assert_eq!(store.token_by_hash(b"token-hash").await.unwrap().unwrap().scopes, [Scope::ComplaintsWrite].into());
+    store.revoke_token(tid).await.unwrap();
+    assert!(store.token_by_hash(b"token-hash").await.unwrap().is_none());
+    assert!(matches!(store.revoke_token(tid).await, Err(StoreError::NotFound)));
+    store.close().await;
+}
+
+async fn export_everything(db: &TestDb) {
+    let store = seeded(db).await;
+    for i in 0..3 {
+        register(&store, &format!("P-{i}"), "s", Some("payments")).await;
+    }
+    let mut out = Vec::new();
+    let n = store.export_jsonl(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let types: Vec<String> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(n as usize, types.len());
+    for (t, want) in [("department", 3), ("player", 3), ("complaint", 3), ("event", 6), ("job", 3)] {
+        assert_eq!(types.iter().filter(|x| *x == t).count(), want, "{t}");
+    }
+    if let Some(dir) = &db.dir {
+        let dest = dir.path().join("backup.db");
+        store.backup(&dest).await.unwrap();
+        assert!(store.backup(&dest).await.is_err(), "never overwrites");
+        let copy = Store::open(&Location::Sqlite(dest), &DbOptions::default()).await.unwrap();
+        assert_eq!(copy.verify_chain().await.unwrap().checked, 6);
+        copy.close().await;
+    } else {
+        assert!(store.backup(std::path::Path::new("/tmp/x.db")).await.is_err());
+    }
+    store.close().await;
+}
+
+async fn migrations_are_idempotent(db: &TestDb) {
+    let store = db.open().await;
+    assert!(ombuds_store::migrate::run(store.db()).await.unwrap().is_empty());
+    store.close().await;
+}
