@@ -1,0 +1,294 @@
+//! Passwords (argon2id), session tokens for agents, API tokens for integrations. Secrets are
+//! random 32 bytes shown once; only their SHA-256 is stored. Authenticated principals are
+//! cached briefly so the hot path (an integration registering complaints) does not read the
+//! database per request; revocation on this node takes effect at once, on other nodes within
+//! `AUTH_CACHE_TTL`.
+
+use crate::{Desk, DeskError, Result};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ombuds_core::*;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+pub const SESSION_PREFIX: &str = "oms_";
+pub const TOKEN_PREFIX: &str = "omt_";
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+pub(crate) fn secret(prefix: &str) -> (String, [u8; 32]) {
+    let bytes: [u8; 32] = rand::random();
+    let s = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let h = digest(&s);
+    (s, h)
+}
+
+pub(crate) fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+pub fn random_password() -> String {
+    // 16 characters from an alphabet without look-alikes: ~93 bits.
+    const A: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    (0..16).map(|_| A[rand::random_range(0..A.len())] as char).collect()
+}
+
+pub(crate) async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt: [u8; 16] = rand::random();
+        Argon2::default().hash_password_with_salt(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .expect("hashing does not panic")
+    .map_err(|e| DeskError::Conflict(format!("cannot hash password: {e}")))
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub fn check_password_rules(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(DomainError::invalid("password", "too_short", format!("must have at least {MIN_PASSWORD_CHARS} characters")).into());
+    }
+    if password.len() > 1024 {
+        return Err(DomainError::invalid("password", "too_long", "must be at most 1024 bytes").into());
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+pub(crate) struct AuthCache {
+    entries: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+}
+
+impl AuthCache {
+    fn get(&self, h: &[u8; 32]) -> Option<Principal> {
+        let map = self.entries.lock().expect("cache lock");
+        map.get(h).filter(|(at, _)| at.elapsed() < AUTH_CACHE_TTL).map(|(_, p)| p.clone())
+    }
+    fn put(&self, h: [u8; 32], p: Principal) {
+        let mut map = self.entries.lock().expect("cache lock");
+        if map.len() > 10_000 {
+            map.retain(|_, (at, _)| at.elapsed() < AUTH_CACHE_TTL);
+        }
+        map.insert(h, (Instant::now(), p));
+    }
+    pub(crate) fn clear(&self) {
+        self.entries.lock().expect("cache lock").clear();
+    }
+}
+
+/// A signed-in agent's session.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Session {
+    pub token: String,
+    pub agent: Agent,
+    pub expires_at: jiff::Timestamp,
+}
+
+/// A new API token; `secret` is shown once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewToken {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: BTreeSet<Scope>,
+    pub secret: String,
+}
+
+/// A new agent as an administrator describes it.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub login: String,
+    pub name: PersonName,
+    pub email: Option<EmailAddress>,
+    pub role: Role,
+    pub departments: BTreeSet<DepartmentCode>,
+    pub languages: BTreeSet<Language>,
+    /// `None`: a random password is made and returned.
+    pub password: Option<String>,
+}
+
+pub fn parse_login(raw: &str) -> Result<String> {
+    let t = raw.trim().to_lowercase();
+    let ok = (2..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if !ok {
+        return Err(DomainError::invalid("login", "invalid_login", "use 2 to 64 letters, digits, '.', '_', '-' or '@'").into());
+    }
+    Ok(t)
+}
+
+impl Desk {
+    /// Checks a bearer secret: an agent session (`oms_…`) or an API token (`omt_…`).
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
+        let h = digest(bearer);
+        if let Some(p) = self.auth_cache.get(&h) {
+            return Ok(p);
+        }
+        let principal = if bearer.starts_with(SESSION_PREFIX) {
+            let agent = self.store.session_agent(&h).await?.ok_or(DeskError::Unauthorized("the session has expired or was ended"))?;
+            Principal::Agent(agent)
+        } else if bearer.starts_with(TOKEN_PREFIX) {
+            let t = self.store.token_by_hash(&h).await?.ok_or(DeskError::Unauthorized("the API token is unknown or revoked"))?;
+            Principal::Token { id: t.id, name: t.name, scopes: t.scopes }
+        } else {
+            return Err(DeskError::Unauthorized("the credentials are not an ombuds session or API token"));
+        };
+        self.auth_cache.put(h, principal.clone());
+        Ok(principal)
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Result<Session> {
+        let denied = DeskError::Unauthorized("wrong login or password");
+        let found = match parse_login(login) {
+            Ok(l) => self.store.agent_credentials(&l).await?,
+            Err(_) => None,
+        };
+        // Verify against a dummy hash when the login is unknown, so timing does not tell.
+        let (agent, hash) = match found {
+            Some((a, Some(h))) => (Some(a), h),
+            _ => (None, self.dummy_hash.clone()),
+        };
+        let ok = verify_password(password.to_string(), hash).await;
+        let agent = match agent {
+            Some(a) if ok && a.active => a,
+            _ => return Err(denied),
+        };
+        let (token, h) = secret(SESSION_PREFIX);
+        let expires_at = now() + jiff::SignedDuration::try_from(self.config.session_ttl).expect("session ttl fits");
+        self.store.insert_session(&h, agent.id, expires_at).await?;
+        Ok(Session { token, agent, expires_at })
+    }
+
+    pub async fn logout(&self, bearer: &str) -> Result<()> {
+        let h = digest(bearer);
+        self.store.delete_session(&h).await?;
+        self.auth_cache.clear();
+        Ok(())
+    }
+
+    pub async fn change_password(&self, who: &Principal, current: &str, new: &str) -> Result<()> {
+        let Principal::Agent(a) = who else {
+            return Err(DomainError::Forbidden("only agents have passwords".into()).into());
+        };
+        check_password_rules(new)?;
+        let (_, hash) = self.store.agent_credentials(&a.login).await?.ok_or(DeskError::NotFound("agent"))?;
+        if !verify_password(current.to_string(), hash.unwrap_or_else(|| self.dummy_hash.clone())).await {
+            return Err(DomainError::invalid("current_password", "wrong_password", "the current password is wrong").into());
+        }
+        self.store.set_password(a.id, &hash_password(new.to_string()).await?).await?;
+        Ok(())
+    }
+
+    /// Adds an agent; returns it with the password to hand over when one was generated.
+    pub async fn add_agent(&self, who: Option<&Principal>, new: NewAgent) -> Result<(Agent, Option<String>)> {
+        if let Some(p) = who {
+            p.require_admin()?;
+        }
+        let login = parse_login(&new.login)?;
+        let known = self.departments().await?;
+        for d in &new.departments {
+            if !known.iter().any(|k| &k.code == d) {
+                return Err(DomainError::invalid("departments", "unknown_department", format!("there is no department '{d}'")).into());
+            }
+        }
+        let (password, generated) = match new.password {
+            Some(p) => {
+                check_password_rules(&p)?;
+                (p, None)
+            }
+            None => {
+                let p = random_password();
+                (p.clone(), Some(p))
+            }
+        };
+        let agent = Agent {
+            id: Uuid::now_v7(),
+            login,
+            name: new.name,
+            email: new.email,
+            role: new.role,
+            departments: new.departments,
+            languages: new.languages,
+            active: true,
+        };
+        self.store.insert_agent(&agent, Some(&hash_password(password).await?)).await?;
+        Ok((agent, generated))
+    }
+
+    pub async fn set_agent_active(&self, who: Option<&Principal>, login: &str, active: bool) -> Result<Agent> {
+        if let Some(p) = who {
+            p.require_admin()?;
+        }
+        let a = self.store.set_agent_active(&parse_login(login)?, active).await.map_err(|e| match e {
+            ombuds_store::StoreError::NotFound => DeskError::NotFound("agent"),
+            e => e.into(),
+        })?;
+        self.auth_cache.clear();
+        Ok(a)
+    }
+
+    pub async fn create_token(&self, who: Option<&Principal>, name: &str, scopes: BTreeSet<Scope>) -> Result<NewToken> {
+        if let Some(p) = who {
+            p.require_admin()?;
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(DomainError::invalid("name", "invalid_name", "give the token a name of 1 to 100 characters").into());
+        }
+        if scopes.is_empty() {
+            return Err(DomainError::invalid("scopes", "required", "give at least one scope").into());
+        }
+        let (secret, h) = secret(TOKEN_PREFIX);
+        let id = Uuid::now_v7();
+        let created_by = match who {
+            Some(Principal::Agent(a)) => Some(a.id),
+            _ => None,
+        };
+        self.store.insert_token(id, name, &h, &scopes, created_by).await?;
+        Ok(NewToken { id, name: name.to_string(), scopes, secret })
+    }
+
+    pub async fn revoke_token(&self, who: Option<&Principal>, id: Uuid) -> Result<()> {
+        if let Some(p) = who {
+            p.require_admin()?;
+        }
+        self.store.revoke_token(id).await.map_err(|e| match e {
+            ombuds_store::StoreError::NotFound => DeskError::NotFound("active token"),
+            e => e.into(),
+        })?;
+        self.auth_cache.clear();
+        Ok(())
+    }
+
+    /// On first start: an `admin` account with a random password, returned to be printed once.
+    pub async fn ensure_admin(&self) -> Result<Option<(String, String)>> {
+        if !self.store.agents().await?.is_empty() {
+            return Ok(None);
+        }
+        let (agent, password) = self
+            .add_agent(
+                None,
+                NewAgent {
+                    login: "admin".into(),
+                    name: PersonName::parse("Administrator").expect("static"),
+                    email: None,
+                    role: Role::Admin,
+                    departments: BTreeSet::new(),
+                    languages: [Language::Ru, Language::Kk, Language::En].into(),
+                    password: None,
+                },
+            )
+            .await?;
+        Ok(Some((agent.login, password.expect("generated"))))
+    }
+}

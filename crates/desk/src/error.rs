@@ -1,0 +1,46 @@
+use ombuds_core::DomainError;
+use ombuds_store::StoreError;
+
+/// Everything a use case can answer besides success. Adapters map `code()` to their own terms.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("authentication required: {0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the desk is too busy to settle this change; retry")]
+    Contention,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for DeskError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => DeskError::Conflict(m),
+            e => DeskError::Store(e),
+        }
+    }
+}
+
+impl DeskError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeskError::Domain(d) => d.code(),
+            DeskError::NotFound(_) => "not_found",
+            DeskError::Unauthorized(_) => "unauthorized",
+            DeskError::Conflict(_) => "conflict",
+            DeskError::IdempotencyKeyReused => "idempotency_key_reused",
+            DeskError::Contention => "contention",
+            DeskError::Store(_) => "internal",
+        }
+    }
+}
+
+pub type Result<T, E = DeskError> = std::result::Result<T, E>;

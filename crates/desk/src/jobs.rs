@@ -1,0 +1,129 @@
+//! The outbox job runner. Channels register a handler per job kind; the runner claims due
+//! jobs of those kinds (with a lease, so a crashed runner's jobs come back), runs them, and
+//! records success, a retry with exponential backoff, or a permanent failure that stays
+//! visible on the complaint. Kinds without a handler stay pending and due: nothing is dropped.
+
+use crate::Desk;
+use futures_util::future::BoxFuture;
+use ombuds_store::JobRecord;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a job did not succeed.
+#[derive(Debug, Clone)]
+pub struct JobFailure {
+    pub message: String,
+    /// False for failures that retrying cannot fix (a mailbox that does not exist).
+    pub retry: bool,
+}
+
+impl JobFailure {
+    pub fn transient(m: impl Into<String>) -> Self {
+        JobFailure { message: m.into(), retry: true }
+    }
+    pub fn permanent(m: impl Into<String>) -> Self {
+        JobFailure { message: m.into(), retry: false }
+    }
+}
+
+pub type JobHandler = Arc<dyn Fn(Desk, JobRecord) -> BoxFuture<'static, Result<(), JobFailure>> + Send + Sync>;
+
+pub struct JobRunner {
+    desk: Desk,
+    handlers: HashMap<&'static str, JobHandler>,
+    pub name: String,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub batch: u32,
+    pub max_attempts: i64,
+}
+
+/// Backoff before attempt `n + 1`: 10 s, 20 s, 40 s, … capped at one hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let secs = 10u64.saturating_mul(1 << attempts.clamp(0, 20).saturating_sub(1));
+    Duration::from_secs(secs.min(3600))
+}
+
+impl JobRunner {
+    pub fn new(desk: Desk, name: impl Into<String>) -> Self {
+        JobRunner {
+            desk,
+            handlers: HashMap::new(),
+            name: name.into(),
+            lease: Duration::from_secs(120),
+            poll: Duration::from_secs(1),
+            batch: 64,
+            max_attempts: 10,
+        }
+    }
+
+    pub fn handle(mut self, kind: &'static str, h: JobHandler) -> Self {
+        self.handlers.insert(kind, h);
+        self
+    }
+
+    /// Claims and runs one round of due jobs; returns how many ran.
+    pub async fn run_once(&self) -> crate::Result<usize> {
+        let kinds: Vec<&str> = self.handlers.keys().copied().collect();
+        let jobs = self.desk.store.claim_jobs(&kinds, self.batch, self.lease, &self.name).await?;
+        let n = jobs.len();
+        for job in jobs {
+            let handler = self.handlers[job.kind.as_str()].clone();
+            let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
+            match handler(self.desk.clone(), job).await {
+                Ok(()) => {
+                    self.desk.store.complete_job(id).await?;
+                    metrics::counter!("ombuds_jobs_done_total", "kind" => kind).increment(1);
+                }
+                Err(f) => {
+                    let retry_at = (f.retry && attempts < self.max_attempts)
+                        .then(|| ombuds_core::now() + jiff::SignedDuration::try_from(backoff(attempts)).expect("fits"));
+                    tracing::warn!(job = %id, kind, attempts, error = %f.message, retry = retry_at.is_some(), "job failed");
+                    self.desk.store.fail_job(id, &f.message, retry_at).await?;
+                    metrics::counter!("ombuds_jobs_failed_total", "kind" => kind).increment(1);
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs until `stop` resolves: wakes when the desk writes jobs, or every `poll`.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        if self.handlers.is_empty() {
+            stop.await;
+            return;
+        }
+        tokio::pin!(stop);
+        loop {
+            let ran = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "job runner round failed");
+                    0
+                }
+            };
+            if ran as u32 >= self.batch {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = self.desk.jobs_ready.notified() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(10));
+        assert_eq!(backoff(2), Duration::from_secs(20));
+        assert_eq!(backoff(4), Duration::from_secs(80));
+        assert_eq!(backoff(30), Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,357 @@
+//! The ombuds desk: the use cases. `Desk` holds the store and is the ONE write path for
+//! complaints: every adapter (HTTP, e-mail, chat, phone, CLI) parses its input into core types
+//! and calls the desk; the core decides; the store commits events, rows and jobs together.
+
+pub mod auth;
+pub mod demo;
+mod error;
+pub mod jobs;
+
+pub use auth::{NewAgent, NewToken, Session};
+pub use error::{DeskError, Result};
+pub use jobs::{JobFailure, JobHandler, JobRunner};
+pub use ombuds_store::{
+    AssigneeFilter, ChainReport, ComplaintFilter, JobRecord, Location, Page, PageRequest, StoredEvent, TokenInfo,
+};
+
+use ombuds_core::command::{self, Ctx, jobs_for};
+use ombuds_core::*;
+use ombuds_store::{ComplaintChange, DbOptions, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, Store, StoreError, WriteOp};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct DeskConfig {
+    pub session_ttl: Duration,
+    pub db: DbOptions,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default() }
+    }
+}
+
+/// A command as an adapter states it: agents are named by id, the desk looks them up.
+#[derive(Debug, Clone)]
+pub enum CommandInput {
+    Route { department: DepartmentCode, category: Option<Category> },
+    Assign { agent_id: Uuid },
+    Unassign,
+    AddMessage { kind: MessageKind, channel: Option<Channel>, body: Body },
+    ProposeSolution { text: Body },
+    RequestInformation { text: Body },
+    RecordPlayerReply { channel: Option<Channel>, text: Body },
+    Resolve { measures: Body, result: Body },
+    Close,
+    Reopen { reason: Body },
+    Escalate { level: EscalationLevel, reason: Body },
+    Deescalate { note: Option<Body> },
+    ChangePriority { priority: Priority },
+    Tag { add: std::collections::BTreeSet<Tag>, remove: std::collections::BTreeSet<Tag> },
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub complaint: Complaint,
+    /// True when an `Idempotency-Key` matched an earlier request: this is that request's result.
+    pub replayed: bool,
+}
+
+/// One complaint with what an agent needs beside it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComplaintView {
+    #[serde(flatten)]
+    pub complaint: Complaint,
+    pub player: Player,
+    pub messages: Vec<Message>,
+}
+
+#[doc(hidden)]
+pub struct Inner {
+    store: Store,
+    config: DeskConfig,
+    departments: RwLock<Option<Arc<Vec<Department>>>>,
+    auth_cache: auth::AuthCache,
+    dummy_hash: String,
+    jobs_ready: tokio::sync::Notify,
+}
+
+/// Cheap to clone; all clones share one store and caches.
+#[derive(Clone)]
+pub struct Desk(Arc<Inner>);
+
+impl std::ops::Deref for Desk {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+const ATTEMPTS: usize = 8;
+
+/// The departments a betting operator starts with.
+pub const DEFAULT_DEPARTMENTS: &[(&str, &str, &str, &str)] = &[
+    ("payments", "Payments", "Платежи", "Төлемдер"),
+    ("verification", "Verification (KYC)", "Верификация", "Верификация"),
+    ("bet_settlement", "Bet settlement", "Расчёт ставок", "Бәс есептеу"),
+    ("bonuses", "Bonuses and promotions", "Бонусы и акции", "Бонустар мен акциялар"),
+    ("technical", "Technical support", "Техническая поддержка", "Техникалық қолдау"),
+    ("responsible_gaming", "Responsible gaming", "Ответственная игра", "Жауапты ойын"),
+    ("security", "Account security", "Безопасность аккаунта", "Аккаунт қауіпсіздігі"),
+];
+
+impl Desk {
+    pub async fn open(location: &Location, config: DeskConfig) -> Result<Desk> {
+        let store = Store::open(location, &config.db).await?;
+        Ok(Desk::with_store(store, config).await)
+    }
+
+    pub async fn with_store(store: Store, config: DeskConfig) -> Desk {
+        let dummy_hash = auth::hash_password(auth::random_password()).await.expect("argon2 works");
+        Desk(Arc::new(Inner {
+            store,
+            config,
+            departments: RwLock::new(None),
+            auth_cache: auth::AuthCache::default(),
+            dummy_hash,
+            jobs_ready: tokio::sync::Notify::new(),
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    // ---------------------------------------------------------------- departments
+
+    pub async fn departments(&self) -> Result<Arc<Vec<Department>>> {
+        if let Some(d) = self.departments.read().expect("lock").clone() {
+            return Ok(d);
+        }
+        let d = Arc::new(self.store.departments().await?);
+        *self.departments.write().expect("lock") = Some(d.clone());
+        Ok(d)
+    }
+
+    pub async fn upsert_department(&self, who: Option<&Principal>, d: Department) -> Result<()> {
+        if let Some(p) = who {
+            p.require_admin()?;
+        }
+        self.store.upsert_department(&d).await?;
+        *self.departments.write().expect("lock") = None;
+        Ok(())
+    }
+
+    /// Creates the default departments when there are none.
+    pub async fn seed_departments(&self) -> Result<bool> {
+        if !self.departments().await?.is_empty() {
+            return Ok(false);
+        }
+        for (code, en, ru, kk) in DEFAULT_DEPARTMENTS {
+            let d = Department {
+                code: DepartmentCode::parse(code).expect("static"),
+                name_en: en.to_string(),
+                name_ru: ru.to_string(),
+                name_kk: kk.to_string(),
+                active: true,
+            };
+            self.upsert_department(None, d).await?;
+        }
+        Ok(true)
+    }
+
+    pub async fn agents(&self) -> Result<Vec<Agent>> {
+        Ok(self.store.agents().await?)
+    }
+
+    // ---------------------------------------------------------------- the write path
+
+    /// Registers a complaint, with its acknowledgment job, in one durable transaction.
+    /// `idempotency` is the caller's key and a hash of the request: a retry gets the first result.
+    pub async fn register(&self, who: &Principal, reg: Registration, idempotency: Option<(String, Vec<u8>)>) -> Result<Registered> {
+        who.may_register()?;
+        self.register_as(who.actor(), principal_key(who), reg, idempotency).await
+    }
+
+    /// Registration on behalf of the system (e-mail intake, demo data, imports).
+    pub async fn register_as(
+        &self,
+        actor: Actor,
+        principal: String,
+        reg: Registration,
+        idempotency: Option<(String, Vec<u8>)>,
+    ) -> Result<Registered> {
+        reg.check()?;
+        let departments = self.departments().await?;
+        let idempotency = idempotency.map(|(key, request_hash)| IdempotencyKey { principal, key, request_hash });
+        for _ in 0..ATTEMPTS {
+            let now = now();
+            let player = match self.store.find_player(&reg.player).await? {
+                Some(found) => {
+                    let merged = merge_player(&found, &reg.player);
+                    let update = (merged != found).then_some(merged);
+                    PlayerWrite::Existing { id: found.id, update }
+                }
+                None => PlayerWrite::New(Player {
+                    id: Uuid::now_v7(),
+                    external_id: reg.player.external_id.clone(),
+                    name: reg.player.name.clone(),
+                    email: reg.player.email.clone(),
+                    phone: reg.player.phone.clone(),
+                    language: reg.player.language.or(reg.language).unwrap_or(Language::Ru),
+                    created_at: now,
+                }),
+            };
+            let player_id = match &player {
+                PlayerWrite::Existing { id, .. } => *id,
+                PlayerWrite::New(p) => p.id,
+            };
+            let mut new_id = Uuid::now_v7;
+            let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
+            let reference = ComplaintRef::from_bits(rand::random::<u64>());
+            let r = command::register(&reg, Uuid::now_v7(), reference, player_id, &mut ctx)?;
+            let jobs = r.events.iter().filter_map(jobs_for).collect();
+            let complaint = r.complaint.clone();
+            let op = NewComplaint { player, complaint: r.complaint, events: r.events, messages: vec![], jobs, idempotency: idempotency.clone() };
+            match self.store.write(WriteOp::Register(Box::new(op))).await? {
+                Outcome::Written => {
+                    metrics::counter!("ombuds_complaints_registered_total", "channel" => complaint.channel.as_str()).increment(1);
+                    self.jobs_ready.notify_waiters();
+                    return Ok(Registered { complaint, replayed: false });
+                }
+                Outcome::Replayed { complaint_id } => {
+                    return Ok(Registered { complaint: self.store.complaint(complaint_id).await?, replayed: true });
+                }
+                Outcome::KeyReused => return Err(DeskError::IdempotencyKeyReused),
+                Outcome::Retry(why) => tracing::debug!(why, "registration raced; deciding again"),
+                Outcome::Stale => unreachable!("registrations are never stale"),
+            }
+        }
+        Err(DeskError::Contention)
+    }
+
+    /// Applies one command to the complaint `reference`, as `who`. A command that changes
+    /// nothing returns the complaint unchanged and records nothing.
+    pub async fn apply(&self, who: &Principal, reference: &ComplaintRef, input: CommandInput) -> Result<Complaint> {
+        let cmd = self.resolve(input).await?;
+        let departments = self.departments().await?;
+        for _ in 0..ATTEMPTS {
+            let current = self.visible(who, reference).await?;
+            who.may_apply(&current, &cmd)?;
+            let mut new_id = Uuid::now_v7;
+            let mut ctx = Ctx { now: now(), actor: who.actor(), departments: &departments, new_id: &mut new_id };
+            let events = command::decide(&current, &cmd, &mut ctx)?;
+            if events.is_empty() {
+                return Ok(current);
+            }
+            let mut next = current.clone();
+            for e in &events {
+                next.apply(e);
+            }
+            next.version = current.version + 1;
+            let messages = events.iter().filter_map(|e| e.message(current.channel)).collect();
+            let jobs: Vec<Job> = events.iter().filter_map(jobs_for).collect();
+            let has_jobs = !jobs.is_empty();
+            let change = ComplaintChange { complaint: next.clone(), expected_version: current.version, events, messages, jobs };
+            match self.store.write(WriteOp::Change(Box::new(change))).await? {
+                Outcome::Written => {
+                    if has_jobs {
+                        self.jobs_ready.notify_waiters();
+                    }
+                    return Ok(next);
+                }
+                Outcome::Stale => tracing::debug!(%reference, "complaint changed meanwhile; deciding again"),
+                other => unreachable!("a change cannot answer {other:?}"),
+            }
+        }
+        Err(DeskError::Contention)
+    }
+
+    async fn resolve(&self, input: CommandInput) -> Result<Command> {
+        Ok(match input {
+            CommandInput::Assign { agent_id } => {
+                let agent = self.store.agent(agent_id).await.map_err(|e| match e {
+                    StoreError::NotFound => DeskError::Domain(DomainError::invalid("agent_id", "unknown_agent", format!("there is no agent {agent_id}"))),
+                    e => e.into(),
+                })?;
+                Command::Assign { agent }
+            }
+            CommandInput::Route { department, category } => Command::Route { department, category },
+            CommandInput::Unassign => Command::Unassign,
+            CommandInput::AddMessage { kind, channel, body } => Command::AddMessage { kind, channel, body },
+            CommandInput::ProposeSolution { text } => Command::ProposeSolution { text },
+            CommandInput::RequestInformation { text } => Command::RequestInformation { text },
+            CommandInput::RecordPlayerReply { channel, text } => Command::RecordPlayerReply { channel, text },
+            CommandInput::Resolve { measures, result } => Command::Resolve { measures, result },
+            CommandInput::Close => Command::Close,
+            CommandInput::Reopen { reason } => Command::Reopen { reason },
+            CommandInput::Escalate { level, reason } => Command::Escalate { level, reason },
+            CommandInput::Deescalate { note } => Command::Deescalate { note },
+            CommandInput::ChangePriority { priority } => Command::ChangePriority { priority },
+            CommandInput::Tag { add, remove } => Command::Tag { add, remove },
+        })
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// The complaint if `who` may see it; "not found" otherwise, so references cannot be probed.
+    async fn visible(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
+        match self.store.complaint_by_ref(reference).await {
+            Ok(c) if who.may_view(&c) => Ok(c),
+            Ok(_) | Err(StoreError::NotFound) => Err(DeskError::NotFound("complaint")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn complaint(&self, who: &Principal, reference: &ComplaintRef) -> Result<ComplaintView> {
+        let complaint = self.visible(who, reference).await?;
+        let (player, messages) = tokio::try_join!(self.store.player(complaint.player_id), self.store.messages(complaint.id))?;
+        Ok(ComplaintView { complaint, player, messages })
+    }
+
+    pub async fn history(&self, who: &Principal, reference: &ComplaintRef) -> Result<Vec<StoredEvent>> {
+        let c = self.visible(who, reference).await?;
+        Ok(self.store.events(c.id).await?)
+    }
+
+    pub async fn jobs_of(&self, who: &Principal, reference: &ComplaintRef) -> Result<Vec<JobRecord>> {
+        let c = self.visible(who, reference).await?;
+        Ok(self.store.jobs_for_complaint(c.id).await?)
+    }
+
+    pub async fn list(&self, who: &Principal, filter: &ComplaintFilter, page: PageRequest) -> Result<Page<Complaint>> {
+        Ok(self.store.list_complaints(filter, &who.visibility(), page).await?)
+    }
+
+    pub async fn verify_chain(&self) -> Result<ChainReport> {
+        Ok(self.store.verify_chain().await?)
+    }
+}
+
+/// The caller an idempotency key belongs to.
+fn principal_key(who: &Principal) -> String {
+    match who {
+        Principal::Agent(a) => format!("agent:{}", a.id),
+        Principal::Token { id, .. } => format!("token:{id}"),
+    }
+}
+
+/// Fills what the stored player lacks and takes the newest name and language.
+fn merge_player(found: &Player, c: &PlayerContact) -> Player {
+    Player {
+        id: found.id,
+        external_id: found.external_id.clone().or_else(|| c.external_id.clone()),
+        name: c.name.clone().or_else(|| found.name.clone()),
+        email: found.email.clone().or_else(|| c.email.clone()),
+        phone: found.phone.clone().or_else(|| c.phone.clone()),
+        language: c.language.unwrap_or(found.language),
+        created_at: found.created_at,
+    }
+}
