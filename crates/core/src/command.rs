@@ -18,7 +18,7 @@ pub struct Ctx<'a> {
     pub actor: Actor,
     pub departments: &'a [Department],
     /// Fresh ids for events and messages (UUIDv7 in production, a counter in tests).
-    pub new_id: &'a mut dyn FnMut() -> Uuid,
+    pub new_id: &'a mut (dyn FnMut() -> Uuid + Send),
 }
 
 impl Ctx<'_> {

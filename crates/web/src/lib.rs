@@ -1,0 +1,162 @@
+//! ombuds over HTTP. Only this crate knows axum. `router` builds the whole application;
+//! `serve` runs it until shutdown.
+
+pub mod api;
+pub mod extract;
+pub mod problem;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use ombuds_desk::Desk;
+use problem::Problem;
+use std::sync::OnceLock;
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub desk: Desk,
+    metrics: PrometheusHandle,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { body_limit: 256 * 1024 }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ombuds", description = "Complaint and feedback desk: register, route, analyse, resolve and report on player complaints."),
+    paths(
+        api::register, api::list, api::get, api::events, api::jobs,
+        api::route, api::assign, api::unassign, api::add_message, api::propose_solution, api::request_information,
+        api::player_reply, api::resolve, api::close, api::reopen, api::escalate, api::deescalate, api::priority, api::tags,
+        api::departments, api::put_department, api::agents, api::add_agent, api::disable_agent, api::enable_agent,
+        api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .expect("buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // A second desk in the same process (tests) shares the first recorder.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub fn router(desk: Desk, config: &WebConfig) -> Router {
+    let state = AppState { desk, metrics: metrics_handle() };
+    let v1 = Router::new()
+        .route("/complaints", post(api::register).get(api::list))
+        .route("/complaints/{reference}", get(api::get))
+        .route("/complaints/{reference}/events", get(api::events))
+        .route("/complaints/{reference}/jobs", get(api::jobs))
+        .route("/complaints/{reference}/route", post(api::route))
+        .route("/complaints/{reference}/assign", post(api::assign))
+        .route("/complaints/{reference}/unassign", post(api::unassign))
+        .route("/complaints/{reference}/messages", post(api::add_message))
+        .route("/complaints/{reference}/propose-solution", post(api::propose_solution))
+        .route("/complaints/{reference}/request-information", post(api::request_information))
+        .route("/complaints/{reference}/player-replies", post(api::player_reply))
+        .route("/complaints/{reference}/resolve", post(api::resolve))
+        .route("/complaints/{reference}/close", post(api::close))
+        .route("/complaints/{reference}/reopen", post(api::reopen))
+        .route("/complaints/{reference}/escalate", post(api::escalate))
+        .route("/complaints/{reference}/deescalate", post(api::deescalate))
+        .route("/complaints/{reference}/priority", post(api::priority))
+        .route("/complaints/{reference}/tags", post(api::tags))
+        .route("/departments", get(api::departments))
+        .route("/departments/{code}", put(api::put_department))
+        .route("/agents", get(api::agents).post(api::add_agent))
+        .route("/agents/{login}/disable", post(api::disable_agent))
+        .route("/agents/{login}/enable", post(api::enable_agent))
+        .route("/auth/login", post(api::login))
+        .route("/auth/logout", post(api::logout))
+        .route("/me", get(api::me))
+        .route("/me/password", post(api::change_password))
+        .route("/tokens", get(api::tokens).post(api::create_token))
+        .route("/tokens/{id}", axum::routing::delete(api::revoke_token));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .fallback(|| async { Problem::new("not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async { Problem::new("method_not_allowed", "this endpoint does not take that method") })
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn(track))
+        .layer(CatchPanicLayer::custom(|_| Problem::new("internal", "something went wrong on our side; it was logged").into_response()))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], ApiDoc::openapi().to_pretty_json().expect("openapi serialises"))
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    match s.desk.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response()
+        }
+    }
+}
+
+async fn render_metrics(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+}
+
+/// Request count and latency per route and status.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::histogram!("ombuds_http_request_seconds", "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
+        .record(start.elapsed().as_secs_f64());
+    res
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

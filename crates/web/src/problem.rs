@@ -1,0 +1,131 @@
+//! RFC 9457 problem details. One table maps every error code to its HTTP status and title;
+//! the `type` is `urn:ombuds:problem:<code>` and never changes once published.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ombuds_core::{DomainError, FieldError};
+use ombuds_desk::DeskError;
+use serde::Serialize;
+
+/// The stable error codes of the API, with their status and title.
+pub const CODES: &[(&str, u16, &str)] = &[
+    ("malformed_json", 400, "The request body is not valid JSON"),
+    ("bad_request", 400, "The request is malformed"),
+    ("unauthorized", 401, "Authentication required"),
+    ("forbidden", 403, "Not allowed"),
+    ("not_found", 404, "Not found"),
+    ("method_not_allowed", 405, "Method not allowed"),
+    ("illegal_transition", 409, "The complaint's status does not allow this"),
+    ("conflict", 409, "Conflict with the current state"),
+    ("payload_too_large", 413, "The request body is too large"),
+    ("unsupported_media_type", 415, "The request body must be application/json"),
+    ("validation_failed", 422, "Some fields are invalid"),
+    ("idempotency_key_reused", 422, "The Idempotency-Key was used for another request"),
+    ("contention", 503, "Too much contention; retry"),
+    ("internal", 500, "Internal error"),
+];
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The stable machine-readable code (the last part of `type`).
+    pub code: &'static str,
+    /// Field-level errors for `validation_failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Problem {
+        let (_, status, title) = CODES.iter().find(|(c, _, _)| *c == code).copied().unwrap_or(("internal", 500, "Internal error"));
+        Problem { type_: format!("urn:ombuds:problem:{code}"), title, status, detail: detail.into(), code, errors: vec![] }
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Problem {
+        let detail = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+        Problem { errors, ..Problem::new("validation_failed", detail) }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, axum::Json(&self)).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ombuds\""));
+        }
+        res
+    }
+}
+
+/// Errors of handlers.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError(p)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError(match e {
+            DomainError::Invalid(errors) => Problem::invalid(errors),
+            e => Problem::new(e.code(), e.to_string()),
+        })
+    }
+}
+
+impl From<DeskError> for ApiError {
+    fn from(e: DeskError) -> Self {
+        match e {
+            DeskError::Domain(d) => d.into(),
+            DeskError::Store(inner) => {
+                // Opaque to the caller; the cause chain goes to the log.
+                tracing::error!(error = ?inner, "store failure");
+                ApiError(Problem::new("internal", "something went wrong on our side; it was logged"))
+            }
+            e => ApiError(Problem::new(e.code(), e.to_string())),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_and_desk_codes_are_covered() {
+        let mut seen = std::collections::HashSet::new();
+        for (c, s, _) in CODES {
+            assert!(seen.insert(*c), "{c} twice");
+            assert!((400..600).contains(s));
+        }
+        for c in ["validation_failed", "illegal_transition", "forbidden", "not_found", "unauthorized", "conflict", "idempotency_key_reused", "contention", "internal"] {
+            assert!(seen.contains(c), "{c} missing");
+        }
+    }
+
+    #[test]
+    fn problem_body_is_stable() {
+        let p = Problem::new("not_found", "complaint not found");
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({"type": "urn:ombuds:problem:not_found", "title": "Not found", "status": 404, "detail": "complaint not found", "code": "not_found"})
+        );
+    }
+}
