@@ -110,7 +110,8 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/me", get(api::me))
         .route("/me/password", post(api::change_password))
         .route("/tokens", get(api::tokens).post(api::create_token))
-        .route("/tokens/{id}", axum::routing::delete(api::revoke_token));
+        .route("/tokens/{id}", axum::routing::delete(api::revoke_token))
+        .route("/audit/verify", get(api::audit_verify));
     Router::new()
         .nest("/api/v1", v1)
         .route("/api/openapi.json", get(openapi))

@@ -1,0 +1,415 @@
+//! The `ombuds` binary: command line, configuration, wiring.
+
+mod bench;
+mod settings;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use ombuds_core::{DepartmentCode, Language, PersonName, Role, Scope};
+use ombuds_desk::{Desk, DeskConfig, DeskError, JobRunner, Location, NewAgent};
+use settings::Settings;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "ombuds", version, about = "Complaint and feedback desk")]
+struct Cli {
+    /// Configuration file (default: ./ombuds.toml when present).
+    #[arg(long, global = true, env = "OMBUDS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database: sqlite://PATH or postgres://USER@HOST/DB (overrides the configuration).
+    #[arg(long, global = true)]
+    database: Option<String>,
+    /// Directory of the embedded store (overrides the configuration).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the desk: HTTP API and job runner.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load a demo data set of a betting operator's complaints on first start.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations (the server also does this when it starts).
+    Migrate,
+    /// Manage agents.
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+    /// Manage API tokens for integrations.
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
+    /// Check the hash-chained event log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+    /// Write everything as JSON lines to standard output or a file.
+    Export {
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Make an online, consistent copy of the embedded store.
+    Backup { path: PathBuf },
+    /// Load benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an agent; prints a generated password unless --password-stdin is given.
+    Add {
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Department code; repeat for several.
+        #[arg(long = "department")]
+        departments: Vec<String>,
+        /// ru, kk or en; repeat for several.
+        #[arg(long = "language")]
+        languages: Vec<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    Disable { login: String },
+    Enable { login: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token; its secret is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// complaints:read, complaints:write or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    List,
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the event chain; exits 1 and names the first broken event if it was tampered with.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Register complaints over HTTP from concurrent clients against a running server.
+    Intake {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API token with complaints:write (or OMBUDS_TOKEN).
+        #[arg(long, env = "OMBUDS_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Unmeasured warm-up seconds.
+        #[arg(long, default_value_t = 2)]
+        warmup: u64,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ombuds: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn open_desk(s: &Settings) -> anyhow::Result<Desk> {
+    let location = Location::parse(&s.database_url())?;
+    let mut config = DeskConfig { session_ttl: Duration::from_secs(s.session_hours * 3600), ..Default::default() };
+    config.db.max_connections = s.max_connections;
+    Desk::open(&location, config).await.with_context(|| format!("cannot open the store at {}", redact(&s.database_url())))
+}
+
+/// The database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(a), Some(b)) if b > a => {
+            let creds = &url[a + 3..b];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..a + 3], &url[b..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn user_error(e: DeskError) -> anyhow::Error {
+    match e {
+        DeskError::Domain(ombuds_core::DomainError::Invalid(errors)) => {
+            anyhow::anyhow!(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        }
+        e => anyhow::anyhow!(e),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let mut s = Settings::load(cli.config.as_deref())?;
+    if let Some(d) = cli.database {
+        s.database = Some(d);
+    }
+    if let Some(d) = cli.data_dir {
+        s.data_dir = d;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&s.log).context("invalid log filter")?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let ok = std::process::ExitCode::SUCCESS;
+    match cli.command {
+        Cmd::Serve { listen, demo } => {
+            if let Some(l) = listen {
+                s.listen = l;
+            }
+            serve(s, demo).await?;
+        }
+        Cmd::Migrate => {
+            let desk = open_desk(&s).await?;
+            println!("the store at {} is up to date", redact(&s.database_url()));
+            desk.close().await;
+        }
+        Cmd::User { command } => {
+            let desk = open_desk(&s).await?;
+            user(&desk, command).await?;
+            desk.close().await;
+        }
+        Cmd::Token { command } => {
+            let desk = open_desk(&s).await?;
+            token(&desk, command).await?;
+            desk.close().await;
+        }
+        Cmd::Audit { command: AuditCmd::Verify } => {
+            let desk = open_desk(&s).await?;
+            let r = desk.verify_chain().await?;
+            desk.close().await;
+            match r.broken {
+                None => println!("event chain intact: {} events verified", r.checked),
+                Some(b) => {
+                    println!("EVENT CHAIN BROKEN after {} intact events: {b}", r.checked);
+                    return Ok(std::process::ExitCode::from(1));
+                }
+            }
+        }
+        Cmd::Export { format, output } => {
+            if format != "jsonl" {
+                bail!("unknown export format '{format}': the only format is jsonl");
+            }
+            let desk = open_desk(&s).await?;
+            let n = match output {
+                Some(path) => {
+                    let f = std::fs::File::create_new(&path).with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    let n = desk.store().export_jsonl(&mut w).await?;
+                    w.flush()?;
+                    n
+                }
+                None => {
+                    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+                    let n = desk.store().export_jsonl(&mut w).await?;
+                    w.flush()?;
+                    n
+                }
+            };
+            eprintln!("exported {n} records");
+            desk.close().await;
+        }
+        Cmd::Backup { path } => {
+            let desk = open_desk(&s).await?;
+            desk.store().backup(&path).await?;
+            println!("backed up to {}", path.display());
+            desk.close().await;
+        }
+        Cmd::Bench { command: BenchCmd::Intake { url, token, clients, seconds, warmup, json } } => {
+            if clients == 0 || seconds == 0 {
+                bail!("--clients and --seconds must be at least 1");
+            }
+            let r = bench::run(bench::IntakeBench {
+                url,
+                token,
+                clients,
+                duration: Duration::from_secs(seconds),
+                warmup: Duration::from_secs(warmup),
+            })
+            .await?;
+            let rate = r.ok as f64 / r.seconds;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"clients": clients, "registrations_per_s": rate, "ok": r.ok, "failed": r.failed,
+                        "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms})
+                );
+            } else {
+                println!(
+                    "intake: {clients} clients, {:.0} registrations/s ({} ok, {} failed in {:.0} s); latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    rate, r.ok, r.failed, r.seconds, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+                );
+            }
+        }
+    }
+    Ok(ok)
+}
+
+async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
+    let desk = open_desk(&s).await?;
+    desk.seed_departments().await?;
+    if let Some((login, password)) = desk.ensure_admin().await? {
+        println!("================================================================");
+        println!(" First start: an administrator account was created.");
+        println!("   login:    {login}");
+        println!("   password: {password}");
+        println!(" It is shown only this once. Change it: POST /api/v1/me/password");
+        println!("================================================================");
+    }
+    if demo {
+        match ombuds_desk::demo::load(&desk, 300, 20261125).await? {
+            Some(sum) => println!("demo data loaded: {} complaints, {} agents (password demo-password-1)", sum.complaints, sum.agents),
+            None => println!("demo data: the store already has complaints; nothing loaded"),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
+    let addr = listener.local_addr()?;
+    println!("ombuds is serving on http://{addr} (store: {})", redact(&s.database_url()));
+    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id()));
+    let mut rx = stop_rx.clone();
+    let runner_task = tokio::spawn(runner.run(async move {
+        let _ = rx.wait_for(|v| *v).await;
+    }));
+    let mut rx = stop_rx.clone();
+    let server = ombuds_web::serve(listener, app, async move {
+        let _ = rx.wait_for(|v| *v).await;
+    });
+    tokio::select! {
+        r = server => r?,
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = runner_task.await;
+    desk.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "node".into())
+}
+
+async fn user(desk: &Desk, cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Add { login, name, role, departments, languages, email, password_stdin } => {
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {}", e.message))?;
+            let departments: BTreeSet<DepartmentCode> = departments
+                .iter()
+                .map(|d| DepartmentCode::parse(d).map_err(|e| anyhow::anyhow!("--department '{d}': {}", e.message)))
+                .collect::<Result<_, _>>()?;
+            let languages: BTreeSet<Language> =
+                languages.iter().map(|l| Language::parse(l).map_err(|e| anyhow::anyhow!("--language {}", e.message))).collect::<Result<_, _>>()?;
+            let name = PersonName::parse(&name).map_err(|e| anyhow::anyhow!("--name {}", e.message))?;
+            let email = email.map(|e| ombuds_core::EmailAddress::parse(&e).map_err(|err| anyhow::anyhow!("--email {}", err.message))).transpose()?;
+            let password = if password_stdin {
+                let mut p = String::new();
+                std::io::stdin().read_line(&mut p)?;
+                Some(p.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            desk.seed_departments().await?;
+            let (agent, generated) =
+                desk.add_agent(None, NewAgent { login, name, email, role, departments, languages, password }).await.map_err(user_error)?;
+            println!("added {} ({}) id {}", agent.login, agent.role, agent.id);
+            if let Some(p) = generated {
+                println!("password: {p}");
+            }
+        }
+        UserCmd::List => {
+            for a in desk.agents().await? {
+                let deps: Vec<&str> = a.departments.iter().map(|d| d.as_str()).collect();
+                println!("{:<20} {:<10} {:<8} {:<30} {}", a.login, a.role, if a.active { "active" } else { "disabled" }, deps.join(","), a.name);
+            }
+        }
+        UserCmd::Disable { login } => {
+            let a = desk.set_agent_active(None, &login, false).await.map_err(user_error)?;
+            println!("disabled {}; its sessions are ended", a.login);
+        }
+        UserCmd::Enable { login } => {
+            let a = desk.set_agent_active(None, &login, true).await.map_err(user_error)?;
+            println!("enabled {}", a.login);
+        }
+    }
+    Ok(())
+}
+
+async fn token(desk: &Desk, cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::Create { name, scopes } => {
+            let scopes: BTreeSet<Scope> =
+                scopes.iter().map(|s| Scope::parse(s).map_err(|e| anyhow::anyhow!("--scope {}", e.message))).collect::<Result<_, _>>()?;
+            let t = desk.create_token(None, &name, scopes).await.map_err(user_error)?;
+            println!("token {} ({}) created; its secret, shown only now:", t.id, t.name);
+            println!("{}", t.secret);
+        }
+        TokenCmd::List => {
+            for t in desk.store().tokens().await? {
+                let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
+                println!("{}  {:<24} {:<40} {}", t.id, t.name, scopes.join(" "), if t.revoked_at.is_some() { "revoked" } else { "active" });
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            let id = uuid::Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("'{id}' is not a token id (see `ombuds token list`)"))?;
+            desk.revoke_token(None, id).await.map_err(user_error)?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
