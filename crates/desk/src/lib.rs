@@ -16,7 +16,7 @@ pub use ombuds_store::{
 
 use ombuds_core::command::{self, Ctx, jobs_for};
 use ombuds_core::*;
-use ombuds_store::{ComplaintChange, DbOptions, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, Store, StoreError, WriteOp};
+use ombuds_store::{ChangeRequest, ComplaintChange, DbOptions, Decide, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, Store, StoreError, WriteOp};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use uuid::Uuid;
@@ -231,25 +231,32 @@ impl Desk {
                 }
                 Outcome::KeyReused => return Err(DeskError::IdempotencyKeyReused),
                 Outcome::Retry(why) => tracing::debug!(why, "registration raced; deciding again"),
-                Outcome::Stale => unreachable!("registrations are never stale"),
+                other => unreachable!("a registration cannot answer {other:?}"),
             }
         }
         Err(DeskError::Contention)
     }
 
-    /// Applies one command to the complaint `reference`, as `who`. A command that changes
-    /// nothing returns the complaint unchanged and records nothing.
+    /// Applies one command to the complaint `reference`, as `who`. The core decides against
+    /// the complaint as it stands when the write is committed (see the store's writer), so
+    /// concurrent commands to one complaint are applied one after the other, never lost. A
+    /// command that changes nothing returns the complaint unchanged and records nothing.
     pub async fn apply(&self, who: &Principal, reference: &ComplaintRef, input: CommandInput) -> Result<Complaint> {
         let cmd = self.resolve(input).await?;
         let departments = self.departments().await?;
-        for _ in 0..ATTEMPTS {
-            let current = self.visible(who, reference).await?;
-            who.may_apply(&current, &cmd)?;
+        let target = self.visible(who, reference).await?;
+        who.may_apply(&target, &cmd)?;
+        let who = who.clone();
+        let decide: Decide = Box::new(move |current: &Complaint| {
+            if !who.may_view(current) {
+                return Err(DomainError::Forbidden("the complaint has moved out of your reach meanwhile".into()));
+            }
+            who.may_apply(current, &cmd)?;
             let mut new_id = Uuid::now_v7;
             let mut ctx = Ctx { now: now(), actor: who.actor(), departments: &departments, new_id: &mut new_id };
-            let events = command::decide(&current, &cmd, &mut ctx)?;
+            let events = command::decide(current, &cmd, &mut ctx)?;
             if events.is_empty() {
-                return Ok(current);
+                return Ok(None);
             }
             let mut next = current.clone();
             for e in &events {
@@ -257,21 +264,19 @@ impl Desk {
             }
             next.version = current.version + 1;
             let messages = events.iter().filter_map(|e| e.message(current.channel)).collect();
-            let jobs: Vec<Job> = events.iter().filter_map(jobs_for).collect();
-            let has_jobs = !jobs.is_empty();
-            let change = ComplaintChange { complaint: next.clone(), expected_version: current.version, events, messages, jobs };
-            match self.store.write(WriteOp::Change(Box::new(change))).await? {
-                Outcome::Written => {
-                    if has_jobs {
-                        self.jobs_ready.notify_waiters();
-                    }
-                    return Ok(next);
-                }
-                Outcome::Stale => tracing::debug!(%reference, "complaint changed meanwhile; deciding again"),
-                other => unreachable!("a change cannot answer {other:?}"),
+            let jobs = events.iter().filter_map(jobs_for).collect();
+            Ok(Some(ComplaintChange { complaint: next, expected_version: current.version, events, messages, jobs }))
+        });
+        match self.store.write(WriteOp::Change(ChangeRequest { complaint_id: target.id, decide })).await? {
+            Outcome::Changed(c) => {
+                self.jobs_ready.notify_waiters();
+                Ok(*c)
             }
+            Outcome::Unchanged(c) => Ok(*c),
+            Outcome::Refused(e) => Err(e.into()),
+            Outcome::Missing => Err(DeskError::NotFound("complaint")),
+            other => unreachable!("a change cannot answer {other:?}"),
         }
-        Err(DeskError::Contention)
     }
 
     async fn resolve(&self, input: CommandInput) -> Result<Command> {

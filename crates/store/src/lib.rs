@@ -19,7 +19,7 @@ pub use audit::ChainReport;
 pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
-pub use writer::{ComplaintChange, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, WriteOp, Writer};
+pub use writer::{ChangeRequest, ComplaintChange, Decide, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, WriteOp, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

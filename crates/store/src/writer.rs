@@ -8,12 +8,17 @@
 //! rows (stale version, taken reference, a player who appeared meanwhile, a reused idempotency
 //! key) are logical outcomes, not SQL errors, so one write never spoils its neighbours. If the
 //! batch still fails in SQL, every write is retried alone so that only the culprit fails.
+//!
+//! A change is not a row to overwrite but a decision to take: the writer reads the complaint as
+//! it stands inside the batch and hands it to the change's `decide` (the core, via the desk).
+//! Several commands to one hot complaint in one batch are thus applied one after the other in
+//! memory and written as one UPDATE: none is ever stale, none needs a retry.
 
 use crate::db::{Backend, Conn, Db, P};
 use crate::rows::*;
 use crate::{StoreError, params};
 use ombuds_core::chain::{Hash, Link};
-use ombuds_core::{Complaint, Event, Job, Message, Player, to_micros};
+use ombuds_core::{Complaint, DomainError, Event, Job, Message, Player, to_micros};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -47,6 +52,7 @@ pub struct NewComplaint {
     pub idempotency: Option<IdempotencyKey>,
 }
 
+/// What a change decided: the new state and what to record with it.
 #[derive(Debug, Clone)]
 pub struct ComplaintChange {
     /// The complaint after the change; its `version` is `expected_version + 1`.
@@ -57,21 +63,35 @@ pub struct ComplaintChange {
     pub jobs: Vec<Job>,
 }
 
-#[derive(Debug, Clone)]
+/// Decides a change against the complaint as it stands at write time: `Ok(None)` when the
+/// command changes nothing. Called again if the batch has to be retried, so it must be pure.
+pub type Decide = Box<dyn Fn(&Complaint) -> Result<Option<ComplaintChange>, DomainError> + Send + Sync>;
+
+pub struct ChangeRequest {
+    pub complaint_id: Uuid,
+    pub decide: Decide,
+}
+
 pub enum WriteOp {
     Register(Box<NewComplaint>),
-    Change(Box<ComplaintChange>),
+    Change(ChangeRequest),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Written,
+    /// The change was applied: the complaint as it is now.
+    Changed(Box<Complaint>),
+    /// The change decided there was nothing to do.
+    Unchanged(Box<Complaint>),
+    /// The core refused the change against the current state.
+    Refused(DomainError),
+    /// No complaint with that id.
+    Missing,
     /// The idempotency key was used before for the same request: here is the first result.
     Replayed { complaint_id: Uuid },
     /// The idempotency key was used before for a different request.
     KeyReused,
-    /// The complaint changed since it was read (`Change`).
-    Stale,
     /// Decide again: the reference was taken or the player appeared meanwhile (`Register`).
     Retry(&'static str),
 }
@@ -180,7 +200,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
 
     // ---- Look up everything the batch's checks need, a query per kind. ----
     let regs: Vec<&NewComplaint> = ops.iter().filter_map(|o| if let WriteOp::Register(r) = o { Some(&**r) } else { None }).collect();
-    let changes: Vec<&ComplaintChange> = ops.iter().filter_map(|o| if let WriteOp::Change(c) = o { Some(&**c) } else { None }).collect();
+    let changes: Vec<&ChangeRequest> = ops.iter().filter_map(|o| if let WriteOp::Change(c) = o { Some(c) } else { None }).collect();
 
     let mut keys_seen: HashMap<(String, String), (Vec<u8>, Uuid)> = HashMap::new();
     let keyed: Vec<&IdempotencyKey> = regs.iter().filter_map(|r| r.idempotency.as_ref()).collect();
@@ -224,13 +244,16 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         new_players.iter().filter_map(|p| p.phone.as_ref().map(|x| x.as_str().to_string())).collect(),
     )
     .await?;
-    let mut versions: HashMap<Uuid, i64> = HashMap::new();
-    let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint.id).collect();
+    // The complaints being changed, as they stand: (state, version in the database).
+    let mut current: HashMap<Uuid, (Complaint, i64)> = HashMap::new();
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint_id).collect::<HashSet<_>>().into_iter().collect();
     for chunk in ids.chunks(5_000) {
-        let sql = format!("SELECT id, version FROM complaints WHERE id IN ({})", placeholders(1, chunk.len()));
+        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE id IN ({})", placeholders(1, chunk.len()));
         let params: Vec<P> = chunk.iter().map(|id| P::from(*id)).collect();
         for r in conn.fetch_all(&sql, &params).await? {
-            versions.insert(r.uuid("id")?, r.i64("version")?);
+            let c = complaint_from(&r)?;
+            let v = c.version;
+            current.insert(c.id, (c, v));
         }
     }
 
@@ -239,7 +262,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     let (mut player_rows, mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut player_updates: Vec<&Player> = vec![];
-    let mut complaint_updates: Vec<&ComplaintChange> = vec![];
+    let mut changed: HashSet<Uuid> = HashSet::new();
+    let mut decided: Vec<ComplaintChange> = vec![];
     let now = to_micros(ombuds_core::now());
 
     for op in ops {
@@ -286,16 +310,31 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
                 complaint_rows.push(complaint_params(&r.complaint));
                 (&r.events, &r.messages, &r.jobs)
             }
-            WriteOp::Change(c) => {
-                match versions.get_mut(&c.complaint.id) {
-                    Some(v) if *v == c.expected_version => *v = c.complaint.version,
-                    _ => {
-                        outcomes.push(Outcome::Stale);
+            WriteOp::Change(req) => {
+                let Some((state, _)) = current.get_mut(&req.complaint_id) else {
+                    outcomes.push(Outcome::Missing);
+                    continue;
+                };
+                match (req.decide)(state) {
+                    Err(e) => {
+                        outcomes.push(Outcome::Refused(e));
                         continue;
                     }
+                    Ok(None) => {
+                        outcomes.push(Outcome::Unchanged(Box::new(state.clone())));
+                        continue;
+                    }
+                    Ok(Some(change)) => {
+                        if change.expected_version != state.version || change.complaint.id != state.id {
+                            return Err(StoreError::Corrupt("a change was decided against another state".into()));
+                        }
+                        *state = change.complaint.clone();
+                        changed.insert(state.id);
+                        decided.push(change);
+                        let c = decided.last().expect("just pushed");
+                        (&c.events, &c.messages, &c.jobs)
+                    }
                 }
-                complaint_updates.push(c);
-                (&c.events, &c.messages, &c.jobs)
             }
         };
         for e in events {
@@ -319,7 +358,10 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         for j in jobs {
             job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), now, now, now]);
         }
-        outcomes.push(Outcome::Written);
+        outcomes.push(match op {
+            WriteOp::Register(_) => Outcome::Written,
+            WriteOp::Change(req) => Outcome::Changed(Box::new(current[&req.complaint_id].0.clone())),
+        });
     }
 
     // ---- Write, parents before children. ----
@@ -341,9 +383,11 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         .await?;
     }
     insert_rows(conn, "complaints", COMPLAINT_COLS, complaint_rows).await?;
-    for c in complaint_updates {
-        let mut p = complaint_params(&c.complaint);
-        p.push(P::from(c.expected_version));
+    // One UPDATE per complaint, with its final state, guarded by the version it was read at.
+    for id in &changed {
+        let (state, read_version) = &current[id];
+        let mut p = complaint_params(state);
+        p.push(P::from(*read_version));
         let n = conn
             .execute(
                 "UPDATE complaints SET ref = $2, kind = $3, status = $4, channel = $5, player_id = $6, subject = $7, \
@@ -354,7 +398,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             )
             .await?;
         if n != 1 {
-            return Err(StoreError::Corrupt(format!("complaint {} vanished during its update", c.complaint.id)));
+            return Err(StoreError::Corrupt(format!("complaint {id} changed under the writer's lock")));
         }
     }
     insert_rows(conn, "events", "seq, id, complaint_id, kind, actor, data, at, prev_hash, hash", event_rows).await?;

@@ -73,25 +73,32 @@ async fn register(store: &Store, ext: &str, subject: &str, department: Option<&s
     c
 }
 
-fn change(c: &Complaint, cmd: Command) -> ComplaintChange {
-    let deps = departments();
-    let mut new_id = Uuid::now_v7;
-    let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
-    let events = command::decide(c, &cmd, &mut ctx).unwrap();
-    let mut next = c.clone();
-    for e in &events {
-        next.apply(e);
-    }
-    next.version = c.version + 1;
-    let messages = events.iter().filter_map(|e| e.message(c.channel)).collect();
-    let jobs = events.iter().filter_map(jobs_for).collect();
-    ComplaintChange { complaint: next, expected_version: c.version, events, messages, jobs }
+/// A change request as the desk would build it: the core decides against the current state.
+fn change(id: Uuid, cmd: Command) -> WriteOp {
+    let decide: Decide = Box::new(move |c: &Complaint| {
+        let deps = departments();
+        let mut new_id = Uuid::now_v7;
+        let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
+        let events = command::decide(c, &cmd, &mut ctx)?;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let mut next = c.clone();
+        for e in &events {
+            next.apply(e);
+        }
+        next.version = c.version + 1;
+        let messages = events.iter().filter_map(|e| e.message(c.channel)).collect();
+        let jobs = events.iter().filter_map(jobs_for).collect();
+        Ok(Some(ComplaintChange { complaint: next, expected_version: c.version, events, messages, jobs }))
+    });
+    WriteOp::Change(ChangeRequest { complaint_id: id, decide })
 }
 
 ombuds_store::both_backends! {
     register_and_read_back => register_and_read_back,
     concurrent_writes_batch_and_chain => concurrent_writes_batch_and_chain,
-    stale_changes_are_refused => stale_changes_are_refused,
+    changes_decide_against_the_current_state => changes_decide_against_the_current_state,
     idempotency_keys => idempotency_keys,
     taken_reference_and_new_player_races_ask_for_retry => retries,
     tampering_is_found => tampering_is_found,
@@ -137,12 +144,12 @@ async fn concurrent_writes_batch_and_chain(db: &TestDb) {
     for c in all.iter().take(50).cloned() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let op = change(&c, Command::Route { department: DepartmentCode::parse("payments").unwrap(), category: None });
-            store.write(WriteOp::Change(Box::new(op))).await.unwrap()
+            let op = change(c.id, Command::Route { department: DepartmentCode::parse("payments").unwrap(), category: None });
+            store.write(op).await.unwrap()
         }));
     }
     for t in tasks {
-        assert_eq!(t.await.unwrap(), Outcome::Written);
+        assert!(matches!(t.await.unwrap(), Outcome::Changed(c) if c.status == Status::Routed));
     }
     let report = store.verify_chain().await.unwrap();
     assert_eq!(report.broken, None);
@@ -150,20 +157,25 @@ async fn concurrent_writes_batch_and_chain(db: &TestDb) {
     store.close().await;
 }
 
-async fn stale_changes_are_refused(db: &TestDb) {
+async fn changes_decide_against_the_current_state(db: &TestDb) {
     let store = seeded(db).await;
     let c = register(&store, "P-1", "s", Some("payments")).await;
-    let a = change(&c, Command::ChangePriority { priority: Priority::High });
-    let b = change(&c, Command::ChangePriority { priority: Priority::Low });
-    // Both in one batch, and again after: only the first wins.
-    let (ra, rb) = tokio::join!(store.write(WriteOp::Change(Box::new(a))), store.write(WriteOp::Change(Box::new(b.clone()))));
-    let mut outcomes = [ra.unwrap(), rb.unwrap()];
-    outcomes.sort_by_key(|o| format!("{o:?}"));
-    assert_eq!(outcomes, [Outcome::Stale, Outcome::Written]);
-    assert_eq!(store.write(WriteOp::Change(Box::new(b))).await.unwrap(), Outcome::Stale);
+    // Two commands in flight together: both land, in order, each decided on the other's result.
+    let (ra, rb) = tokio::join!(
+        store.write(change(c.id, Command::ChangePriority { priority: Priority::High })),
+        store.write(change(c.id, Command::ChangePriority { priority: Priority::Low }))
+    );
+    assert!(matches!(ra.unwrap(), Outcome::Changed(_)));
+    assert!(matches!(rb.unwrap(), Outcome::Changed(_)));
     let now_c = store.complaint(c.id).await.unwrap();
-    assert_eq!(now_c.version, 2);
-    assert_eq!(store.events(c.id).await.unwrap().len(), 3);
+    assert_eq!(now_c.version, 3);
+    assert_eq!(store.events(c.id).await.unwrap().len(), 4);
+    // Refused against the current state, and no-ops, write nothing.
+    assert!(matches!(store.write(change(c.id, Command::Close)).await.unwrap(), Outcome::Refused(DomainError::IllegalTransition { .. })));
+    assert!(matches!(store.write(change(c.id, Command::ChangePriority { priority: now_c.priority })).await.unwrap(), Outcome::Unchanged(_)));
+    assert_eq!(store.write(change(Uuid::now_v7(), Command::Close)).await.unwrap(), Outcome::Missing);
+    assert_eq!(store.complaint(c.id).await.unwrap().version, 3);
+    assert_eq!(store.verify_chain().await.unwrap().checked, 4);
     store.close().await;
 }
 
