@@ -206,3 +206,47 @@ pub struct Agent {
     pub languages: BTreeSet<Language>,
     pub active: bool,
 }
+
+impl Player {
+    /// A new player from the contact details a complaint arrived with.
+    pub fn from_contact(id: Uuid, c: &PlayerContact, fallback_language: Language, at: Timestamp) -> Player {
+        Player {
+            id,
+            external_id: c.external_id.clone(),
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            language: c.language.unwrap_or(fallback_language),
+            created_at: at,
+        }
+    }
+
+    /// Whether these contact details identify this player, and how strongly: 3 by the
+    /// operator's id, 2 by e-mail, 1 by phone, 0 not at all.
+    pub fn match_strength(&self, c: &PlayerContact) -> u8 {
+        let same = |a: Option<&str>, b: Option<&str>| a.is_some() && a == b;
+        if same(self.external_id.as_ref().map(|x| x.as_str()), c.external_id.as_ref().map(|x| x.as_str())) {
+            3
+        } else if same(self.email.as_ref().map(|x| x.as_str()), c.email.as_ref().map(|x| x.as_str())) {
+            2
+        } else if same(self.phone.as_ref().map(|x| x.as_str()), c.phone.as_ref().map(|x| x.as_str())) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Completes the player with what it lacks and takes the newest name and language; the
+    /// identifiers it has are never overwritten.
+    pub fn merged_with(&self, c: &PlayerContact) -> Player {
+        Player {
+            id: self.id,
+            external_id: self.external_id.clone().or_else(|| c.external_id.clone()),
+            name: c.name.clone().or_else(|| self.name.clone()),
+            email: self.email.clone().or_else(|| c.email.clone()),
+            phone: self.phone.clone().or_else(|| c.phone.clone()),
+            language: c.language.unwrap_or(self.language),
+            created_at: self.created_at,
+        }
+    }
+}

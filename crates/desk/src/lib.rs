@@ -16,7 +16,7 @@ pub use ombuds_store::{
 
 use ombuds_core::command::{self, Ctx, jobs_for};
 use ombuds_core::*;
-use ombuds_store::{ChangeRequest, ComplaintChange, DbOptions, Decide, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, Store, StoreError, WriteOp};
+use ombuds_store::{Build, BuiltComplaint, ChangeRequest, ComplaintChange, DbOptions, Decide, IdempotencyKey, NewComplaint, Outcome, Store, StoreError, WriteOp};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use uuid::Uuid;
@@ -191,46 +191,31 @@ impl Desk {
         reg.check()?;
         let departments = self.departments().await?;
         let idempotency = idempotency.map(|(key, request_hash)| IdempotencyKey { principal, key, request_hash });
+        let reg = Arc::new(reg);
         for _ in 0..ATTEMPTS {
-            let now = now();
-            let player = match self.store.find_player(&reg.player).await? {
-                Some(found) => {
-                    let merged = merge_player(&found, &reg.player);
-                    let update = (merged != found).then_some(merged);
-                    PlayerWrite::Existing { id: found.id, update }
-                }
-                None => PlayerWrite::New(Player {
-                    id: Uuid::now_v7(),
-                    external_id: reg.player.external_id.clone(),
-                    name: reg.player.name.clone(),
-                    email: reg.player.email.clone(),
-                    phone: reg.player.phone.clone(),
-                    language: reg.player.language.or(reg.language).unwrap_or(Language::Ru),
-                    created_at: now,
-                }),
-            };
-            let player_id = match &player {
-                PlayerWrite::Existing { id, .. } => *id,
-                PlayerWrite::New(p) => p.id,
-            };
-            let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
-            let reference = ComplaintRef::from_bits(rand::random::<u64>());
-            let r = command::register(&reg, Uuid::now_v7(), reference, player_id, &mut ctx)?;
-            let jobs = r.events.iter().filter_map(jobs_for).collect();
-            let complaint = r.complaint.clone();
-            let op = NewComplaint { player, complaint: r.complaint, events: r.events, messages: vec![], jobs, idempotency: idempotency.clone() };
+            let (id, reference, now) = (Uuid::now_v7(), ComplaintRef::from_bits(rand::random::<u64>()), now());
+            let (reg2, actor, departments) = (reg.clone(), actor.clone(), departments.clone());
+            let build: Build = Box::new(move |player_id| {
+                let mut new_id = Uuid::now_v7;
+                let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
+                let r = command::register(&reg2, id, reference, player_id, &mut ctx)?;
+                let jobs = r.events.iter().filter_map(jobs_for).collect();
+                Ok(BuiltComplaint { complaint: r.complaint, events: r.events, messages: vec![], jobs })
+            });
+            let language = reg.language.unwrap_or(Language::Ru);
+            let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency: idempotency.clone() };
             match self.store.write(WriteOp::Register(Box::new(op))).await? {
-                Outcome::Written => {
+                Outcome::Registered(complaint) => {
                     metrics::counter!("ombuds_complaints_registered_total", "channel" => complaint.channel.as_str()).increment(1);
                     self.jobs_ready.notify_waiters();
-                    return Ok(Registered { complaint, replayed: false });
+                    return Ok(Registered { complaint: *complaint, replayed: false });
                 }
                 Outcome::Replayed { complaint_id } => {
                     return Ok(Registered { complaint: self.store.complaint(complaint_id).await?, replayed: true });
                 }
                 Outcome::KeyReused => return Err(DeskError::IdempotencyKeyReused),
-                Outcome::Retry(why) => tracing::debug!(why, "registration raced; deciding again"),
+                Outcome::Refused(e) => return Err(e.into()),
+                Outcome::Retry(why) => tracing::debug!(why, "registration raced; drawing again"),
                 other => unreachable!("a registration cannot answer {other:?}"),
             }
         }
@@ -348,15 +333,3 @@ fn principal_key(who: &Principal) -> String {
     }
 }
 
-/// Fills what the stored player lacks and takes the newest name and language.
-fn merge_player(found: &Player, c: &PlayerContact) -> Player {
-    Player {
-        id: found.id,
-        external_id: found.external_id.clone().or_else(|| c.external_id.clone()),
-        name: c.name.clone().or_else(|| found.name.clone()),
-        email: found.email.clone().or_else(|| c.email.clone()),
-        phone: found.phone.clone().or_else(|| c.phone.clone()),
-        language: c.language.unwrap_or(found.language),
-        created_at: found.created_at,
-    }
-}

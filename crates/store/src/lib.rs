@@ -19,7 +19,7 @@ pub use audit::ChainReport;
 pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
-pub use writer::{ChangeRequest, ComplaintChange, Decide, IdempotencyKey, NewComplaint, Outcome, PlayerWrite, WriteOp, Writer};
+pub use writer::{Build, BuiltComplaint, ChangeRequest, ComplaintChange, Decide, IdempotencyKey, NewComplaint, Outcome, WriteOp, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +32,9 @@ pub enum StoreError {
     Config(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A drawn complaint reference exists already (the writer answers `Outcome::Retry`).
+    #[error("complaint references taken: {0:?}")]
+    ReferenceTaken(Vec<String>),
     #[error("the store is shutting down")]
     Closed,
     #[error("database: {0}")]

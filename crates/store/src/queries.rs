@@ -234,12 +234,24 @@ impl Store {
             ("email", c.email.as_ref().map(|x| x.as_str())),
             ("phone", c.phone.as_ref().map(|x| x.as_str())),
         ];
-        for (col, value) in probes {
-            let Some(value) = value else { continue };
-            let sql = format!("SELECT {PLAYER_COLS} FROM players WHERE {col} = $1 ORDER BY created_at LIMIT 1");
-            let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![value]).await)?;
-            if let Some(row) = row {
-                return Ok(Some(player_from(&row)?));
+        let given: Vec<(&str, &str)> = probes.iter().filter_map(|(col, v)| v.map(|v| (*col, v))).collect();
+        if given.is_empty() {
+            return Ok(None);
+        }
+        // One round trip for all identifiers; the strongest match wins.
+        let cond: Vec<String> = given.iter().enumerate().map(|(i, (col, _))| format!("{col} = ${}", i + 1)).collect();
+        let sql = format!("SELECT {PLAYER_COLS} FROM players WHERE {} ORDER BY created_at LIMIT 16", cond.join(" OR "));
+        let params: Vec<P> = given.iter().map(|(_, v)| P::from(*v)).collect();
+        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &params).await)?;
+        let players = rows.iter().map(player_from).collect::<Result<Vec<_>, _>>()?;
+        for (col, value) in given {
+            let hit = players.iter().find(|p| match col {
+                "external_id" => p.external_id.as_ref().map(|x| x.as_str()) == Some(value),
+                "email" => p.email.as_ref().map(|x| x.as_str()) == Some(value),
+                _ => p.phone.as_ref().map(|x| x.as_str()) == Some(value),
+            });
+            if let Some(p) = hit {
+                return Ok(Some(p.clone()));
             }
         }
         Ok(None)

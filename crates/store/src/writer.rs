@@ -5,8 +5,7 @@
 //! A batch first takes the event-chain head (`FOR UPDATE` on PostgreSQL, the write lock of
 //! `BEGIN IMMEDIATE` on SQLite): that serialises writers across nodes, gives events their
 //! gapless `seq`, and makes the batch's existence checks race-free. Checks that depend on other
-//! rows (stale version, taken reference, a player who appeared meanwhile, a reused idempotency
-//! key) are logical outcomes, not SQL errors, so one write never spoils its neighbours. If the
+//! rows (a reused idempotency key, a refused command, a drawn reference that is taken) are logical outcomes, not SQL errors, so one write never spoils its neighbours. If the
 //! batch still fails in SQL, every write is retried alone so that only the culprit fails.
 //!
 //! A change is not a row to overwrite but a decision to take: the writer reads the complaint as
@@ -18,20 +17,10 @@ use crate::db::{Backend, Conn, Db, P};
 use crate::rows::*;
 use crate::{StoreError, params};
 use ombuds_core::chain::{Hash, Link};
-use ombuds_core::{Complaint, DomainError, Event, Job, Message, Player, to_micros};
+use ombuds_core::{Complaint, DomainError, Event, Job, Language, Message, Player, PlayerContact, to_micros};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
-
-/// How a new complaint's player is written.
-#[derive(Debug, Clone)]
-pub enum PlayerWrite {
-    /// A player the desk found; `Some` carries new details to store (name, language, …).
-    Existing { id: Uuid, update: Option<Player> },
-    /// A player the desk did not find. If one matching it appears before the write, the write
-    /// answers `Retry` and the desk looks again.
-    New(Player),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
@@ -42,13 +31,26 @@ pub struct IdempotencyKey {
     pub request_hash: Vec<u8>,
 }
 
+/// The rows of a newly registered complaint, as the core built them.
 #[derive(Debug, Clone)]
-pub struct NewComplaint {
-    pub player: PlayerWrite,
+pub struct BuiltComplaint {
     pub complaint: Complaint,
     pub events: Vec<Event>,
     pub messages: Vec<Message>,
     pub jobs: Vec<Job>,
+}
+
+/// Builds the complaint for the player the writer resolved. Called again if the batch has to
+/// be retried, so it must be pure.
+pub type Build = Box<dyn Fn(Uuid) -> Result<BuiltComplaint, DomainError> + Send + Sync>;
+
+/// A registration: the player is resolved inside the batch (by the operator's id, then e-mail,
+/// then phone; created when nobody matches), then `build` makes the complaint for that player.
+pub struct NewComplaint {
+    pub contact: PlayerContact,
+    /// The language of a new player whose contact details name none.
+    pub language: Language,
+    pub build: Build,
     pub idempotency: Option<IdempotencyKey>,
 }
 
@@ -79,7 +81,8 @@ pub enum WriteOp {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Written,
+    /// The complaint was registered: as it is now.
+    Registered(Box<Complaint>),
     /// The change was applied: the complaint as it is now.
     Changed(Box<Complaint>),
     /// The change decided there was nothing to do.
@@ -92,7 +95,7 @@ pub enum Outcome {
     Replayed { complaint_id: Uuid },
     /// The idempotency key was used before for a different request.
     KeyReused,
-    /// Decide again: the reference was taken or the player appeared meanwhile (`Register`).
+    /// Decide again: the drawn reference is taken (`Register`).
     Retry(&'static str),
 }
 
@@ -114,21 +117,33 @@ impl Writer {
         let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
+            let mut last_size = 0usize;
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                if last_size > 1 {
+                    linger(&mut rx, &mut batch).await;
+                }
+                last_size = batch.len();
                 let ops: Vec<&WriteOp> = batch.iter().map(|p| &p.op).collect();
                 metrics::histogram!("ombuds_commit_batch_size").record(ops.len() as f64);
+                let started = std::time::Instant::now();
                 let results = match write_batch(&db, &ops).await {
                     Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                    Err(StoreError::ReferenceTaken(_)) if ops.len() == 1 => vec![Ok(Outcome::Retry("reference taken"))],
                     Err(e) if ops.len() == 1 => vec![Err(e)],
                     Err(e) => {
                         tracing::warn!(error = %e, size = ops.len(), "batch failed; writing its operations one by one");
                         let mut results = Vec::with_capacity(ops.len());
                         for op in &ops {
-                            results.push(write_batch(&db, &[*op]).await.map(|mut o| o.remove(0)));
+                            results.push(match write_batch(&db, &[*op]).await {
+                                Ok(mut o) => Ok(o.remove(0)),
+                                Err(StoreError::ReferenceTaken(_)) => Ok(Outcome::Retry("reference taken")),
+                                Err(e) => Err(e),
+                            });
                         }
                         results
                     }
                 };
+                metrics::histogram!("ombuds_commit_seconds").record(started.elapsed().as_secs_f64());
                 for (p, r) in batch.drain(..).zip(results) {
                     let _ = p.reply.send(r);
                 }
@@ -144,10 +159,32 @@ impl Writer {
     }
 }
 
+/// Under load (the previous batch carried more than one write), waits a little for writes that
+/// are on their way, so that concurrent clients ride one commit together instead of splitting
+/// into groups that take turns waiting for each other's fsync. It stops as soon as nothing new
+/// arrives for `LINGER_GAP`, and never waits longer than `LINGER_MAX` in all; a lone write at low
+/// load is never delayed.
+async fn linger(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
+    let deadline = tokio::time::Instant::now() + LINGER_MAX;
+    while batch.len() < MAX_BATCH {
+        let gap = (tokio::time::Instant::now() + LINGER_GAP).min(deadline);
+        match tokio::time::timeout_at(gap, rx.recv_many(batch, MAX_BATCH - batch.len())).await {
+            Ok(n) if n > 0 => continue,
+            _ => break,
+        }
+    }
+}
+
+pub const LINGER_GAP: std::time::Duration = std::time::Duration::from_micros(400);
+pub const LINGER_MAX: std::time::Duration = std::time::Duration::from_micros(2000);
+
 /// Multi-row INSERT, split so no statement passes the backends' parameter limits.
 pub(crate) async fn insert_rows(conn: &mut Conn<'_>, table: &str, cols: &str, rows: Vec<Vec<P>>) -> Result<(), StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
     let per_stmt = (30_000 / width).max(1);
+    // SQLite looks a named parameter up by walking a list, so hundreds of `$n` cost O(n²);
+    // anonymous `?` (bound in order) cost nothing. PostgreSQL needs `$n`.
+    let numbered = conn.backend() == Backend::Postgres;
     for chunk in rows.chunks(per_stmt) {
         let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
         let mut params = Vec::with_capacity(chunk.len() * width);
@@ -157,8 +194,12 @@ pub(crate) async fn insert_rows(conn: &mut Conn<'_>, table: &str, cols: &str, ro
                 if j > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('$');
-                sql.push_str(&(params.len() + j + 1).to_string());
+                if numbered {
+                    sql.push('$');
+                    sql.push_str(&(params.len() + j + 1).to_string());
+                } else {
+                    sql.push('?');
+                }
             }
             sql.push(')');
             params.extend(row.iter().cloned());
@@ -215,35 +256,35 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             keys_seen.insert((r.text("principal")?, r.text("key")?), (r.bytes("request_hash")?, r.uuid("complaint_id")?));
         }
     }
-    let mut refs_taken = existing_texts(
-        conn,
-        "SELECT ref FROM complaints WHERE ref",
-        "ref",
-        regs.iter().map(|r| r.complaint.reference.compact().to_string()).collect(),
-    )
-    .await?;
-    let new_players: Vec<&Player> = regs.iter().filter_map(|r| if let PlayerWrite::New(p) = &r.player { Some(p) } else { None }).collect();
-    let mut ext_taken = existing_texts(
-        conn,
-        "SELECT external_id FROM players WHERE external_id",
-        "external_id",
-        new_players.iter().filter_map(|p| p.external_id.as_ref().map(|x| x.as_str().to_string())).collect(),
-    )
-    .await?;
-    let mut email_taken = existing_texts(
-        conn,
-        "SELECT email FROM players WHERE email",
-        "email",
-        new_players.iter().filter_map(|p| p.email.as_ref().map(|x| x.as_str().to_string())).collect(),
-    )
-    .await?;
-    let mut phone_taken = existing_texts(
-        conn,
-        "SELECT phone FROM players WHERE phone",
-        "phone",
-        new_players.iter().filter_map(|p| p.phone.as_ref().map(|x| x.as_str().to_string())).collect(),
-    )
-    .await?;
+    // Every reference this batch draws, and every player its registrations name.
+    let mut refs_drawn: HashSet<String> = HashSet::new();
+    let mut players: Vec<Player> = vec![];
+    {
+        let ids = |f: fn(&PlayerContact) -> Option<String>| regs.iter().filter_map(|r| f(&r.contact)).collect::<HashSet<String>>();
+        let lists = [
+            ("external_id", ids(|c| c.external_id.as_ref().map(|x| x.as_str().to_string()))),
+            ("email", ids(|c| c.email.as_ref().map(|x| x.as_str().to_string()))),
+            ("phone", ids(|c| c.phone.as_ref().map(|x| x.as_str().to_string()))),
+        ];
+        let mut conds = vec![];
+        let mut params: Vec<P> = vec![];
+        for (col, values) in &lists {
+            if values.is_empty() {
+                continue;
+            }
+            let marks = placeholders(params.len() + 1, values.len());
+            params.extend(values.iter().map(|v| P::from(v.as_str())));
+            conds.push(format!("{col} IN ({marks})"));
+        }
+        if !conds.is_empty() {
+            let sql = format!("SELECT {PLAYER_COLS} FROM players WHERE {} ORDER BY created_at", conds.join(" OR "));
+            for r in conn.fetch_all(&sql, &params).await? {
+                players.push(player_from(&r)?);
+            }
+        }
+    }
+    let known_players = players.len();
+    let mut dirty_players: HashSet<usize> = HashSet::new();
     // The complaints being changed, as they stand: (state, version in the database).
     let mut current: HashMap<Uuid, (Complaint, i64)> = HashMap::new();
     let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint_id).collect::<HashSet<_>>().into_iter().collect();
@@ -259,9 +300,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
 
     // ---- Decide each write's outcome, in arrival order, and gather the rows. ----
     let mut outcomes = Vec::with_capacity(ops.len());
-    let (mut player_rows, mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let mut player_updates: Vec<&Player> = vec![];
+    let (mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut registered: Vec<BuiltComplaint> = vec![];
     let mut changed: HashSet<Uuid> = HashSet::new();
     let mut decided: Vec<ComplaintChange> = vec![];
     let now = to_micros(ombuds_core::now());
@@ -275,40 +315,51 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
                         continue;
                     }
                 }
-                if !refs_taken.insert(r.complaint.reference.compact().to_string()) {
+                // The player: the strongest match among the known ones, or a new one.
+                let found = players
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p.match_strength(&r.contact), i))
+                    .filter(|(s, _)| *s > 0)
+                    .max_by_key(|(s, i)| (*s, std::cmp::Reverse(*i)))
+                    .map(|(_, i)| i);
+                let (index, fresh) = match found {
+                    Some(i) => (i, None),
+                    None => (players.len(), Some(Player::from_contact(Uuid::now_v7(), &r.contact, r.language, ombuds_core::now()))),
+                };
+                let player_id = match &fresh {
+                    Some(p) => p.id,
+                    None => players[index].id,
+                };
+                let built = match (r.build)(player_id) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        outcomes.push(Outcome::Refused(e));
+                        continue;
+                    }
+                };
+                if !refs_drawn.insert(built.complaint.reference.compact().to_string()) {
                     outcomes.push(Outcome::Retry("reference taken"));
                     continue;
                 }
-                match &r.player {
-                    PlayerWrite::New(p) => {
-                        let clash = p.external_id.as_ref().is_some_and(|x| ext_taken.contains(x.as_str()))
-                            || p.email.as_ref().is_some_and(|x| email_taken.contains(x.as_str()))
-                            || p.phone.as_ref().is_some_and(|x| phone_taken.contains(x.as_str()));
-                        if clash {
-                            refs_taken.remove(r.complaint.reference.compact());
-                            outcomes.push(Outcome::Retry("player appeared meanwhile"));
-                            continue;
+                match fresh {
+                    Some(p) => players.push(p),
+                    None => {
+                        let merged = players[index].merged_with(&r.contact);
+                        if merged != players[index] {
+                            players[index] = merged;
+                            dirty_players.insert(index);
                         }
-                        if let Some(x) = &p.external_id {
-                            ext_taken.insert(x.as_str().to_string());
-                        }
-                        if let Some(x) = &p.email {
-                            email_taken.insert(x.as_str().to_string());
-                        }
-                        if let Some(x) = &p.phone {
-                            phone_taken.insert(x.as_str().to_string());
-                        }
-                        player_rows.push(player_params(p, now));
                     }
-                    PlayerWrite::Existing { update: Some(p), .. } => player_updates.push(p),
-                    PlayerWrite::Existing { update: None, .. } => {}
                 }
                 if let Some(k) = &r.idempotency {
-                    keys_seen.insert((k.principal.clone(), k.key.clone()), (k.request_hash.clone(), r.complaint.id));
-                    key_rows.push(params![k.principal.as_str(), k.key.as_str(), k.request_hash.clone(), r.complaint.id, now]);
+                    keys_seen.insert((k.principal.clone(), k.key.clone()), (k.request_hash.clone(), built.complaint.id));
+                    key_rows.push(params![k.principal.as_str(), k.key.as_str(), k.request_hash.clone(), built.complaint.id, now]);
                 }
-                complaint_rows.push(complaint_params(&r.complaint));
-                (&r.events, &r.messages, &r.jobs)
+                complaint_rows.push(complaint_params(&built.complaint));
+                registered.push(built);
+                let b = registered.last().expect("just pushed");
+                (&b.events, &b.messages, &b.jobs)
             }
             WriteOp::Change(req) => {
                 let Some((state, _)) = current.get_mut(&req.complaint_id) else {
@@ -359,17 +410,24 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), now, now, now]);
         }
         outcomes.push(match op {
-            WriteOp::Register(_) => Outcome::Written,
+            WriteOp::Register(_) => Outcome::Registered(Box::new(registered.last().expect("registered").complaint.clone())),
             WriteOp::Change(req) => Outcome::Changed(Box::new(current[&req.complaint_id].0.clone())),
         });
     }
 
     // ---- Write, parents before children. ----
+    // A drawn reference that exists already sends its registration back to draw again; this
+    // is checked before anything is written, so nothing else in the batch is affected.
+    let drawn: Vec<String> = refs_drawn.into_iter().collect();
+    let taken = existing_texts(conn, "SELECT ref FROM complaints WHERE ref", "ref", drawn).await?;
+    if !taken.is_empty() {
+        return Err(StoreError::ReferenceTaken(taken.into_iter().collect()));
+    }
+    let player_rows: Vec<Vec<P>> = players[known_players..].iter().map(|p| player_params(p, now)).collect();
     insert_rows(conn, "players", PLAYER_COLS, player_rows).await?;
-    for p in player_updates {
+    for p in dirty_players.iter().filter(|i| **i < known_players).map(|i| &players[*i]) {
         conn.execute(
-            "UPDATE players SET external_id = COALESCE($2, external_id), name = COALESCE($3, name), email = COALESCE($4, email), \
-             phone = COALESCE($5, phone), language = $6, updated_at = $7 WHERE id = $1",
+            "UPDATE players SET external_id = $2, name = $3, email = $4, phone = $5, language = $6, updated_at = $7 WHERE id = $1",
             &params![
                 p.id,
                 p.external_id.as_ref().map(|x| x.as_str()),

@@ -38,12 +38,13 @@ fn contact(ext: &str, email: Option<&str>) -> PlayerContact {
     }
 }
 
-/// A registration as the desk would build it.
-fn new_complaint(player: PlayerWrite, player_id: Uuid, subject: &str, department: Option<&str>, bits: u64) -> NewComplaint {
+/// A registration as the desk would build it: the core builds the complaint for the player the
+/// writer resolves.
+fn new_complaint(contact: PlayerContact, subject: &str, department: Option<&str>, bits: u64) -> NewComplaint {
     let reg = Registration {
         kind: Kind::Complaint,
         channel: Channel::Web,
-        player: contact("x", None),
+        player: contact.clone(),
         subject: Subject::parse(subject).unwrap(),
         description: Body::parse("Вывод средств задерживается уже третий день").unwrap(),
         language: None,
@@ -52,25 +53,25 @@ fn new_complaint(player: PlayerWrite, player_id: Uuid, subject: &str, department
         priority: None,
         tags: BTreeSet::new(),
     };
-    let deps = departments();
-    let mut new_id = Uuid::now_v7;
-    let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
-    let r = command::register(&reg, Uuid::now_v7(), ComplaintRef::from_bits(bits), player_id, &mut ctx).unwrap();
-    let jobs = r.events.iter().filter_map(jobs_for).collect();
-    NewComplaint { player, complaint: r.complaint, events: r.events, messages: vec![], jobs, idempotency: None }
-}
-
-fn new_player(ext: &str, email: Option<&str>) -> Player {
-    let c = contact(ext, email);
-    Player { id: Uuid::now_v7(), external_id: c.external_id, name: c.name, email: c.email, phone: None, language: Language::Ru, created_at: now() }
+    let id = Uuid::now_v7();
+    let at = now();
+    let build: Build = Box::new(move |player_id| {
+        let deps = departments();
+        let mut new_id = Uuid::now_v7;
+        let mut ctx = Ctx { now: at, actor: Actor::System, departments: &deps, new_id: &mut new_id };
+        let r = command::register(&reg, id, ComplaintRef::from_bits(bits), player_id, &mut ctx)?;
+        let jobs = r.events.iter().filter_map(jobs_for).collect();
+        Ok(BuiltComplaint { complaint: r.complaint, events: r.events, messages: vec![], jobs })
+    });
+    NewComplaint { contact, language: Language::Ru, build, idempotency: None }
 }
 
 async fn register(store: &Store, ext: &str, subject: &str, department: Option<&str>) -> Complaint {
-    let p = new_player(ext, None);
-    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, subject, department, rand::random::<u64>());
-    let c = op.complaint.clone();
-    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Written);
-    c
+    let op = new_complaint(contact(ext, None), subject, department, rand::random::<u64>());
+    match store.write(WriteOp::Register(Box::new(op))).await.unwrap() {
+        Outcome::Registered(c) => *c,
+        other => panic!("not registered: {other:?}"),
+    }
 }
 
 /// A change request as the desk would build it: the core decides against the current state.
@@ -100,7 +101,7 @@ ombuds_store::both_backends! {
     concurrent_writes_batch_and_chain => concurrent_writes_batch_and_chain,
     changes_decide_against_the_current_state => changes_decide_against_the_current_state,
     idempotency_keys => idempotency_keys,
-    taken_reference_and_new_player_races_ask_for_retry => retries,
+    taken_references_retry_and_players_are_resolved_in_the_batch => retries,
     tampering_is_found => tampering_is_found,
     jobs_lease_and_retry => jobs_lease_and_retry,
     list_filters_visibility_and_pages => list_filters_visibility_and_pages,
@@ -183,16 +184,14 @@ async fn idempotency_keys(db: &TestDb) {
     let store = seeded(db).await;
     let key = |hash: u8| IdempotencyKey { principal: "token:1".into(), key: "k-1".into(), request_hash: vec![hash; 32] };
     let mk = |hash| {
-        let p = new_player(&format!("P-{}", Uuid::now_v7()), None);
-        let mut op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, rand::random::<u64>());
+        let mut op = new_complaint(contact(&format!("P-{}", Uuid::now_v7()), None), "s", None, rand::random::<u64>());
         op.idempotency = Some(key(hash));
         op
     };
-    let first = mk(1);
-    let id = first.complaint.id;
     // Concurrent duplicates in one batch and a retry later: one complaint.
-    let (a, b) = tokio::join!(store.write(WriteOp::Register(Box::new(first))), store.write(WriteOp::Register(Box::new(mk(1)))));
-    assert_eq!(a.unwrap(), Outcome::Written);
+    let (a, b) = tokio::join!(store.write(WriteOp::Register(Box::new(mk(1)))), store.write(WriteOp::Register(Box::new(mk(1)))));
+    let Outcome::Registered(first) = a.unwrap() else { panic!("first registers") };
+    let id = first.id;
     assert_eq!(b.unwrap(), Outcome::Replayed { complaint_id: id });
     assert_eq!(store.write(WriteOp::Register(Box::new(mk(1)))).await.unwrap(), Outcome::Replayed { complaint_id: id });
     assert_eq!(store.write(WriteOp::Register(Box::new(mk(2)))).await.unwrap(), Outcome::KeyReused);
@@ -204,21 +203,42 @@ async fn idempotency_keys(db: &TestDb) {
 async fn retries(db: &TestDb) {
     let store = seeded(db).await;
     let c = register(&store, "P-1", "s", None).await;
-    let p = new_player("P-2", None);
-    let mut op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 0);
-    op.complaint.reference = c.reference;
-    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Retry("reference taken"));
-    let p = new_player("P-1", None);
-    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 99);
-    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Retry("player appeared meanwhile"));
-    let p = new_player("P-3", Some("a@b.kz"));
-    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 98);
-    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Written);
-    let p = new_player("P-4", Some("a@b.kz"));
-    let op = new_complaint(PlayerWrite::New(p.clone()), p.id, "s", None, 97);
-    assert_eq!(store.write(WriteOp::Register(Box::new(op))).await.unwrap(), Outcome::Retry("player appeared meanwhile"));
-    // Nothing half-written by the refused ones.
-    assert_eq!(store.verify_chain().await.unwrap().checked, 2);
+    // A drawn reference that exists: sent back to draw again, nothing written.
+    let op = new_complaint(contact("P-2", None), "s", None, 0);
+    let mut op2 = new_complaint(contact("P-3", None), "s", None, 1);
+    op2.build = {
+        let reference = c.reference;
+        let inner = op2.build;
+        Box::new(move |pid| inner(pid).map(|mut b| { b.complaint.reference = reference; b }))
+    };
+    let (a, b) = tokio::join!(store.write(WriteOp::Register(Box::new(op))), store.write(WriteOp::Register(Box::new(op2))));
+    assert!(matches!(a.unwrap(), Outcome::Registered(_)), "its neighbour in the batch is unaffected");
+    assert_eq!(b.unwrap(), Outcome::Retry("reference taken"));
+    // Two references drawn alike in one batch: the second draws again.
+    let (a, b) = tokio::join!(
+        store.write(WriteOp::Register(Box::new(new_complaint(contact("P-4", None), "s", None, 77)))),
+        store.write(WriteOp::Register(Box::new(new_complaint(contact("P-5", None), "s", None, 77))))
+    );
+    let mut both = [format!("{:?}", a.unwrap()).starts_with("Registered"), format!("{:?}", b.unwrap()).starts_with("Registered")];
+    both.sort();
+    assert_eq!(both, [false, true]);
+    // The same player by e-mail, concurrently and later: one player, completed with the new id.
+    let mk = |ext: Option<&str>, bits| {
+        let mut c = contact("unused", Some("ivan@mail.ru"));
+        c.external_id = ext.map(|e| ExternalPlayerId::parse(e).unwrap());
+        new_complaint(c, "s", None, bits)
+    };
+    let (a, b) = tokio::join!(store.write(WriteOp::Register(Box::new(mk(None, 5)))), store.write(WriteOp::Register(Box::new(mk(None, 6)))));
+    let (Outcome::Registered(a), Outcome::Registered(b)) = (a.unwrap(), b.unwrap()) else { panic!() };
+    assert_eq!(a.player_id, b.player_id);
+    let Outcome::Registered(c3) = store.write(WriteOp::Register(Box::new(mk(Some("P-9"), 8)))).await.unwrap() else { panic!() };
+    assert_eq!(c3.player_id, a.player_id);
+    assert_eq!(store.player(a.player_id).await.unwrap().external_id.unwrap().as_str(), "P-9");
+    // A registration the core refuses writes nothing.
+    let bad = new_complaint(contact("P-6", None), "s", Some("casino_not_a_dept"), 9);
+    assert!(matches!(store.write(WriteOp::Register(Box::new(bad))).await.unwrap(), Outcome::Refused(_)));
+    assert!(store.find_player(&contact("P-6", None)).await.unwrap().is_none());
+    assert_eq!(store.verify_chain().await.unwrap().broken, None);
     store.close().await;
 }
 
