@@ -117,12 +117,7 @@ impl Writer {
         let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            let mut last_size = 0usize;
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                if last_size > 1 {
-                    linger(&mut rx, &mut batch).await;
-                }
-                last_size = batch.len();
                 let ops: Vec<&WriteOp> = batch.iter().map(|p| &p.op).collect();
                 metrics::histogram!("ombuds_commit_batch_size").record(ops.len() as f64);
                 let started = std::time::Instant::now();
@@ -158,25 +153,6 @@ impl Writer {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
-
-/// Under load (the previous batch carried more than one write), waits a little for writes that
-/// are on their way, so that concurrent clients ride one commit together instead of splitting
-/// into groups that take turns waiting for each other's fsync. It stops as soon as nothing new
-/// arrives for `LINGER_GAP`, and never waits longer than `LINGER_MAX` in all; a lone write at low
-/// load is never delayed.
-async fn linger(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
-    let deadline = tokio::time::Instant::now() + LINGER_MAX;
-    while batch.len() < MAX_BATCH {
-        let gap = (tokio::time::Instant::now() + LINGER_GAP).min(deadline);
-        match tokio::time::timeout_at(gap, rx.recv_many(batch, MAX_BATCH - batch.len())).await {
-            Ok(n) if n > 0 => continue,
-            _ => break,
-        }
-    }
-}
-
-pub const LINGER_GAP: std::time::Duration = std::time::Duration::from_micros(400);
-pub const LINGER_MAX: std::time::Duration = std::time::Duration::from_micros(2000);
 
 /// Multi-row INSERT, split so no statement passes the backends' parameter limits.
 pub(crate) async fn insert_rows(conn: &mut Conn<'_>, table: &str, cols: &str, rows: Vec<Vec<P>>) -> Result<(), StoreError> {
