@@ -132,12 +132,13 @@ pub fn register(
     Ok(Registered { complaint, events })
 }
 
-/// One change to an existing complaint.
+/// One change to an existing complaint. `A` is how the command names an agent: adapters state
+/// it by id (`Command<Uuid>`); the desk looks the agent up before the core decides (`Command`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum Command<A = Agent> {
     Route { department: DepartmentCode, category: Option<Category> },
-    /// `agent` is resolved by the desk; the core checks it may work the complaint's department.
-    Assign { agent: Agent },
+    /// The core checks the agent may work the complaint's department.
+    Assign { agent: A },
     Unassign,
     AddMessage { kind: MessageKind, channel: Option<Channel>, body: Body },
     ProposeSolution { text: Body },
@@ -152,7 +153,30 @@ pub enum Command {
     Tag { add: BTreeSet<Tag>, remove: BTreeSet<Tag> },
 }
 
-impl Command {
+impl<A> Command<A> {
+    /// The same command with its agent resolved by `f` (the only field that differs).
+    pub fn resolve_agent<B, E>(self, f: impl FnOnce(A) -> Result<B, E>) -> Result<Command<B>, E> {
+        use Command::*;
+        Ok(match self {
+            Assign { agent } => Assign { agent: f(agent)? },
+            Route { department, category } => Route { department, category },
+            Unassign => Unassign,
+            AddMessage { kind, channel, body } => AddMessage { kind, channel, body },
+            ProposeSolution { text } => ProposeSolution { text },
+            RequestInformation { text } => RequestInformation { text },
+            RecordPlayerReply { channel, text } => RecordPlayerReply { channel, text },
+            Resolve { measures, result } => Resolve { measures, result },
+            Close => Close,
+            Reopen { reason } => Reopen { reason },
+            Escalate { level, reason } => Escalate { level, reason },
+            Deescalate { note } => Deescalate { note },
+            ChangePriority { priority } => ChangePriority { priority },
+            Tag { add, remove } => Tag { add, remove },
+        })
+    }
+}
+
+impl<A> Command<A> {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Route { .. } => "route",

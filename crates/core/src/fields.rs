@@ -48,19 +48,10 @@ fn text(field: &str, raw: &str, max: usize, multiline: bool) -> Result<String, F
     Ok(if multiline { t.replace("\r\n", "\n") } else { t.to_string() })
 }
 
-macro_rules! text_type {
-    ($(#[$m:meta])* $name:ident, $max:expr, $multiline:expr) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[serde(transparent)]
-        pub struct $name(String);
-
+/// `as_str`, `Display`, and a `Deserialize` that goes through `parse`, for a string newtype.
+macro_rules! parsed_string {
+    ($name:ident) => {
         impl $name {
-            pub const MAX_CHARS: usize = $max;
-            pub fn parse(raw: &str) -> Result<Self, FieldError> {
-                text("", raw, $max, $multiline).map($name)
-            }
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -78,6 +69,25 @@ macro_rules! text_type {
                 $name::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
             }
         }
+    };
+}
+
+macro_rules! text_type {
+    ($(#[$m:meta])* $name:ident, $max:expr, $multiline:expr) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+            pub fn parse(raw: &str) -> Result<Self, FieldError> {
+                text("", raw, $max, $multiline).map($name)
+            }
+        }
+
+        parsed_string!($name);
     };
 }
 
@@ -114,17 +124,9 @@ impl ExternalPlayerId {
         }
         Ok(ExternalPlayerId(t.to_string()))
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl<'de> Deserialize<'de> for ExternalPlayerId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ExternalPlayerId::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
-    }
-}
+parsed_string!(ExternalPlayerId);
 
 /// A lower-case identifier: departments, categories (`bet_settlement`, `withdrawal_delay`).
 fn slug(raw: &str, max: usize) -> Result<String, FieldError> {
@@ -159,23 +161,9 @@ macro_rules! slug_type {
             pub fn parse(raw: &str) -> Result<Self, FieldError> {
                 slug(raw, $max).map($name)
             }
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                $name::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
-            }
-        }
+        parsed_string!($name);
     };
 }
 
@@ -208,17 +196,9 @@ impl Tag {
         }
         Ok(Tag(t))
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl<'de> Deserialize<'de> for Tag {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Tag::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
-    }
-}
+parsed_string!(Tag);
 
 /// An e-mail address (addr-spec): the domain is lower-cased, internationalised domains and
 /// local parts in UTF-8 are accepted, quoted local parts and IP literals are not.
@@ -269,23 +249,9 @@ impl EmailAddress {
         }
         Ok(EmailAddress(format!("{local}@{domain}")))
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl<'de> Deserialize<'de> for EmailAddress {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        EmailAddress::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
-    }
-}
-
-impl fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+parsed_string!(EmailAddress);
 
 /// A phone number normalised to E.164 (`+77011234567`). Accepts spaces, dashes, dots and
 /// brackets, a leading `00` for `+`, and the domestic forms used in Kazakhstan and Russia:
@@ -332,17 +298,9 @@ impl PhoneNumber {
         }
         Ok(PhoneNumber(format!("+{international}")))
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl<'de> Deserialize<'de> for PhoneNumber {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        PhoneNumber::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
-    }
-}
+parsed_string!(PhoneNumber);
 
 #[cfg(test)]
 mod tests {

@@ -1909,7 +1909,7 @@ impl<'a> Planner<'a> {
             _ => false,
         };
         if !skip_assign && let Some(agent_id) = self.assignee(sc.department, lang) {
-            s.push(C::Assign { agent_id });
+            s.push(C::Assign { agent: agent_id });
         }
         if self.rng.chance(40) {
             s.push(C::AddMessage { kind: MessageKind::Outbound, channel: None, body: t(self.rng.pick(OUTBOUND)) });

@@ -34,23 +34,7 @@ impl Default for DeskConfig {
 }
 
 /// A command as an adapter states it: agents are named by id, the desk looks them up.
-#[derive(Debug, Clone)]
-pub enum CommandInput {
-    Route { department: DepartmentCode, category: Option<Category> },
-    Assign { agent_id: Uuid },
-    Unassign,
-    AddMessage { kind: MessageKind, channel: Option<Channel>, body: Body },
-    ProposeSolution { text: Body },
-    RequestInformation { text: Body },
-    RecordPlayerReply { channel: Option<Channel>, text: Body },
-    Resolve { measures: Body, result: Body },
-    Close,
-    Reopen { reason: Body },
-    Escalate { level: EscalationLevel, reason: Body },
-    Deescalate { note: Option<Body> },
-    ChangePriority { priority: Priority },
-    Tag { add: std::collections::BTreeSet<Tag>, remove: std::collections::BTreeSet<Tag> },
-}
+pub type CommandInput = Command<Uuid>;
 
 /// The answer to a registration.
 #[derive(Debug, Clone)]
@@ -265,28 +249,18 @@ impl Desk {
     }
 
     async fn resolve(&self, input: CommandInput) -> Result<Command> {
-        Ok(match input {
-            CommandInput::Assign { agent_id } => {
-                let agent = self.store.agent(agent_id).await.map_err(|e| match e {
-                    StoreError::NotFound => DeskError::Domain(DomainError::invalid("agent_id", "unknown_agent", format!("there is no agent {agent_id}"))),
-                    e => e.into(),
-                })?;
-                Command::Assign { agent }
-            }
-            CommandInput::Route { department, category } => Command::Route { department, category },
-            CommandInput::Unassign => Command::Unassign,
-            CommandInput::AddMessage { kind, channel, body } => Command::AddMessage { kind, channel, body },
-            CommandInput::ProposeSolution { text } => Command::ProposeSolution { text },
-            CommandInput::RequestInformation { text } => Command::RequestInformation { text },
-            CommandInput::RecordPlayerReply { channel, text } => Command::RecordPlayerReply { channel, text },
-            CommandInput::Resolve { measures, result } => Command::Resolve { measures, result },
-            CommandInput::Close => Command::Close,
-            CommandInput::Reopen { reason } => Command::Reopen { reason },
-            CommandInput::Escalate { level, reason } => Command::Escalate { level, reason },
-            CommandInput::Deescalate { note } => Command::Deescalate { note },
-            CommandInput::ChangePriority { priority } => Command::ChangePriority { priority },
-            CommandInput::Tag { add, remove } => Command::Tag { add, remove },
-        })
+        let agent_id = match &input {
+            Command::Assign { agent } => Some(*agent),
+            _ => None,
+        };
+        let agent = match agent_id {
+            None => None,
+            Some(id) => Some(self.store.agent(id).await.map_err(|e| match e {
+                StoreError::NotFound => DeskError::Domain(DomainError::invalid("agent_id", "unknown_agent", format!("there is no agent {id}"))),
+                e => e.into(),
+            })?),
+        };
+        input.resolve_agent(|_| agent.ok_or(DeskError::NotFound("agent")))
     }
 
     // ---------------------------------------------------------------- reads

@@ -365,7 +365,7 @@ command!(
     /// Assign to an agent of the complaint's department.
     assign, "/api/v1/complaints/{reference}/assign", AssignRequest, |f, b| {
     f.req("agent_id", b.agent_id.as_deref(), |s| Uuid::parse_str(s).map_err(|_| FieldError::new("", "invalid_id", "is not a valid id")))
-        .map(|agent_id| CommandInput::Assign { agent_id })
+        .map(|agent_id| CommandInput::Assign { agent: agent_id })
 });
 
 #[derive(Debug, Deserialize, ToSchema)]
