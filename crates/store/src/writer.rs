@@ -154,34 +154,72 @@ impl Writer {
     }
 }
 
+/// `INSERT INTO table (cols) VALUES (…), (…)` for `rows`, numbering parameters from `first`
+/// (`$n`) or leaving them anonymous (`?`, bound in order).
+fn insert_sql(table: &str, cols: &str, rows: &[Vec<P>], first: usize, numbered: bool) -> (String, Vec<P>) {
+    let width = rows.first().map_or(0, Vec::len);
+    let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+    let mut params = Vec::with_capacity(rows.len() * width);
+    for (i, row) in rows.iter().enumerate() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..width {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(first + params.len() + j).to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+        params.extend(row.iter().cloned());
+    }
+    (sql, params)
+}
+
 /// Multi-row INSERT, split so no statement passes the backends' parameter limits.
 pub(crate) async fn insert_rows(conn: &mut Conn<'_>, table: &str, cols: &str, rows: Vec<Vec<P>>) -> Result<(), StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-    let per_stmt = (30_000 / width).max(1);
     // SQLite looks a named parameter up by walking a list, so hundreds of `$n` cost O(n²);
     // anonymous `?` (bound in order) cost nothing. PostgreSQL needs `$n`.
     let numbered = conn.backend() == Backend::Postgres;
-    for chunk in rows.chunks(per_stmt) {
-        let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
-        let mut params = Vec::with_capacity(chunk.len() * width);
-        for (i, row) in chunk.iter().enumerate() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for j in 0..width {
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                if numbered {
-                    sql.push('$');
-                    sql.push_str(&(params.len() + j + 1).to_string());
-                } else {
-                    sql.push('?');
-                }
-            }
-            sql.push(')');
-            params.extend(row.iter().cloned());
-        }
+    for chunk in rows.chunks((30_000 / width).max(1)) {
+        let (sql, params) = insert_sql(table, cols, chunk, 1, numbered);
         conn.execute(&sql, &params).await?;
     }
+    Ok(())
+}
+
+/// The batch's inserts and the chain-head update. On PostgreSQL they go as ONE statement of
+/// data-modifying CTEs (a round trip per table saved on every batch; foreign keys are checked
+/// at the end of the statement, so the order inside does not matter); on SQLite, where a
+/// statement costs no round trip, and for huge batches, one statement per table.
+async fn insert_all(conn: &mut Conn<'_>, tables: Vec<(&str, &str, Vec<Vec<P>>)>, seq: i64, hash: Vec<u8>) -> Result<(), StoreError> {
+    let total: usize = tables.iter().map(|(_, _, rows)| rows.iter().map(Vec::len).sum::<usize>()).sum();
+    if conn.backend() == Backend::Postgres && total < 60_000 {
+        let mut parts = vec![];
+        let mut params: Vec<P> = Vec::with_capacity(total + 2);
+        for (i, (table, cols, rows)) in tables.iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let (sql, p) = insert_sql(table, cols, rows, params.len() + 1, true);
+            parts.push(format!("w{i} AS ({sql})"));
+            params.extend(p);
+        }
+        let with = if parts.is_empty() { String::new() } else { format!("WITH {} ", parts.join(", ")) };
+        let sql = format!("{with}UPDATE event_chain SET seq = ${}, hash = ${} WHERE id = 1", params.len() + 1, params.len() + 2);
+        params.push(P::from(seq));
+        params.push(P::from(hash));
+        conn.execute(&sql, &params).await?;
+        return Ok(());
+    }
+    for (table, cols, rows) in tables {
+        insert_rows(conn, table, cols, rows).await?;
+    }
+    conn.execute("UPDATE event_chain SET seq = $1, hash = $2 WHERE id = 1", &params![seq, hash]).await?;
     Ok(())
 }
 
@@ -400,7 +438,6 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         return Err(StoreError::ReferenceTaken(taken.into_iter().collect()));
     }
     let player_rows: Vec<Vec<P>> = players[known_players..].iter().map(|p| player_params(p, now)).collect();
-    insert_rows(conn, "players", PLAYER_COLS, player_rows).await?;
     for p in dirty_players.iter().filter(|i| **i < known_players).map(|i| &players[*i]) {
         conn.execute(
             "UPDATE players SET external_id = $2, name = $3, email = $4, phone = $5, language = $6, updated_at = $7 WHERE id = $1",
@@ -416,7 +453,6 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         )
         .await?;
     }
-    insert_rows(conn, "complaints", COMPLAINT_COLS, complaint_rows).await?;
     // One UPDATE per complaint, with its final state, guarded by the version it was read at.
     for id in &changed {
         let (state, read_version) = &current[id];
@@ -435,10 +471,19 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             return Err(StoreError::Corrupt(format!("complaint {id} changed under the writer's lock")));
         }
     }
-    insert_rows(conn, "events", "seq, id, complaint_id, kind, actor, data, at, prev_hash, hash", event_rows).await?;
-    insert_rows(conn, "messages", MESSAGE_COLS, message_rows).await?;
-    insert_rows(conn, "jobs", "id, kind, complaint_id, payload, run_at, created_at, updated_at", job_rows).await?;
-    insert_rows(conn, "idempotency_keys", "principal, key, request_hash, complaint_id, created_at", key_rows).await?;
-    conn.execute("UPDATE event_chain SET seq = $1, hash = $2 WHERE id = 1", &params![seq, prev.to_vec()]).await?;
+    insert_all(
+        conn,
+        vec![
+            ("players", PLAYER_COLS, player_rows),
+            ("complaints", COMPLAINT_COLS, complaint_rows),
+            ("events", "seq, id, complaint_id, kind, actor, data, at, prev_hash, hash", event_rows),
+            ("messages", MESSAGE_COLS, message_rows),
+            ("jobs", "id, kind, complaint_id, payload, run_at, created_at, updated_at", job_rows),
+            ("idempotency_keys", "principal, key, request_hash, complaint_id, created_at", key_rows),
+        ],
+        seq,
+        prev.to_vec(),
+    )
+    .await?;
     Ok(outcomes)
 }
