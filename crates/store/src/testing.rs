@@ -32,7 +32,7 @@ impl TestDb {
             SAID.call_once(|| {
                 let _ = writeln!(
                     std::io::stderr(),
-                    "note: PostgreSQL variants of the store tests are SKIPPED: set OMBUDS_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them"
+                    "note: the PostgreSQL variants of these tests are SKIPPED: set OMBUDS_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them"
                 );
             });
             return None;
