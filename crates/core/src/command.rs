@@ -66,10 +66,32 @@ impl Registration {
     }
 }
 
-/// The events and the first state of a newly registered complaint.
-pub struct Registered {
+/// What a registration or a command decided: the complaint after it, the events to record,
+/// the thread messages those events carry and the outbox jobs they call for.
+#[derive(Debug, Clone)]
+pub struct Decision {
     pub complaint: Complaint,
     pub events: Vec<Event>,
+    pub messages: Vec<Message>,
+    pub jobs: Vec<Job>,
+}
+
+impl Decision {
+    /// Folds `events` into `complaint`, one version further on.
+    fn new(mut complaint: Complaint, events: Vec<Event>) -> Decision {
+        for e in &events {
+            complaint.apply(e);
+        }
+        complaint.version += 1;
+        let messages = events.iter().filter_map(|e| e.message(complaint.channel)).collect();
+        let jobs = events.iter().filter_map(jobs_for).collect();
+        Decision { complaint, events, messages, jobs }
+    }
+
+    /// The version the complaint had when the decision was taken.
+    pub fn base_version(&self) -> i64 {
+        self.complaint.version - 1
+    }
 }
 
 /// Registers a complaint for a known player. The desk resolves `player_id` (matching or creating
@@ -80,13 +102,13 @@ pub fn register(
     reference: ComplaintRef,
     player_id: Uuid,
     ctx: &mut Ctx<'_>,
-) -> Result<Registered, DomainError> {
+) -> Result<Decision, DomainError> {
     reg.check()?;
     if let Some(d) = &reg.department {
         ctx.department(d, "department")?;
     }
     let language = reg.language.or(reg.player.language).unwrap_or(Language::Ru);
-    let mut complaint = Complaint {
+    let complaint = Complaint {
         id,
         reference,
         kind: reg.kind,
@@ -124,12 +146,7 @@ pub fn register(
     if let Some(department) = &reg.department {
         data.push(EventData::Routed { department: department.clone(), category: reg.category.clone(), previous: None });
     }
-    let events = stamp(data, id, ctx);
-    for e in &events {
-        complaint.apply(e);
-    }
-    complaint.version = 1;
-    Ok(Registered { complaint, events })
+    Ok(Decision::new(complaint, stamp(data, id, ctx)))
 }
 
 /// One change to an existing complaint. `A` is how the command names an agent: adapters state
@@ -201,6 +218,12 @@ fn stamp(data: Vec<EventData>, complaint_id: Uuid, ctx: &mut Ctx<'_>) -> Vec<Eve
     data.into_iter()
         .map(|data| Event { id: (ctx.new_id)(), complaint_id, at: ctx.now, actor: ctx.actor.clone(), data })
         .collect()
+}
+
+/// Decides `cmd` against the complaint and folds the result: `None` when it changes nothing.
+pub fn change(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Option<Decision>, DomainError> {
+    let events = decide(c, cmd, ctx)?;
+    Ok((!events.is_empty()).then(|| Decision::new(c.clone(), events)))
 }
 
 /// Checks `cmd` against the complaint's state and returns the events it causes. An empty list

@@ -11,7 +11,7 @@ pub mod model;
 pub mod reference;
 
 pub use access::{Principal, Scope, Visibility};
-pub use command::{Command, Ctx, Job, Registration};
+pub use command::{Command, Ctx, Decision, Job, Registration};
 pub use error::DomainError;
 pub use event::{Event, EventData};
 pub use fields::*;

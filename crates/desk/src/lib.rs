@@ -14,9 +14,9 @@ pub use ombuds_store::{
     AssigneeFilter, ChainReport, ComplaintFilter, JobRecord, Location, Page, PageRequest, StoredEvent, TokenInfo,
 };
 
-use ombuds_core::command::{self, Ctx, jobs_for};
+use ombuds_core::command::{self, Ctx};
 use ombuds_core::*;
-use ombuds_store::{Build, BuiltComplaint, ChangeRequest, ComplaintChange, DbOptions, Decide, IdempotencyKey, NewComplaint, Outcome, Store, StoreError, WriteOp};
+use ombuds_store::{Build, ChangeRequest, DbOptions, Decide, IdempotencyKey, NewComplaint, Outcome, Store, StoreError, WriteOp};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use uuid::Uuid;
@@ -182,9 +182,7 @@ impl Desk {
             let build: Build = Box::new(move |player_id| {
                 let mut new_id = Uuid::now_v7;
                 let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
-                let r = command::register(&reg2, id, reference, player_id, &mut ctx)?;
-                let jobs = r.events.iter().filter_map(jobs_for).collect();
-                Ok(BuiltComplaint { complaint: r.complaint, events: r.events, messages: vec![], jobs })
+                command::register(&reg2, id, reference, player_id, &mut ctx)
             });
             let language = reg.language.unwrap_or(Language::Ru);
             let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency: idempotency.clone() };
@@ -223,18 +221,7 @@ impl Desk {
             who.may_apply(current, &cmd)?;
             let mut new_id = Uuid::now_v7;
             let mut ctx = Ctx { now: now(), actor: who.actor(), departments: &departments, new_id: &mut new_id };
-            let events = command::decide(current, &cmd, &mut ctx)?;
-            if events.is_empty() {
-                return Ok(None);
-            }
-            let mut next = current.clone();
-            for e in &events {
-                next.apply(e);
-            }
-            next.version = current.version + 1;
-            let messages = events.iter().filter_map(|e| e.message(current.channel)).collect();
-            let jobs = events.iter().filter_map(jobs_for).collect();
-            Ok(Some(ComplaintChange { complaint: next, expected_version: current.version, events, messages, jobs }))
+            command::change(current, &cmd, &mut ctx)
         });
         match self.store.write(WriteOp::Change(ChangeRequest { complaint_id: target.id, decide })).await? {
             Outcome::Changed(c) => {

@@ -19,7 +19,7 @@ pub use audit::ChainReport;
 pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
-pub use writer::{Build, BuiltComplaint, ChangeRequest, ComplaintChange, Decide, IdempotencyKey, NewComplaint, Outcome, WriteOp, Writer};
+pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewComplaint, Outcome, WriteOp, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

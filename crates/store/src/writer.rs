@@ -17,7 +17,7 @@ use crate::db::{Backend, Conn, Db, P};
 use crate::rows::*;
 use crate::{StoreError, params};
 use ombuds_core::chain::{Hash, Link};
-use ombuds_core::{Complaint, DomainError, Event, Job, Language, Message, Player, PlayerContact, to_micros};
+use ombuds_core::{Complaint, Decision, DomainError, Language, Player, PlayerContact, to_micros};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -31,18 +31,9 @@ pub struct IdempotencyKey {
     pub request_hash: Vec<u8>,
 }
 
-/// The rows of a newly registered complaint, as the core built them.
-#[derive(Debug, Clone)]
-pub struct BuiltComplaint {
-    pub complaint: Complaint,
-    pub events: Vec<Event>,
-    pub messages: Vec<Message>,
-    pub jobs: Vec<Job>,
-}
-
 /// Builds the complaint for the player the writer resolved. Called again if the batch has to
 /// be retried, so it must be pure.
-pub type Build = Box<dyn Fn(Uuid) -> Result<BuiltComplaint, DomainError> + Send + Sync>;
+pub type Build = Box<dyn Fn(Uuid) -> Result<Decision, DomainError> + Send + Sync>;
 
 /// A registration: the player is resolved inside the batch (by the operator's id, then e-mail,
 /// then phone; created when nobody matches), then `build` makes the complaint for that player.
@@ -54,20 +45,9 @@ pub struct NewComplaint {
     pub idempotency: Option<IdempotencyKey>,
 }
 
-/// What a change decided: the new state and what to record with it.
-#[derive(Debug, Clone)]
-pub struct ComplaintChange {
-    /// The complaint after the change; its `version` is `expected_version + 1`.
-    pub complaint: Complaint,
-    pub expected_version: i64,
-    pub events: Vec<Event>,
-    pub messages: Vec<Message>,
-    pub jobs: Vec<Job>,
-}
-
 /// Decides a change against the complaint as it stands at write time: `Ok(None)` when the
 /// command changes nothing. Called again if the batch has to be retried, so it must be pure.
-pub type Decide = Box<dyn Fn(&Complaint) -> Result<Option<ComplaintChange>, DomainError> + Send + Sync>;
+pub type Decide = Box<dyn Fn(&Complaint) -> Result<Option<Decision>, DomainError> + Send + Sync>;
 
 pub struct ChangeRequest {
     pub complaint_id: Uuid,
@@ -315,9 +295,9 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     // ---- Decide each write's outcome, in arrival order, and gather the rows. ----
     let mut outcomes = Vec::with_capacity(ops.len());
     let (mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) = (vec![], vec![], vec![], vec![], vec![]);
-    let mut registered: Vec<BuiltComplaint> = vec![];
+    let mut registered: Vec<Decision> = vec![];
     let mut changed: HashSet<Uuid> = HashSet::new();
-    let mut decided: Vec<ComplaintChange> = vec![];
+    let mut decided: Vec<Decision> = vec![];
     let now = to_micros(ombuds_core::now());
 
     for op in ops {
@@ -390,7 +370,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
                         continue;
                     }
                     Ok(Some(change)) => {
-                        if change.expected_version != state.version || change.complaint.id != state.id {
+                        if change.base_version() != state.version || change.complaint.id != state.id {
                             return Err(StoreError::Corrupt("a change was decided against another state".into()));
                         }
                         *state = change.complaint.clone();

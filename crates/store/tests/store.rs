@@ -1,6 +1,6 @@
 //! The store test suite: every test runs on SQLite and on PostgreSQL.
 
-use ombuds_core::command::{self, Ctx, jobs_for};
+use ombuds_core::command::{self, Ctx};
 use ombuds_core::*;
 use ombuds_store::testing::TestDb;
 use ombuds_store::*;
@@ -59,9 +59,7 @@ fn new_complaint(contact: PlayerContact, subject: &str, department: Option<&str>
         let deps = departments();
         let mut new_id = Uuid::now_v7;
         let mut ctx = Ctx { now: at, actor: Actor::System, departments: &deps, new_id: &mut new_id };
-        let r = command::register(&reg, id, ComplaintRef::from_bits(bits), player_id, &mut ctx)?;
-        let jobs = r.events.iter().filter_map(jobs_for).collect();
-        Ok(BuiltComplaint { complaint: r.complaint, events: r.events, messages: vec![], jobs })
+        command::register(&reg, id, ComplaintRef::from_bits(bits), player_id, &mut ctx)
     });
     NewComplaint { contact, language: Language::Ru, build, idempotency: None }
 }
@@ -80,18 +78,7 @@ fn change(id: Uuid, cmd: Command) -> WriteOp {
         let deps = departments();
         let mut new_id = Uuid::now_v7;
         let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
-        let events = command::decide(c, &cmd, &mut ctx)?;
-        if events.is_empty() {
-            return Ok(None);
-        }
-        let mut next = c.clone();
-        for e in &events {
-            next.apply(e);
-        }
-        next.version = c.version + 1;
-        let messages = events.iter().filter_map(|e| e.message(c.channel)).collect();
-        let jobs = events.iter().filter_map(jobs_for).collect();
-        Ok(Some(ComplaintChange { complaint: next, expected_version: c.version, events, messages, jobs }))
+        command::change(c, &cmd, &mut ctx)
     });
     WriteOp::Change(ChangeRequest { complaint_id: id, decide })
 }
