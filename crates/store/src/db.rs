@@ -6,7 +6,7 @@ use crate::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _, SqliteConnection, SqlitePool};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub enum Db {
     /// One writer connection (SQLite has one writer anyway) and a pool of readers.
-    Sqlite { write: SqlitePool, read: SqlitePool, path: PathBuf },
+    Sqlite { write: SqlitePool, read: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -256,7 +256,7 @@ impl Db {
                     .max_connections(opts.max_connections.max(2))
                     .connect_with(base.read_only(true))
                     .await?;
-                Ok(Db::Sqlite { write, read, path: path.clone() })
+                Ok(Db::Sqlite { write, read })
             }
             Location::Postgres(url) => {
                 // As on SQLite: keep every batch-size statement prepared (a miss costs a
@@ -278,13 +278,6 @@ impl Db {
         match self {
             Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
-        }
-    }
-
-    pub fn sqlite_path(&self) -> Option<&Path> {
-        match self {
-            Db::Sqlite { path, .. } => Some(path),
-            Db::Postgres(_) => None,
         }
     }
 

@@ -66,11 +66,6 @@ impl Store {
         Ok(Store::from_db(db))
     }
 
-    /// Connects without migrating (a schema that is behind is reported, not changed).
-    pub async fn open_existing(location: &Location, opts: &DbOptions) -> Result<Store, StoreError> {
-        Ok(Store::from_db(Db::connect(location, opts).await?))
-    }
-
     fn from_db(db: Db) -> Store {
         let writer = Writer::start(db.clone());
         Store { db, writer }

@@ -256,16 +256,6 @@ impl Store {
         }
         Ok(None)
     }
-
-    /// Counts per status, for dashboards and `/metrics`.
-    pub async fn count_by_status(&self) -> Result<Vec<(Status, i64)>, StoreError> {
-        let rows = with_read!(self.db(), |conn| conn
-            .fetch_all("SELECT status, COUNT(*) AS n FROM complaints GROUP BY status", &[])
-            .await)?;
-        rows.iter()
-            .map(|r| Ok((Status::parse(&r.text("status")?).map_err(|e| StoreError::Corrupt(e.message))?, r.i64("n")?)))
-            .collect()
-    }
 }
 
 pub(crate) fn hex_string(b: &[u8]) -> String {
