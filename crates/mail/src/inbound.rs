@@ -1,0 +1,1 @@
+//! Inbound MIME parsing (being written).

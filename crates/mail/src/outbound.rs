@@ -1,0 +1,1 @@
+//! Outbound composition (being written).
