@@ -96,6 +96,9 @@ impl Principal {
         if !self.has(Scope::ComplaintsWrite) {
             return Err(forbidden("this token lacks the complaints:write scope"));
         }
+        if let Command::RecordDeliveryFailure { .. } = cmd {
+            return Err(forbidden("only ombuds itself records delivery failures"));
+        }
         let Principal::Agent(me) = self else { return Ok(()) };
         if me.role == Role::Admin {
             return Ok(());

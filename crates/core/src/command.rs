@@ -168,6 +168,8 @@ pub enum Command<A = Agent> {
     Deescalate { note: Option<Body> },
     ChangePriority { priority: Priority },
     Tag { add: BTreeSet<Tag>, remove: BTreeSet<Tag> },
+    /// The outbox gave up delivering a notice (ombuds itself records this, never a person).
+    RecordDeliveryFailure { notice: String, message_id: Option<Uuid>, recipient: Option<String>, reason: String },
 }
 
 impl<A> Command<A> {
@@ -189,6 +191,7 @@ impl<A> Command<A> {
             Deescalate { note } => Deescalate { note },
             ChangePriority { priority } => ChangePriority { priority },
             Tag { add, remove } => Tag { add, remove },
+            RecordDeliveryFailure { notice, message_id, recipient, reason } => RecordDeliveryFailure { notice, message_id, recipient, reason },
         })
     }
 }
@@ -210,6 +213,7 @@ impl<A> Command<A> {
             Command::Deescalate { .. } => "de-escalate",
             Command::ChangePriority { .. } => "change the priority of",
             Command::Tag { .. } => "tag",
+            Command::RecordDeliveryFailure { .. } => "record a delivery failure on",
         }
     }
 }
@@ -380,6 +384,12 @@ pub fn decide(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Eve
             }
             if added.is_empty() && removed.is_empty() { vec![] } else { vec![EventData::Tagged { added, removed }] }
         }
+        Command::RecordDeliveryFailure { notice, message_id, recipient, reason } => vec![EventData::DeliveryFailed {
+            notice: notice.clone(),
+            message_id: *message_id,
+            recipient: recipient.clone(),
+            reason: reason.chars().take(2_000).collect(),
+        }],
     };
     Ok(stamp(data, c.id, ctx))
 }
@@ -463,6 +473,7 @@ impl Complaint {
                 self.tags.extend(added.iter().cloned());
                 self.tags.retain(|t| !removed.contains(t));
             }
+            EventData::DeliveryFailed { .. } => {}
         }
         self.updated_at = at;
     }

@@ -80,6 +80,15 @@ pub enum EventData {
         #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
         removed: BTreeSet<Tag>,
     },
+    /// A notice could not be delivered to the player and will not be retried: someone must
+    /// reach the player another way.
+    DeliveryFailed {
+        /// The outbox job kind (`acknowledge`, `deliver_message`, `notify_resolved`).
+        notice: String,
+        message_id: Option<Uuid>,
+        recipient: Option<String>,
+        reason: String,
+    },
 }
 
 impl EventData {
@@ -101,6 +110,7 @@ impl EventData {
             EventData::Deescalated { .. } => "deescalated",
             EventData::PriorityChanged { .. } => "priority_changed",
             EventData::Tagged { .. } => "tagged",
+            EventData::DeliveryFailed { .. } => "delivery_failed",
         }
     }
 }

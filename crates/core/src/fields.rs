@@ -48,6 +48,26 @@ fn text(field: &str, raw: &str, max: usize, multiline: bool) -> Result<String, F
     Ok(if multiline { t.replace("\r\n", "\n") } else { t.to_string() })
 }
 
+fn lossy_text(raw: &str, max: usize, multiline: bool) -> Option<String> {
+    let cleaned: String = raw
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| if !multiline && matches!(c, '\n' | '\r' | '\t') { ' ' } else { c })
+        .filter(|c| !c.is_control() || (multiline && matches!(c, '\n' | '\t')))
+        .collect();
+    let t = cleaned.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.chars().count() <= max {
+        return Some(t.to_string());
+    }
+    let mut cut: String = t.chars().take(max - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    Some(cut)
+}
+
 /// `as_str`, `Display`, and a `Deserialize` that goes through `parse`, for a string newtype.
 macro_rules! parsed_string {
     ($name:ident) => {
@@ -84,6 +104,11 @@ macro_rules! text_type {
             pub const MAX_CHARS: usize = $max;
             pub fn parse(raw: &str) -> Result<Self, FieldError> {
                 text("", raw, $max, $multiline).map($name)
+            }
+            /// Best effort for text from outside (an e-mail, a chat): control characters
+            /// dropped, cut to `MAX_CHARS` (ending in "…"); `None` when nothing is left.
+            pub fn lossy(raw: &str) -> Option<Self> {
+                lossy_text(raw, $max, $multiline).map($name)
             }
         }
 
@@ -351,6 +376,12 @@ mod tests {
         assert_eq!(DepartmentCode::parse("Payments").unwrap_err().code, "invalid_slug");
         assert_eq!(DepartmentCode::parse("1st").unwrap_err().code, "invalid_slug");
         assert_eq!(Tag::parse(" VIP ").unwrap().as_str(), "vip");
+        assert_eq!(Subject::lossy("  a\r\nb\u{0}c ").unwrap().as_str(), "a bc");
+        assert_eq!(Subject::lossy(" \u{7} ").map(|s| s.as_str().to_string()), None);
+        let long = Subject::lossy(&"я".repeat(500)).unwrap();
+        assert_eq!(long.as_str().chars().count(), Subject::MAX_CHARS);
+        assert!(long.as_str().ends_with('…'));
+        assert_eq!(Body::lossy("line 1\r\nline 2\u{1b}").unwrap().as_str(), "line 1\nline 2");
         assert_eq!(Tag::parse("Кешбэк").unwrap().as_str(), "кешбэк");
         assert_eq!(Tag::parse("a b").unwrap_err().code, "invalid_tag");
         assert_eq!(ExternalPlayerId::parse("acc 1").unwrap_err().code, "invalid_characters");

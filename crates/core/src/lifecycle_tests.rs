@@ -278,3 +278,13 @@ fn who_may_do_what() {
     assert!(read_only.may_apply(&c, &Command::Close).is_err());
     assert!(read_only.may_register().is_err());
 }
+
+#[test]
+fn language_guess_by_script() {
+    assert_eq!(Language::guess("Здравствуйте, не пришла выплата на карту"), Some(Language::Ru));
+    assert_eq!(Language::guess("Сәлеметсіз бе, ақшам шотқа түспеді, көмектесіңізші"), Some(Language::Kk));
+    assert_eq!(Language::guess("Hello, my withdrawal has not arrived yet"), Some(Language::En));
+    assert_eq!(Language::guess("ok 123"), None);
+    // A Russian letter quoting an English subject stays Russian.
+    assert_eq!(Language::guess("Re: Withdrawal — добрый день, деньги так и не пришли"), Some(Language::Ru));
+}

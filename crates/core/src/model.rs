@@ -65,6 +65,32 @@ word_enum!(Kind { Complaint = "complaint", Feedback = "feedback", Question = "qu
 word_enum!(Channel { Email = "email", Chat = "chat", Phone = "phone", Web = "web", Api = "api" });
 word_enum!(Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" });
 word_enum!(Language { Ru = "ru", Kk = "kk", En = "en" });
+
+impl Language {
+    /// A quick guess from the script: letters only Kazakh uses mark Kazakh, other Cyrillic
+    /// Russian, Latin English. `None` when the text has too few letters to tell.
+    pub fn guess(text: &str) -> Option<Language> {
+        let (mut kazakh, mut cyrillic, mut latin) = (0usize, 0usize, 0usize);
+        for c in text.chars().take(4_000) {
+            match c {
+                'ә' | 'ғ' | 'қ' | 'ң' | 'ө' | 'ұ' | 'ү' | 'һ' | 'і' | 'Ә' | 'Ғ' | 'Қ' | 'Ң' | 'Ө' | 'Ұ' | 'Ү' | 'Һ' | 'І' => {
+                    kazakh += 1;
+                    cyrillic += 1;
+                }
+                '\u{0400}'..='\u{04FF}' => cyrillic += 1,
+                'a'..='z' | 'A'..='Z' => latin += 1,
+                _ => {}
+            }
+        }
+        if cyrillic >= 8 && cyrillic >= latin {
+            Some(if kazakh >= 2 && kazakh * 100 >= cyrillic { Language::Kk } else { Language::Ru })
+        } else if latin >= 12 {
+            Some(Language::En)
+        } else {
+            None
+        }
+    }
+}
 word_enum!(
     /// Inbound: written by the player. Outbound: a reply sent to the player. Note: internal.
     MessageKind { Inbound = "inbound", Outbound = "outbound", Note = "note" }

@@ -16,14 +16,20 @@ pub struct JobFailure {
     pub message: String,
     /// False for failures that retrying cannot fix (a mailbox that does not exist).
     pub retry: bool,
+    /// Who the job was for (an e-mail address), shown with the failure on the complaint.
+    pub recipient: Option<String>,
 }
 
 impl JobFailure {
     pub fn transient(m: impl Into<String>) -> Self {
-        JobFailure { message: m.into(), retry: true }
+        JobFailure { message: m.into(), retry: true, recipient: None }
     }
     pub fn permanent(m: impl Into<String>) -> Self {
-        JobFailure { message: m.into(), retry: false }
+        JobFailure { message: m.into(), retry: false, recipient: None }
+    }
+    pub fn to(mut self, recipient: impl Into<String>) -> Self {
+        self.recipient = Some(recipient.into());
+        self
     }
 }
 
@@ -36,6 +42,8 @@ pub struct JobRunner {
     pub lease: Duration,
     pub poll: Duration,
     pub batch: u32,
+    /// Jobs of one round run at once (deliveries wait on the network, not the CPU).
+    pub concurrency: usize,
     pub max_attempts: i64,
 }
 
@@ -54,6 +62,7 @@ impl JobRunner {
             lease: Duration::from_secs(120),
             poll: Duration::from_secs(1),
             batch: 64,
+            concurrency: 16,
             max_attempts: 10,
         }
     }
@@ -63,25 +72,45 @@ impl JobRunner {
         self
     }
 
-    /// Claims and runs one round of due jobs; returns how many ran.
+    /// Claims and runs one round of due jobs, concurrently; returns how many ran. Successes
+    /// are recorded together in one transaction. A job given up on (a permanent failure, or
+    /// the last attempt) is recorded on its complaint as `delivery_failed`, so someone sees
+    /// that the player was not informed.
     pub async fn run_once(&self) -> crate::Result<usize> {
+        use futures_util::StreamExt;
         let kinds: Vec<&str> = self.handlers.keys().copied().collect();
         let jobs = self.desk.store.claim_jobs(&kinds, self.batch, self.lease, &self.name).await?;
         let n = jobs.len();
-        for job in jobs {
-            let handler = self.handlers[job.kind.as_str()].clone();
-            let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
-            match handler(self.desk.clone(), job).await {
-                Ok(()) => {
-                    self.desk.store.complete_job(id).await?;
-                    metrics::counter!("ombuds_jobs_done_total", "kind" => kind).increment(1);
+        let results: Vec<(JobRecord, Result<(), JobFailure>)> = futures_util::stream::iter(jobs)
+            .map(|job| {
+                let handler = self.handlers[job.kind.as_str()].clone();
+                let desk = self.desk.clone();
+                async move {
+                    let r = handler(desk, job.clone()).await;
+                    (job, r)
                 }
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        let done: Vec<uuid::Uuid> = results.iter().filter(|(_, r)| r.is_ok()).map(|(j, _)| j.id).collect();
+        self.desk.store.complete_jobs(&done).await?;
+        for (job, r) in results {
+            let kind = job.kind.clone();
+            match r {
+                Ok(()) => metrics::counter!("ombuds_jobs_done_total", "kind" => kind).increment(1),
                 Err(f) => {
-                    let retry_at = (f.retry && attempts < self.max_attempts)
-                        .then(|| ombuds_core::now() + jiff::SignedDuration::try_from(backoff(attempts)).expect("fits"));
-                    tracing::warn!(job = %id, kind, attempts, error = %f.message, retry = retry_at.is_some(), "job failed");
-                    self.desk.store.fail_job(id, &f.message, retry_at).await?;
+                    let retry_at = (f.retry && job.attempts < self.max_attempts)
+                        .then(|| ombuds_core::now() + jiff::SignedDuration::try_from(backoff(job.attempts)).expect("fits"));
+                    tracing::warn!(job = %job.id, kind, attempts = job.attempts, error = %f.message, retry = retry_at.is_some(), "job failed");
+                    self.desk.store.fail_job(job.id, &f.message, retry_at).await?;
                     metrics::counter!("ombuds_jobs_failed_total", "kind" => kind).increment(1);
+                    if retry_at.is_none() {
+                        if let Some(complaint_id) = job.complaint_id {
+                            let message_id = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|v| v.parse().ok());
+                            self.desk.record_delivery_failure(complaint_id, &job.kind, message_id, &f).await?;
+                        }
+                    }
                 }
             }
         }

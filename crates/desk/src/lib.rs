@@ -3,14 +3,19 @@
 //! and calls the desk; the core decides; the store commits events, rows and jobs together.
 
 pub mod auth;
+pub mod delivery;
 pub mod demo;
 mod error;
+pub mod intake;
 pub mod jobs;
 
 pub use auth::{NewAgent, NewToken, Session};
 pub use error::{DeskError, Result};
+pub use delivery::DeliveryContext;
+pub use intake::{Inbound, Received};
 pub use jobs::{JobFailure, JobHandler, JobRunner};
 pub use ombuds_store::{
+    AttachmentInfo, MailInfo, NewAttachment, NewMail, OutboundMail,
     AssigneeFilter, ChainReport, ComplaintFilter, JobRecord, Location, Page, PageRequest, StoredEvent, TokenInfo,
 };
 
@@ -173,25 +178,10 @@ impl Desk {
         idempotency: Option<(String, Vec<u8>)>,
     ) -> Result<Registered> {
         reg.check()?;
-        let departments = self.departments().await?;
         let idempotency = idempotency.map(|(key, request_hash)| IdempotencyKey { principal, key, request_hash });
-        let reg = Arc::new(reg);
         for _ in 0..ATTEMPTS {
-            let (id, reference, now) = (Uuid::now_v7(), ComplaintRef::from_bits(rand::random::<u64>()), now());
-            let (reg2, actor, departments) = (reg.clone(), actor.clone(), departments.clone());
-            let build: Build = Box::new(move |player_id| {
-                let mut new_id = Uuid::now_v7;
-                let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
-                command::register(&reg2, id, reference, player_id, &mut ctx)
-            });
-            let language = reg.language.unwrap_or(Language::Ru);
-            let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency: idempotency.clone() };
-            match self.store.write(WriteOp::Register(Box::new(op))).await? {
-                Outcome::Registered(complaint) => {
-                    metrics::counter!("ombuds_complaints_registered_total", "channel" => complaint.channel.as_str()).increment(1);
-                    self.jobs_ready.notify_waiters();
-                    return Ok(Registered { complaint: *complaint, replayed: false });
-                }
+            match self.write_registration(actor.clone(), &reg, idempotency.clone(), None).await? {
+                Outcome::Registered(complaint) => return Ok(Registered { complaint: *complaint, replayed: false }),
                 Outcome::Replayed { complaint_id } => {
                     return Ok(Registered { complaint: self.store.complaint(complaint_id).await?, replayed: true });
                 }
@@ -202,6 +192,32 @@ impl Desk {
             }
         }
         Err(DeskError::Contention)
+    }
+
+    /// One attempt at registering `reg` with a freshly drawn id and reference.
+    pub(crate) async fn write_registration(
+        &self,
+        actor: Actor,
+        reg: &Registration,
+        idempotency: Option<IdempotencyKey>,
+        mail: Option<NewMail>,
+    ) -> Result<Outcome> {
+        let departments = self.departments().await?;
+        let (id, reference, now) = (Uuid::now_v7(), ComplaintRef::from_bits(rand::random::<u64>()), now());
+        let reg2 = reg.clone();
+        let build: Build = Box::new(move |player_id| {
+            let mut new_id = Uuid::now_v7;
+            let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
+            command::register(&reg2, id, reference, player_id, &mut ctx)
+        });
+        let language = reg.language.unwrap_or(Language::Ru);
+        let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency, mail: mail.map(Box::new) };
+        let outcome = self.store.write(WriteOp::Register(Box::new(op))).await?;
+        if let Outcome::Registered(c) = &outcome {
+            metrics::counter!("ombuds_complaints_registered_total", "channel" => c.channel.as_str()).increment(1);
+            self.jobs_ready.notify_waiters();
+        }
+        Ok(outcome)
     }
 
     /// Applies one command to the complaint `reference`, as `who`. The core decides against
@@ -223,7 +239,7 @@ impl Desk {
             let mut ctx = Ctx { now: now(), actor: who.actor(), departments: &departments, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
-        match self.store.write(WriteOp::Change(ChangeRequest { complaint_id: target.id, decide })).await? {
+        match self.store.write(WriteOp::Change(ChangeRequest::new(target.id, decide))).await? {
             Outcome::Changed(c) => {
                 self.jobs_ready.notify_waiters();
                 Ok(*c)

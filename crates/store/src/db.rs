@@ -102,6 +102,11 @@ impl From<Vec<u8>> for P {
         P::Bytes(Some(v))
     }
 }
+impl From<Option<Vec<u8>>> for P {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        P::Bytes(v)
+    }
+}
 impl From<bool> for P {
     fn from(v: bool) -> Self {
         P::Bool(v)
@@ -155,6 +160,7 @@ impl Row {
     getter!(uuid, Uuid);
     getter!(opt_uuid, Option<Uuid>);
     getter!(bytes, Vec<u8>);
+    getter!(opt_bytes, Option<Vec<u8>>);
     getter!(boolean, bool);
 }
 

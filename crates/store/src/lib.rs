@@ -7,6 +7,7 @@ pub mod audit;
 pub mod db;
 pub mod directory;
 pub mod jobs;
+pub mod mail;
 pub mod migrate;
 pub mod queries;
 mod rows;
@@ -19,7 +20,8 @@ pub use audit::ChainReport;
 pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
-pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewComplaint, Outcome, WriteOp, Writer};
+pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};
+pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, WriteOp, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

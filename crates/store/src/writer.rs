@@ -17,7 +17,7 @@ use crate::db::{Backend, Conn, Db, P};
 use crate::rows::*;
 use crate::{StoreError, params};
 use ombuds_core::chain::{Hash, Link};
-use ombuds_core::{Complaint, Decision, DomainError, Language, Player, PlayerContact, to_micros};
+use ombuds_core::{Complaint, Decision, DomainError, Language, MessageKind, Player, PlayerContact, to_micros};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -43,6 +43,32 @@ pub struct NewComplaint {
     pub language: Language,
     pub build: Build,
     pub idempotency: Option<IdempotencyKey>,
+    /// The e-mail this complaint arrived in, stored with it.
+    pub mail: Option<Box<NewMail>>,
+}
+
+/// An inbound e-mail written with the complaint it registers or the reply it records: linked
+/// to the decision's inbound thread message (none for a registration, whose first text is the
+/// complaint's description).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMail {
+    /// The `Message-ID` header (without angle brackets), the key replies are threaded by.
+    pub header_id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub subject: String,
+    pub size: i64,
+    /// The original bytes as received.
+    pub raw: Option<Vec<u8>>,
+    pub attachments: Vec<NewAttachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: Vec<u8>,
+    pub data: Vec<u8>,
 }
 
 /// Decides a change against the complaint as it stands at write time: `Ok(None)` when the
@@ -52,6 +78,15 @@ pub type Decide = Box<dyn Fn(&Complaint) -> Result<Option<Decision>, DomainError
 pub struct ChangeRequest {
     pub complaint_id: Uuid,
     pub decide: Decide,
+    /// A change with a key is made once: a second request with the key answers `Replayed`.
+    pub idempotency: Option<IdempotencyKey>,
+    pub mail: Option<Box<NewMail>>,
+}
+
+impl ChangeRequest {
+    pub fn new(complaint_id: Uuid, decide: Decide) -> ChangeRequest {
+        ChangeRequest { complaint_id, decide, idempotency: None, mail: None }
+    }
 }
 
 pub enum WriteOp {
@@ -238,7 +273,13 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     let changes: Vec<&ChangeRequest> = ops.iter().filter_map(|o| if let WriteOp::Change(c) = o { Some(c) } else { None }).collect();
 
     let mut keys_seen: HashMap<(String, String), (Vec<u8>, Uuid)> = HashMap::new();
-    let keyed: Vec<&IdempotencyKey> = regs.iter().filter_map(|r| r.idempotency.as_ref()).collect();
+    let keyed: Vec<&IdempotencyKey> = ops
+        .iter()
+        .filter_map(|o| match o {
+            WriteOp::Register(r) => r.idempotency.as_ref(),
+            WriteOp::Change(c) => c.idempotency.as_ref(),
+        })
+        .collect();
     for chunk in keyed.chunks(2_000) {
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
         let sql = format!(
@@ -295,6 +336,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     // ---- Decide each write's outcome, in arrival order, and gather the rows. ----
     let mut outcomes = Vec::with_capacity(ops.len());
     let (mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut mail_rows, mut attachment_rows) = (vec![], vec![]);
     let mut registered: Vec<Decision> = vec![];
     let mut changed: HashSet<Uuid> = HashSet::new();
     let mut decided: Vec<Decision> = vec![];
@@ -356,6 +398,12 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
                 (&b.events, &b.messages, &b.jobs)
             }
             WriteOp::Change(req) => {
+                if let Some(k) = &req.idempotency {
+                    if let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone())) {
+                        outcomes.push(if *hash == k.request_hash { Outcome::Replayed { complaint_id: *id } } else { Outcome::KeyReused });
+                        continue;
+                    }
+                }
                 let Some((state, _)) = current.get_mut(&req.complaint_id) else {
                     outcomes.push(Outcome::Missing);
                     continue;
@@ -375,6 +423,10 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
                         }
                         *state = change.complaint.clone();
                         changed.insert(state.id);
+                        if let Some(k) = &req.idempotency {
+                            keys_seen.insert((k.principal.clone(), k.key.clone()), (k.request_hash.clone(), state.id));
+                            key_rows.push(params![k.principal.as_str(), k.key.as_str(), k.request_hash.clone(), state.id, now]);
+                        }
                         decided.push(change);
                         let c = decided.last().expect("just pushed");
                         (&c.events, &c.messages, &c.jobs)
@@ -400,6 +452,40 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             prev = hash;
         }
         message_rows.extend(messages.iter().map(message_params));
+        let mail = match op {
+            WriteOp::Register(r) => r.mail.as_deref(),
+            WriteOp::Change(c) => c.mail.as_deref(),
+        };
+        if let Some(m) = mail {
+            let complaint_id = events.first().map(|e| e.complaint_id).ok_or_else(|| StoreError::Corrupt("a mail without events".into()))?;
+            let message_id = messages.iter().find(|m| m.kind == MessageKind::Inbound).map(|m| m.id);
+            mail_rows.push(params![
+                Uuid::now_v7(),
+                complaint_id,
+                message_id,
+                "in",
+                m.header_id.as_str(),
+                m.sender.as_str(),
+                m.recipient.as_str(),
+                m.subject.as_str(),
+                m.size,
+                m.raw.clone(),
+                now
+            ]);
+            for a in &m.attachments {
+                attachment_rows.push(params![
+                    Uuid::now_v7(),
+                    complaint_id,
+                    message_id,
+                    a.filename.as_str(),
+                    a.content_type.as_str(),
+                    a.data.len() as i64,
+                    a.sha256.clone(),
+                    a.data.clone(),
+                    now
+                ]);
+            }
+        }
         for j in jobs {
             job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), now, now, now]);
         }
@@ -460,6 +546,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             ("messages", MESSAGE_COLS, message_rows),
             ("jobs", "id, kind, complaint_id, payload, run_at, created_at, updated_at", job_rows),
             ("idempotency_keys", "principal, key, request_hash, complaint_id, created_at", key_rows),
+            ("mail_messages", MAIL_COLS, mail_rows),
+            ("attachments", "id, complaint_id, message_id, filename, content_type, size, sha256, data, created_at", attachment_rows),
         ],
         seq,
         prev.to_vec(),

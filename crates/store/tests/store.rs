@@ -61,7 +61,7 @@ fn new_complaint(contact: PlayerContact, subject: &str, department: Option<&str>
         let mut ctx = Ctx { now: at, actor: Actor::System, departments: &deps, new_id: &mut new_id };
         command::register(&reg, id, ComplaintRef::from_bits(bits), player_id, &mut ctx)
     });
-    NewComplaint { contact, language: Language::Ru, build, idempotency: None }
+    NewComplaint { contact, language: Language::Ru, build, idempotency: None, mail: None }
 }
 
 async fn register(store: &Store, ext: &str, subject: &str, department: Option<&str>) -> Complaint {
@@ -80,7 +80,7 @@ fn change(id: Uuid, cmd: Command) -> WriteOp {
         let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
         command::change(c, &cmd, &mut ctx)
     });
-    WriteOp::Change(ChangeRequest { complaint_id: id, decide })
+    WriteOp::Change(ChangeRequest::new(id, decide))
 }
 
 ombuds_store::both_backends! {
