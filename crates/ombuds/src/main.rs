@@ -1,6 +1,8 @@
 //! The `ombuds` binary: command line, configuration, wiring.
 
 mod bench;
+mod bench_mail;
+mod email;
 mod settings;
 
 use anyhow::{Context, bail};
@@ -137,6 +139,26 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2)]
         warmup: u64,
         /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a corpus of realistic mail over SMTP to a running listener from concurrent sessions.
+    Mail {
+        /// The listener (`[email] smtp_listen` of the server).
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        smtp: String,
+        /// An address the listener accepts.
+        #[arg(long, default_value = "support@ombuds.localhost")]
+        to: String,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Distinct messages generated (reused with fresh Message-IDs).
+        #[arg(long, default_value_t = 4000)]
+        pool: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
         #[arg(long)]
         json: bool,
     },
@@ -284,6 +306,29 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 );
             }
         }
+        Cmd::Bench { command: BenchCmd::Mail { smtp, to, clients, seconds, pool, seed, json } } => {
+            if clients == 0 || seconds == 0 || pool == 0 {
+                bail!("--clients, --seconds and --pool must be at least 1");
+            }
+            let r = bench_mail::run(bench_mail::MailBench { smtp, to, clients, duration: Duration::from_secs(seconds), pool, seed }).await?;
+            let rate = r.sent as f64 / r.seconds;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"clients": clients, "messages_per_s": rate, "sent": r.sent, "registered": r.registered,
+                        "replied": r.replied, "ignored": r.ignored, "duplicate": r.duplicate, "refused": r.refused,
+                        "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms, "mean_bytes": r.mean_bytes})
+                );
+            } else {
+                println!(
+                    "mail: {clients} sessions, {rate:.0} messages/s ({} sent: {} new, {} replies, {} ignored, {} duplicates, {} refused; mean {:.1} KB); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    r.sent, r.registered, r.replied, r.ignored, r.duplicate, r.refused, r.mean_bytes / 1024.0, r.p50_ms, r.p99_ms, r.max_ms
+                );
+            }
+            if r.refused > 0 {
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
     }
     Ok(ok)
 }
@@ -310,7 +355,14 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     println!("ombuds is serving on http://{addr} (store: {})", redact(&s.database_url()));
     let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id()));
+    let mut runner = JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id()));
+    if let Some(e) = &s.email {
+        let (r, lines) = email::start(&desk, e, runner, &stop_rx).await?;
+        runner = r;
+        for l in lines {
+            println!("e-mail: {l}");
+        }
+    }
     let mut rx = stop_rx.clone();
     let runner_task = tokio::spawn(runner.run(async move {
         let _ = rx.wait_for(|v| *v).await;

@@ -22,9 +22,153 @@ pub struct Settings {
     pub max_connections: u32,
     /// Log filter (`info`, `ombuds=debug,info`, …).
     pub log: String,
+    /// The e-mail channel; absent: no e-mail in or out.
+    pub email: Option<EmailSettings>,
 }
 
-const KEYS: &[&str] = &["listen", "data_dir", "database", "body_limit", "session_hours", "max_connections", "log"];
+/// `[email]`: the addresses the desk receives for, the SMTP listener, the IMAP poller and the
+/// relay notices are sent through.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// Addresses mail is accepted for, e.g. `["support@operator.example"]`; `"@operator.example"`
+    /// takes the whole domain.
+    pub addresses: Vec<String>,
+    /// Where the SMTP listener listens, e.g. `"0.0.0.0:25"`; unset: no listener.
+    pub smtp_listen: Option<String>,
+    /// The name the listener greets with and our Message-IDs end in.
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    /// PEM certificate chain and key: the listener offers STARTTLS when both are set.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    #[serde(default = "default_max_message_mb")]
+    pub max_message_mb: usize,
+    #[serde(default = "default_max_attachments")]
+    pub max_attachments: usize,
+    #[serde(default = "default_max_attachment_mb")]
+    pub max_attachment_mb: usize,
+    /// Messages one sender may send at once, and per hour after that (then SMTP 450 / retry);
+    /// `sender_per_hour = 0` turns the limit off.
+    #[serde(default = "default_sender_burst")]
+    pub sender_burst: u32,
+    #[serde(default = "default_sender_per_hour")]
+    pub sender_per_hour: u32,
+    /// The sender of notices; default: the first address.
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    /// The brand named in notices.
+    #[serde(default = "default_operator_name")]
+    pub operator_name: String,
+    /// A page where players follow their complaint; `{ref}` becomes the reference.
+    pub tracking_url: Option<String>,
+    /// The first-response time promised in the acknowledgment, in hours.
+    #[serde(default = "default_response_hours")]
+    pub response_hours: u32,
+    pub relay: Option<RelaySettings>,
+    pub imap: Option<ImapSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySettings {
+    pub host: String,
+    pub port: Option<u16>,
+    /// `starttls` (default, port 587), `tls` (port 465) or `none` (only to a relay on this machine).
+    #[serde(default = "default_starttls")]
+    pub security: String,
+    pub username: Option<String>,
+    /// Better given as `OMBUDS_EMAIL_RELAY_PASSWORD`.
+    pub password: Option<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: Option<u16>,
+    /// `tls` (default, port 993), `starttls` (port 143) or `none` (only to a server on this machine).
+    #[serde(default = "default_tls")]
+    pub security: String,
+    pub username: String,
+    /// Better given as `OMBUDS_EMAIL_IMAP_PASSWORD`.
+    pub password: Option<String>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    /// What happens to a message once stored: `seen`, `delete` or `move:FOLDER`.
+    #[serde(default = "default_after")]
+    pub after: String,
+    /// Where messages that cannot be taken go; unset: they are flagged and marked seen.
+    pub failed_mailbox: Option<String>,
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+    /// Wait with IDLE when the server offers it.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// An extra CA certificate (PEM) to trust, for a server with a private certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_hostname() -> String {
+    "localhost".into()
+}
+fn default_max_message_mb() -> usize {
+    25
+}
+fn default_max_attachments() -> usize {
+    20
+}
+fn default_max_attachment_mb() -> usize {
+    10
+}
+fn default_sender_burst() -> u32 {
+    20
+}
+fn default_sender_per_hour() -> u32 {
+    60
+}
+fn default_operator_name() -> String {
+    "ombuds".into()
+}
+fn default_response_hours() -> u32 {
+    24
+}
+fn default_starttls() -> String {
+    "starttls".into()
+}
+fn default_tls() -> String {
+    "tls".into()
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_after() -> String {
+    "seen".into()
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database",
+    "body_limit",
+    "session_hours",
+    "max_connections",
+    "log",
+    "email.smtp_listen",
+    "email.relay.password",
+    "email.imap.password",
+];
 
 impl Settings {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
@@ -47,13 +191,33 @@ impl Settings {
         // Only the settings' own keys come from the environment: other OMBUDS_* variables
         // (OMBUDS_TOKEN for the bench, OMBUDS_TEST_*, …) are not configuration.
         for key in KEYS {
-            if let Ok(v) = std::env::var(format!("OMBUDS_{}", key.to_uppercase())) {
+            if let Ok(v) = std::env::var(format!("OMBUDS_{}", key.replace('.', "_").to_uppercase())) {
                 b = b.set_override(*key, v)?;
             }
         }
         let s: Settings = b.build()?.try_deserialize().context("invalid configuration")?;
         if s.body_limit < 1024 {
             bail!("body_limit must be at least 1024 bytes");
+        }
+        if let Some(e) = &s.email {
+            if e.addresses.is_empty() {
+                bail!("[email] addresses must name at least one address the desk receives mail for");
+            }
+            for a in &e.addresses {
+                let ok = match a.strip_prefix('@') {
+                    Some(domain) => !domain.is_empty() && !domain.contains('@'),
+                    None => a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty()),
+                };
+                if !ok || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    bail!("[email] addresses: '{a}' is neither an address (support@example.com) nor a domain (@example.com)");
+                }
+            }
+            if e.tls_cert.is_some() != e.tls_key.is_some() {
+                bail!("[email] tls_cert and tls_key go together");
+            }
+            if e.max_message_mb == 0 || e.max_message_mb > 100 {
+                bail!("[email] max_message_mb must be between 1 and 100");
+            }
         }
         Ok(s)
     }

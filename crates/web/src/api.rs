@@ -317,6 +317,133 @@ pub async fn jobs(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<Stri
     ))
 }
 
+/// One e-mail of a complaint (received or sent), without its bytes.
+#[derive(Serialize, ToSchema)]
+pub struct MailEntry {
+    pub id: Uuid,
+    /// The thread message it carried; none for the mail that registered the complaint.
+    pub message_id: Option<Uuid>,
+    /// `in` (from the player) or `out` (a notice we sent).
+    pub direction: String,
+    /// Its `Message-ID` header.
+    pub header_id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub subject: String,
+    pub size: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+}
+
+/// The complaint's e-mails, oldest first.
+#[utoipa::path(get, path = "/api/v1/complaints/{reference}/mails", tag = "complaints",
+    params(("reference" = String, Path)),
+    responses((status = 200, body = Vec<MailEntry>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn mails(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<MailEntry>>> {
+    let mails = s.desk.mails_of(&who, &reference(&r)?).await?;
+    Ok(Json(
+        mails
+            .into_iter()
+            .map(|m| MailEntry {
+                id: m.id,
+                message_id: m.message_id,
+                direction: match m.direction {
+                    ombuds_desk::MailDirection::In => "in".into(),
+                    ombuds_desk::MailDirection::Out => "out".into(),
+                },
+                header_id: m.header_id,
+                sender: m.sender,
+                recipient: m.recipient,
+                subject: m.subject,
+                size: m.size,
+                created_at: m.created_at,
+            })
+            .collect(),
+    ))
+}
+
+fn uuid_in_path(raw: &str, what: &'static str) -> ApiResult<Uuid> {
+    raw.parse().map_err(|_| Problem::new("not_found", format!("no {what} '{raw}'")).into())
+}
+
+/// Bytes a browser must save, never render: user-supplied files are served as downloads,
+/// sandboxed, with no type sniffing, whatever type they claim.
+fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
+    let safe_type = match content_type {
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain" | "message/rfc822" => content_type,
+        _ => "application/octet-stream",
+    };
+    let ascii: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b".-_".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(safe_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    (StatusCode::OK, headers, bytes).into_response()
+}
+
+/// The original bytes of a received e-mail (`message/rfc822`), as a download.
+#[utoipa::path(get, path = "/api/v1/complaints/{reference}/mails/{id}/raw", tag = "complaints",
+    params(("reference" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn mail_raw(State(s): State<AppState>, Auth(who): Auth, Path((r, id)): Path<(String, String)>) -> ApiResult<Response> {
+    let (info, raw) = s.desk.mail_raw(&who, &reference(&r)?, uuid_in_path(&id, "mail")?).await?;
+    Ok(download(raw, "message/rfc822", &format!("{}.eml", info.id)))
+}
+
+/// A file that came with the complaint's messages.
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentEntry {
+    pub id: Uuid,
+    pub message_id: Option<Uuid>,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+}
+
+/// The complaint's attachments.
+#[utoipa::path(get, path = "/api/v1/complaints/{reference}/attachments", tag = "complaints",
+    params(("reference" = String, Path)),
+    responses((status = 200, body = Vec<AttachmentEntry>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn attachments(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<AttachmentEntry>>> {
+    let list = s.desk.attachments_of(&who, &reference(&r)?).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|a| AttachmentEntry {
+                id: a.id,
+                message_id: a.message_id,
+                filename: a.filename,
+                content_type: a.content_type,
+                size: a.size,
+                sha256: a.sha256,
+                created_at: a.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// One attachment's bytes, as a download (never rendered inline).
+#[utoipa::path(get, path = "/api/v1/complaints/{reference}/attachments/{id}", tag = "complaints",
+    params(("reference" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn attachment(State(s): State<AppState>, Auth(who): Auth, Path((r, id)): Path<(String, String)>) -> ApiResult<Response> {
+    let (info, data) = s.desk.attachment(&who, &reference(&r)?, uuid_in_path(&id, "attachment")?).await?;
+    Ok(download(data, &info.content_type, &info.filename))
+}
+
 // ------------------------------------------------------------------ commands
 
 async fn apply(s: &AppState, who: &Principal, r: &str, input: CommandInput) -> ApiResult<Json<Complaint>> {

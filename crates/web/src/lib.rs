@@ -42,7 +42,7 @@ impl Default for WebConfig {
 #[openapi(
     info(title = "ombuds", description = "Complaint and feedback desk: register, route, analyse, resolve and report on player complaints."),
     paths(
-        api::register, api::list, api::get, api::events, api::jobs,
+        api::register, api::list, api::get, api::events, api::jobs, api::mails, api::mail_raw, api::attachments, api::attachment,
         api::route, api::assign, api::unassign, api::add_message, api::propose_solution, api::request_information,
         api::player_reply, api::resolve, api::close, api::reopen, api::escalate, api::deescalate, api::priority, api::tags,
         api::departments, api::put_department, api::agents, api::add_agent, api::disable_agent, api::enable_agent,
@@ -86,6 +86,10 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/complaints/{reference}", get(api::get))
         .route("/complaints/{reference}/events", get(api::events))
         .route("/complaints/{reference}/jobs", get(api::jobs))
+        .route("/complaints/{reference}/mails", get(api::mails))
+        .route("/complaints/{reference}/mails/{id}/raw", get(api::mail_raw))
+        .route("/complaints/{reference}/attachments", get(api::attachments))
+        .route("/complaints/{reference}/attachments/{id}", get(api::attachment))
         .route("/complaints/{reference}/route", post(api::route))
         .route("/complaints/{reference}/assign", post(api::assign))
         .route("/complaints/{reference}/unassign", post(api::unassign))

@@ -1,0 +1,355 @@
+//! E-mail intake: raw messages from the SMTP listener or the IMAP poller become desk calls.
+//!
+//! One path for both sources: parse (never fails on junk; refuses only what cannot be a
+//! player's message), drop machine mail (auto-replies, bounces, lists, our own notices), thread
+//! (`In-Reply-To`/`References` against the Message-IDs the desk knows, then a complaint reference
+//! in the subject), and hand the desk an `Inbound` with the original bytes and attachments.
+
+use crate::smtp_in::{Envelope, Reply, SmtpHandler};
+use futures_util::future::BoxFuture;
+use ombuds_core::*;
+use ombuds_desk::{Desk, DeskError, Inbound, NewAttachment, NewMail, Received};
+use ombuds_mail::inbound::{self, Automatic, InboundMail, Limits, Refusal};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// Addresses the desk receives mail for (lower case). An entry `@domain` takes the domain.
+    pub addresses: Vec<String>,
+    pub limits: Limits,
+    /// Messages one sender may send in a burst, and refilled per hour.
+    pub sender_burst: u32,
+    pub sender_per_hour: u32,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig { addresses: vec![], limits: Limits::default(), sender_burst: 20, sender_per_hour: 60 }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    Registered(ComplaintRef),
+    Replied(ComplaintRef),
+    /// Delivered before (same Message-ID): nothing new stored.
+    Duplicate,
+    /// Machine mail: acknowledged to the sender, stored nowhere, answered never.
+    Ignored(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The message cannot be taken, now or later (SMTP 5xx).
+    #[error("{0}")]
+    Refused(String, u16, &'static str),
+    /// Try again later (SMTP 4xx): a rate limit, the store being unavailable.
+    #[error("{0}")]
+    Temporary(String),
+}
+
+impl IngestError {
+    pub fn reply(&self) -> Reply {
+        match self {
+            IngestError::Refused(text, code, enhanced) => Reply::new(*code, enhanced, text.clone()),
+            IngestError::Temporary(text) => Reply::new(451, "4.3.0", text.clone()),
+        }
+    }
+}
+
+/// A token bucket per sender address, on this node.
+struct RateLimiter {
+    burst: f64,
+    per_sec: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    fn allow(&self, who: &str) -> bool {
+        if self.per_sec <= 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut map = self.buckets.lock().expect("rate limiter lock");
+        if map.len() > 100_000 {
+            // Forget senders whose bucket has refilled: they are as good as new.
+            let full = Duration::from_secs_f64(self.burst / self.per_sec);
+            map.retain(|_, (_, t)| now.duration_since(*t) < full);
+        }
+        let (tokens, last) = map.entry(who.to_string()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_sec).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The e-mail intake of one node. Cheap to share (`Arc`).
+pub struct EmailIntake {
+    desk: Desk,
+    config: IntakeConfig,
+    limiter: RateLimiter,
+}
+
+/// Messages bigger than this are parsed off the async threads.
+const BLOCKING_PARSE_BYTES: usize = 256 * 1024;
+
+impl EmailIntake {
+    pub fn new(desk: Desk, config: IntakeConfig) -> Arc<EmailIntake> {
+        let limiter = RateLimiter {
+            burst: f64::from(config.sender_burst.max(1)),
+            per_sec: f64::from(config.sender_per_hour) / 3600.0,
+            buckets: Mutex::new(HashMap::new()),
+        };
+        Arc::new(EmailIntake { desk, config, limiter })
+    }
+
+    pub fn accepts(&self, rcpt: &str) -> bool {
+        let rcpt = rcpt.to_ascii_lowercase();
+        self.config.addresses.iter().any(|a| if a.starts_with('@') { rcpt.ends_with(a.as_str()) } else { *a == rcpt })
+    }
+
+    fn is_ours(&self, address: &str) -> bool {
+        self.accepts(address)
+    }
+
+    /// Takes one raw message. `envelope` is set when it came over SMTP (its sender was rate
+    /// limited at `MAIL FROM`); the IMAP poller passes `None`.
+    pub async fn ingest(&self, raw: Vec<u8>, envelope: Option<&Envelope>) -> Result<Ingested, IngestError> {
+        let limits = self.config.limits.clone();
+        let (raw, parsed) = if raw.len() > BLOCKING_PARSE_BYTES {
+            tokio::task::spawn_blocking(move || {
+                let p = inbound::parse(&raw, &limits);
+                (raw, p)
+            })
+            .await
+            .map_err(|e| IngestError::Temporary(format!("parser task failed: {e}")))?
+        } else {
+            let p = inbound::parse(&raw, &limits);
+            (raw, p)
+        };
+        let mail = parsed.map_err(|r| refusal(&r))?;
+        if let Some(kind) = machine_mail(&mail, envelope) {
+            metrics::counter!("ombuds_mail_ignored_total", "why" => kind).increment(1);
+            tracing::info!(message_id = ?mail.message_id, why = kind, "machine mail ignored");
+            return Ok(Ingested::Ignored(kind));
+        }
+        let from = mail.from.as_ref().ok_or_else(|| refusal(&Refusal::NoSender))?;
+        if self.is_ours(&from.address) {
+            return Ok(Ingested::Ignored("from_our_own_address"));
+        }
+        let email = EmailAddress::parse(&from.address)
+            .map_err(|_| IngestError::Refused(format!("the sender address '{}' is not usable", from.address), 550, "5.1.7"))?;
+        if envelope.is_none() && !self.limiter.allow(email.as_str()) {
+            return Err(IngestError::Temporary(format!("too many messages from {email}; try again later")));
+        }
+        let inbound = self.to_inbound(&mail, email, &raw, envelope).await?;
+        let received = self.desk.receive(inbound).await.map_err(desk_error)?;
+        Ok(match received {
+            Received::Registered(c) => Ingested::Registered(c.reference),
+            Received::Replied(c) => Ingested::Replied(c.reference),
+            Received::Duplicate { .. } => Ingested::Duplicate,
+        })
+    }
+
+    async fn to_inbound(&self, mail: &InboundMail, email: EmailAddress, raw: &[u8], envelope: Option<&Envelope>) -> Result<Inbound, IngestError> {
+        let name = mail.from.as_ref().and_then(|f| f.name.as_deref()).and_then(PersonName::lossy);
+        let text = Body::lossy(&mail.text).or_else(|| Body::lossy(&mail.full_text)).unwrap_or_else(|| {
+            let note = if mail.attachments.is_empty() {
+                "(the e-mail had no text)".to_string()
+            } else {
+                format!("(the e-mail had no text, only {} attachment(s))", mail.attachments.len())
+            };
+            Body::parse(&note).expect("static text")
+        });
+        let subject = Subject::lossy(&mail.subject)
+            .or_else(|| Subject::lossy(text.as_str().lines().find(|l| !l.trim().is_empty()).unwrap_or("")))
+            .unwrap_or_else(|| Subject::parse("(no subject)").expect("static text"));
+        let language = Language::guess(&format!("{} {}", subject.as_str(), text.as_str()));
+
+        let thread = self.thread(mail).await?;
+        let digest = Sha256::digest(raw);
+        // Mail without a Message-ID is keyed by its bytes: a redelivered copy is the same.
+        let header_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&digest[..16])));
+        let recipient = envelope
+            .and_then(|e| e.rcpt_to.iter().find(|r| self.accepts(r)).cloned())
+            .or_else(|| mail.to.iter().chain(&mail.cc).map(|m| m.address.clone()).find(|a| self.accepts(a)))
+            .unwrap_or_default();
+        let mut stored = Vec::with_capacity(raw.len() + 160);
+        if let Some(e) = envelope {
+            // The trace header RFC 5321 §4.4 asks of the server that delivers the message.
+            stored.extend_from_slice(
+                format!(
+                    "Received: from {} ([{}]) by ombuds with {}; {}\r\n",
+                    token(&e.helo),
+                    e.peer.ip(),
+                    if e.tls { "ESMTPS" } else { "ESMTP" },
+                    jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
+                )
+                .as_bytes(),
+            );
+        }
+        stored.extend_from_slice(raw);
+        let attachments = mail
+            .attachments
+            .iter()
+            .map(|a| NewAttachment {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                sha256: Sha256::digest(&a.data).to_vec(),
+                data: a.data.clone(),
+            })
+            .collect();
+        Ok(Inbound {
+            channel: Channel::Email,
+            contact: PlayerContact { external_id: None, name, email: Some(email.clone()), phone: None, language },
+            kind: Kind::Complaint,
+            subject: subject.clone(),
+            text,
+            language,
+            thread,
+            dedupe_key: Some(header_id.clone()),
+            mail: Some(NewMail {
+                header_id,
+                sender: email.as_str().to_string(),
+                recipient,
+                subject: subject.as_str().to_string(),
+                size: raw.len() as i64,
+                raw: Some(stored),
+                attachments,
+            }),
+        })
+    }
+
+    /// The complaint the message answers: by its `In-Reply-To`/`References`, else by a
+    /// complaint reference in the subject.
+    async fn thread(&self, mail: &InboundMail) -> Result<Option<uuid::Uuid>, IngestError> {
+        let keys = mail.thread_keys();
+        if !keys.is_empty() {
+            if let Some(id) = self.desk.thread_of_mail(&keys).await.map_err(desk_error)? {
+                return Ok(Some(id));
+            }
+        }
+        for r in &mail.subject_refs {
+            if let Some(id) = self.desk.complaint_id_by_ref(r).await.map_err(desk_error)? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn token(s: &str) -> String {
+    let t: String = s.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
+    if t.is_empty() { "unknown".into() } else { t }
+}
+
+/// Why a message is machine mail, if it is.
+fn machine_mail(mail: &InboundMail, envelope: Option<&Envelope>) -> Option<&'static str> {
+    if envelope.is_some_and(|e| e.mail_from.is_empty()) {
+        return Some("bounce");
+    }
+    mail.automatic.as_ref().map(|a| match a {
+        Automatic::AutoReply => "auto_reply",
+        Automatic::Bounce => "bounce",
+        Automatic::Bulk => "bulk",
+        Automatic::Own => "own_message",
+    })
+}
+
+fn refusal(r: &Refusal) -> IngestError {
+    let (code, enhanced) = r.smtp_code();
+    IngestError::Refused(r.to_string(), code, enhanced)
+}
+
+fn desk_error(e: DeskError) -> IngestError {
+    match e {
+        DeskError::Domain(d) => IngestError::Refused(format!("the message cannot be registered: {d}"), 550, "5.6.0"),
+        other => {
+            tracing::error!(error = %other, "storing an inbound e-mail failed");
+            IngestError::Temporary("the desk cannot store the message right now; try again later".into())
+        }
+    }
+}
+
+impl SmtpHandler for EmailIntake {
+    fn mail_from(&self, from: &str, _peer: IpAddr) -> Result<(), Reply> {
+        if !from.is_empty() && !self.limiter.allow(from) {
+            metrics::counter!("ombuds_mail_rate_limited_total").increment(1);
+            return Err(Reply::new(450, "4.7.1", "Too many messages from this sender; try again later"));
+        }
+        Ok(())
+    }
+
+    fn rcpt_to(&self, rcpt: &str) -> Result<(), Reply> {
+        if self.accepts(rcpt) {
+            Ok(())
+        } else if self.config.addresses.iter().any(|a| rcpt.rsplit_once('@').is_some_and(|(_, d)| a.ends_with(&format!("@{d}")))) {
+            Err(Reply::new(550, "5.1.1", "No such mailbox here"))
+        } else {
+            Err(Reply::new(550, "5.7.1", "Relaying denied: this server only receives mail for its own addresses"))
+        }
+    }
+
+    fn data(self: Arc<Self>, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'static, Reply> {
+        Box::pin(async move {
+            match self.ingest(raw, Some(&envelope)).await {
+                Ok(Ingested::Registered(r)) => Reply::ok(format!("Registered as {r}")),
+                Ok(Ingested::Replied(r)) => Reply::ok(format!("Added to {r}")),
+                Ok(Ingested::Duplicate) => Reply::ok("Already received"),
+                Ok(Ingested::Ignored(why)) => Reply::ok(format!("Accepted, not registered ({why})")),
+                Err(e) => {
+                    tracing::info!(error = %e, from = %envelope.mail_from, "smtp message refused");
+                    e.reply()
+                }
+            }
+        })
+    }
+}
+
+/// The IMAP poller's callback: every fetched message goes through `ingest`.
+pub fn imap_deliver(intake: Arc<EmailIntake>) -> crate::imap::Deliver {
+    use crate::imap::{DeliverError, Delivery};
+    Arc::new(move |raw: Vec<u8>| {
+        let intake = intake.clone();
+        Box::pin(async move {
+            match intake.ingest(raw, None).await {
+                Ok(Ingested::Registered(_) | Ingested::Replied(_)) => Ok(Delivery::Stored),
+                Ok(Ingested::Duplicate) => Ok(Delivery::Duplicate),
+                Ok(Ingested::Ignored(_)) => Ok(Delivery::Ignored),
+                Err(IngestError::Refused(why, ..)) => Err(DeliverError::Permanent(why)),
+                Err(IngestError::Temporary(why)) => Err(DeliverError::Temporary(why)),
+            }
+        })
+    })
+}
+
+/// A TLS server configuration from PEM files, for the listener's STARTTLS.
+pub fn server_tls(cert: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("cannot read certificates from {}: {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("bad certificate in {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no certificate", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("cannot read the private key from {}: {e}", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("certificate and key do not make a TLS configuration: {e}"))?;
+    Ok(Arc::new(config))
+}

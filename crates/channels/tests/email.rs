@@ -1,0 +1,472 @@
+//! The e-mail channel end to end, on both stores: mail in over a real SMTP session to the
+//! listener, notices out through a real SMTP relay on loopback that the test reads back from,
+//! replies threaded by Message-ID and by reference, machine mail ignored, bad input refused.
+
+use futures_util::future::BoxFuture;
+use ombuds_channels::email::{EmailIntake, IntakeConfig, Ingested};
+use ombuds_channels::sender::{MailSender, RelayConfig, RelaySecurity, SenderConfig};
+use ombuds_channels::smtp_in::{self, Envelope, Reply, SmtpConfig, SmtpHandler};
+use ombuds_core::*;
+use ombuds_desk::*;
+use ombuds_store::testing::TestDb;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+const DESK: &str = "support@desk.example";
+
+/// A relay on loopback that keeps what it is given (and refuses `nobody@…`).
+struct Relay {
+    got: Mutex<Vec<(Envelope, Vec<u8>)>>,
+}
+
+impl SmtpHandler for Relay {
+    fn rcpt_to(&self, rcpt: &str) -> Result<(), Reply> {
+        if rcpt.starts_with("nobody@") { Err(Reply::new(550, "5.1.1", "No such user")) } else { Ok(()) }
+    }
+    fn data(self: Arc<Self>, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'static, Reply> {
+        self.got.lock().unwrap().push((envelope, raw));
+        Box::pin(async { Reply::ok("queued") })
+    }
+}
+
+struct World {
+    desk: Desk,
+    intake: Arc<EmailIntake>,
+    smtp: SocketAddr,
+    relay: Arc<Relay>,
+    runner: JobRunner,
+    _stop: watch::Sender<bool>,
+}
+
+async fn world(db: &TestDb, config: IntakeConfig) -> World {
+    let desk = Desk::with_store(db.open().await, DeskConfig::default()).await;
+    desk.seed_departments().await.unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let intake = EmailIntake::new(desk.clone(), IntakeConfig { addresses: vec![DESK.into()], ..config });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp = listener.local_addr().unwrap();
+    let cfg = SmtpConfig { hostname: "mx.desk.example".into(), max_message_bytes: 512 * 1024, ..SmtpConfig::default() };
+    tokio::spawn(smtp_in::serve(listener, cfg, intake.clone(), stop_rx.clone()));
+
+    let relay = Arc::new(Relay { got: Mutex::new(vec![]) });
+    let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_port = relay_listener.local_addr().unwrap().port();
+    tokio::spawn(smtp_in::serve(relay_listener, SmtpConfig::default(), relay.clone(), stop_rx));
+    let sender = MailSender::new(SenderConfig {
+        relay: RelayConfig {
+            host: "127.0.0.1".into(),
+            port: relay_port,
+            security: RelaySecurity::None,
+            username: None,
+            password: None,
+            timeout: Duration::from_secs(5),
+        },
+        from_address: DESK.into(),
+        from_name: Some("Desk Support".into()),
+        message_id_domain: "desk.example".into(),
+        operator_name: "Desk".into(),
+        tracking_url: Some("https://desk.example/track/{ref}".into()),
+        response_hours: 24,
+    })
+    .unwrap();
+    let runner = sender.register(JobRunner::new(desk.clone(), "test"));
+    World { desk, intake, smtp, relay, runner, _stop: stop }
+}
+
+/// A raw SMTP client: sends lines, reads (possibly multi-line) replies.
+struct Client {
+    io: BufReader<TcpStream>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> (Client, String) {
+        let mut c = Client { io: BufReader::new(TcpStream::connect(addr).await.unwrap()) };
+        let greeting = c.reply().await;
+        (c, greeting)
+    }
+    async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if self.io.read_line(&mut line).await.unwrap() == 0 {
+                return all + "<closed>";
+            }
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            all.push_str(&line);
+            if last {
+                return all.trim_end().to_string();
+            }
+        }
+    }
+    async fn send(&mut self, line: &str) -> String {
+        self.io.get_mut().write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
+        self.reply().await
+    }
+    async fn raw(&mut self, bytes: &[u8]) {
+        self.io.get_mut().write_all(bytes).await.unwrap();
+    }
+    /// One whole transaction; the reply to the final dot.
+    async fn mail(&mut self, from: &str, to: &str, message: &str) -> String {
+        assert!(self.send(&format!("MAIL FROM:<{from}>")).await.starts_with("250"), "MAIL FROM refused");
+        let r = self.send(&format!("RCPT TO:<{to}>")).await;
+        if !r.starts_with("250") {
+            self.send("RSET").await;
+            return r;
+        }
+        assert!(self.send("DATA").await.starts_with("354"));
+        let mut data = String::new();
+        for line in message.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.starts_with('.') {
+                data.push('.');
+            }
+            data.push_str(line);
+            data.push_str("\r\n");
+        }
+        data.push_str(".\r\n");
+        self.raw(data.as_bytes()).await;
+        self.reply().await
+    }
+}
+
+async fn send_mail(w: &World, from: &str, message: &str) -> String {
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO player.example").await;
+    let r = c.mail(from, DESK, message).await;
+    c.send("QUIT").await;
+    r
+}
+
+fn message(from: &str, message_id: &str, subject: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "From: Player <{from}>\r\nTo: {DESK}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0500\r\n{extra_headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+fn reference_in(reply: &str) -> ComplaintRef {
+    let token = reply.split_whitespace().last().unwrap();
+    ComplaintRef::parse(token).unwrap_or_else(|_| panic!("no reference in {reply:?}"))
+}
+
+fn admin() -> Principal {
+    Principal::Token { id: uuid::Uuid::nil(), name: "test".into(), scopes: [Scope::Admin].into() }
+}
+
+async fn count(desk: &Desk) -> usize {
+    desk.list(&admin(), &ComplaintFilter::default(), PageRequest { after: None, limit: 500 }).await.unwrap().items.len()
+}
+
+/// A complaint arrives by e-mail, is acknowledged by e-mail, and the player's reply to the
+/// acknowledgment joins it; a copy delivered twice is stored once.
+async fn mail_round_trip(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let first = message(
+        "aigerim@mail.kz",
+        "first-1@mail.kz",
+        "Шығарылған ақша түспеді",
+        "",
+        "Сәлеметсіз бе! 20 қарашада 50 000 теңге шығардым, әлі күнге дейін картаға түскен жоқ.",
+    );
+    let r = send_mail(&w, "aigerim@mail.kz", &first).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    let reference = reference_in(&r);
+    let view = w.desk.complaint(&admin(), &reference).await.unwrap();
+    assert_eq!(view.complaint.channel, Channel::Email);
+    assert_eq!(view.complaint.language, Language::Kk);
+    assert_eq!(view.complaint.subject.as_str(), "Шығарылған ақша түспеді");
+    assert!(view.complaint.description.as_str().contains("50 000 теңге"));
+    assert_eq!(view.player.email.as_ref().unwrap().as_str(), "aigerim@mail.kz");
+    assert_eq!(view.player.name.as_ref().unwrap().as_str(), "Player");
+    let mails = w.desk.mails_of(&admin(), &reference).await.unwrap();
+    assert_eq!(mails.len(), 1);
+    let (_, raw) = w.desk.mail_raw(&admin(), &reference, mails[0].id).await.unwrap();
+    assert!(raw.starts_with(b"Received: from player.example"), "the stored copy carries our trace header");
+    assert!(String::from_utf8_lossy(&raw).contains("Message-ID: <first-1@mail.kz>"));
+
+    // The same message again (a sender retrying after a lost 250): stored once.
+    let again = send_mail(&w, "aigerim@mail.kz", &first).await;
+    assert_eq!(again, "250 2.0.0 Already received");
+    assert_eq!(count(&w.desk).await, 1);
+
+    // The acknowledgment goes out through the relay, threaded to the player's mail.
+    assert_eq!(w.runner.run_once().await.unwrap(), 1);
+    let sent = w.relay.got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let (env, ack) = &sent[0];
+    assert_eq!(env.rcpt_to, vec!["aigerim@mail.kz".to_string()]);
+    assert_eq!(env.mail_from, DESK);
+    let ack = mail_parser::MessageParser::default().parse(ack).unwrap();
+    assert!(ack.subject().unwrap().contains(&reference.to_string()), "{:?}", ack.subject());
+    assert_eq!(ack.in_reply_to().as_text(), Some("first-1@mail.kz"));
+    assert_eq!(ack.header_raw("Auto-Submitted").map(str::trim), Some("auto-replied"));
+    let ack_id = ack.message_id().unwrap().to_string();
+    assert!(ack_id.ends_with("@desk.example"), "{ack_id}");
+
+    // The player answers the acknowledgment: the reply joins the complaint.
+    let reply = message(
+        "aigerim@mail.kz",
+        "reply-2@mail.kz",
+        &format!("Re: {}", ack.subject().unwrap()),
+        &format!("In-Reply-To: <{ack_id}>\r\nReferences: <first-1@mail.kz> <{ack_id}>\r\n"),
+        "Чек қосып жібердім.\r\n\r\n> Өтінішіңіз тіркелді",
+    );
+    let r = send_mail(&w, "aigerim@mail.kz", &reply).await;
+    assert_eq!(r, format!("250 2.0.0 Added to {reference}"));
+    let view = w.desk.complaint(&admin(), &reference).await.unwrap();
+    let inbound: Vec<&Message> = view.messages.iter().filter(|m| m.kind == MessageKind::Inbound).collect();
+    assert_eq!(inbound.len(), 1);
+    assert_eq!(inbound[0].body.as_str(), "Чек қосып жібердім.", "the quote is trimmed");
+    assert_eq!(inbound[0].author, Actor::Player { id: view.player.id });
+    let mails = w.desk.mails_of(&admin(), &reference).await.unwrap();
+    assert_eq!(mails.iter().map(|m| m.direction).collect::<Vec<_>>(), vec![MailDirection::In, MailDirection::Out, MailDirection::In]);
+    assert_eq!(mails[2].message_id, Some(inbound[0].id));
+    assert_eq!(count(&w.desk).await, 1);
+}
+
+/// Threading by the reference in the subject follows only the complaint's own player; a reply
+/// to a closed complaint starts a follow-up.
+async fn subject_reference_threading(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let r = send_mail(&w, "ivan@yandex.ru", &message("ivan@yandex.ru", "a1@yandex.ru", "Ставка не рассчитана", "", "Матч давно закончился.")).await;
+    let reference = reference_in(&r);
+    // The subject names the reference; no In-Reply-To (a new mail written by hand).
+    let subject = format!("Re: [{reference}] Ставка не рассчитана");
+    let r = send_mail(&w, "ivan@yandex.ru", &message("ivan@yandex.ru", "a2@yandex.ru", &subject, "", "Прошло уже три дня.")).await;
+    assert_eq!(r, format!("250 2.0.0 Added to {reference}"));
+    // Someone else copies the reference: a complaint of their own, not a message in Ivan's.
+    let r = send_mail(&w, "mallory@evil.example", &message("mallory@evil.example", "m1@evil.example", &subject, "", "Закройте эту жалобу")).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    assert_ne!(reference_in(&r), reference);
+    let ivan = w.desk.complaint(&admin(), &reference).await.unwrap();
+    assert_eq!(ivan.messages.len(), 1);
+
+    // Close Ivan's complaint; his next mail with the reference is a follow-up complaint.
+    let who = admin();
+    w.desk.apply(&who, &reference, Command::Route { department: DepartmentCode::parse("bet_settlement").unwrap(), category: None }).await.unwrap();
+    let text = Body::parse("Ставка пересчитана").unwrap();
+    w.desk.apply(&who, &reference, Command::Resolve { measures: text.clone(), result: text }).await.unwrap();
+    w.desk.apply(&who, &reference, Command::Close).await.unwrap();
+    let r = send_mail(&w, "ivan@yandex.ru", &message("ivan@yandex.ru", "a3@yandex.ru", &subject, "", "Снова не рассчитали!")).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    let follow = w.desk.complaint(&admin(), &reference_in(&r)).await.unwrap();
+    assert!(follow.complaint.tags.contains(&Tag::parse("follow-up").unwrap()));
+    assert_eq!(follow.player.id, ivan.player.id);
+}
+
+/// Machine mail is taken (so senders stop retrying) but never registered or answered.
+async fn machine_mail_is_ignored(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let auto = message("ivan@yandex.ru", "v1@yandex.ru", "Автоответ: Re: [K7M-4QX-2PH]", "Auto-Submitted: auto-replied\r\n", "Я в отпуске до 1 декабря.");
+    assert_eq!(send_mail(&w, "ivan@yandex.ru", &auto).await, "250 2.0.0 Accepted, not registered (auto_reply)");
+    let list = message("news@bookmaker.example", "n1@bookmaker.example", "Weekly odds", "Precedence: bulk\r\nList-Id: <odds.bookmaker.example>\r\n", "Odds!");
+    assert!(send_mail(&w, "news@bookmaker.example", &list).await.starts_with("250 2.0.0 Accepted, not registered"));
+    let ours = message(DESK, "x@desk.example", "[K7M-4QX-2PH] Complaint registered", "X-Ombuds-Ref: K7M-4QX-2PH\r\n", "Loop?");
+    assert!(send_mail(&w, "someone@else.example", &ours).await.starts_with("250 2.0.0 Accepted, not registered"));
+    // A bounce: empty envelope sender.
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO mailer.example").await;
+    let bounce = message("MAILER-DAEMON@mailer.example", "b1@mailer.example", "Undelivered Mail Returned to Sender", "", "The mail system said no.");
+    assert!(c.mail("", DESK, &bounce).await.starts_with("250 2.0.0 Accepted, not registered"));
+    assert_eq!(count(&w.desk).await, 0);
+    assert_eq!(w.runner.run_once().await.unwrap(), 0, "nothing to answer");
+}
+
+/// Bad input at the SMTP level: clear replies, and nothing stored is touched.
+async fn smtp_refusals(db: &TestDb) {
+    let w = world(db, IntakeConfig { sender_burst: 3, sender_per_hour: 1, ..IntakeConfig::default() }).await;
+    let ok = send_mail(&w, "keep@mail.kz", &message("keep@mail.kz", "k1@mail.kz", "Бонус не начислен", "", "Где мой фрибет?")).await;
+    let kept = reference_in(&ok);
+
+    let (mut c, greeting) = Client::connect(w.smtp).await;
+    assert!(greeting.starts_with("220 mx.desk.example"), "{greeting}");
+    assert!(c.send("MAIL FROM:<a@b.kz>").await.starts_with("503 5.5.1"), "EHLO first");
+    let ehlo = c.send("EHLO client.example").await;
+    assert!(ehlo.contains("250-PIPELINING") && ehlo.contains("SIZE 524288") && ehlo.contains("8BITMIME"), "{ehlo}");
+    assert!(!ehlo.contains("STARTTLS"), "no certificate, no STARTTLS");
+    assert_eq!(c.send("STARTTLS").await, "502 5.5.1 STARTTLS not available");
+    assert!(c.send("DATA").await.starts_with("503 5.5.1"));
+    assert!(c.send("MAIL FROM:<a@b.kz> SIZE=999999999").await.starts_with("552 5.3.4"));
+    assert!(c.send("MAIL FROM:<not an address>").await.starts_with("553 5.1.7"));
+    assert!(c.send("MAIL FROM:<a@b.kz>").await.starts_with("250"));
+    assert_eq!(c.send("RCPT TO:<someone@elsewhere.example>").await, "550 5.7.1 Relaying denied: this server only receives mail for its own addresses");
+    assert_eq!(c.send("RCPT TO:<sales@desk.example>").await, "550 5.1.1 No such mailbox here");
+    assert!(c.send(&format!("RCPT TO:<{}>", "x".repeat(2000))).await.starts_with("500 5.5.2 Line too long"));
+    assert!(c.send("BOGUS").await.starts_with("500 5.5.2"));
+    assert!(c.send("RSET").await.starts_with("250"));
+    // A message that is not one: no header section, no sender.
+    let r = c.mail("a@b.kz", DESK, "just some words\r\nwithout headers").await;
+    assert!(r.starts_with("550 "), "{r}");
+    // Too big: the whole body is read, then refused.
+    let big = message("a@b.kz", "big@b.kz", "big", "", &"x".repeat(600 * 1024));
+    assert_eq!(c.mail("a@b.kz", DESK, &big).await, "552 5.3.4 Message too big: the limit is 524288 bytes");
+    assert!(c.send("NOOP").await.starts_with("250"), "the session survives");
+    assert!(c.send("QUIT").await.starts_with("221"));
+
+    // Header injection in the subject of a stored complaint stays inside the subject.
+    let evil = message("keep@mail.kz", "k2@mail.kz", "=?utf-8?Q?Hi=0D=0ABcc:_x@evil.example?=", "", "text");
+    let r = send_mail(&w, "keep@mail.kz", &evil).await;
+    let c2 = w.desk.complaint(&admin(), &reference_in(&r)).await.unwrap();
+    assert!(!c2.complaint.subject.as_str().contains('\n') && !c2.complaint.subject.as_str().contains('\r'));
+
+    // Per-sender rate limit: the burst is 3 (two used above), then 450 at MAIL FROM.
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO client.example").await;
+    assert!(c.send("MAIL FROM:<keep@mail.kz>").await.starts_with("250"));
+    c.send("RSET").await;
+    assert_eq!(c.send("MAIL FROM:<keep@mail.kz>").await, "450 4.7.1 Too many messages from this sender; try again later");
+    assert!(c.send("MAIL FROM:<other@mail.kz>").await.starts_with("250"), "other senders are not affected");
+
+    // Too many protocol errors close the session.
+    let (mut c, _) = Client::connect(w.smtp).await;
+    let mut last = String::new();
+    for _ in 0..12 {
+        last = c.send("WHAT").await;
+        if last.starts_with("421") || last.ends_with("<closed>") {
+            break;
+        }
+    }
+    assert!(last.starts_with("421 4.7.0"), "{last}");
+
+    // Nothing stored was touched.
+    let view = w.desk.complaint(&admin(), &kept).await.unwrap();
+    assert_eq!(view.complaint.version, 1);
+    assert_eq!(count(&w.desk).await, 2);
+    assert!(w.desk.verify_chain().await.unwrap().broken.is_none());
+}
+
+/// Pipelined commands get their replies in order; STARTTLS with commands pipelined after it is
+/// refused (the command-injection class of bugs).
+async fn pipelining(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO client.example").await;
+    let body = message("pipe@mail.kz", "p1@mail.kz", "Вопрос по верификации", "", "Какие документы нужны?");
+    c.raw(format!("MAIL FROM:<pipe@mail.kz>\r\nRCPT TO:<{DESK}>\r\nRCPT TO:<nobody@other.example>\r\nDATA\r\n").as_bytes()).await;
+    assert!(c.reply().await.starts_with("250 2.1.0"));
+    assert!(c.reply().await.starts_with("250 2.1.5"));
+    assert!(c.reply().await.starts_with("550 5.7.1"));
+    assert!(c.reply().await.starts_with("354"));
+    c.raw(format!("{body}.\r\nQUIT\r\n").as_bytes()).await;
+    assert!(c.reply().await.starts_with("250 2.0.0 Registered as "));
+    assert!(c.reply().await.starts_with("221"));
+}
+
+/// A relay that refuses the player's address: the job fails for good and the complaint says
+/// so. A relay that is down: the job waits for a retry.
+async fn delivery_failures(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let r = send_mail(&w, "nobody@mail.kz", &message("nobody@mail.kz", "n1@mail.kz", "Аккаунт заблокирован", "", "Не могу войти.")).await;
+    let reference = reference_in(&r);
+    assert_eq!(w.runner.run_once().await.unwrap(), 1);
+    let jobs = w.desk.jobs_of(&admin(), &reference).await.unwrap();
+    assert_eq!(jobs[0].status, "failed");
+    assert!(jobs[0].last_error.as_deref().unwrap().contains("550"), "{:?}", jobs[0].last_error);
+    let history = w.desk.history(&admin(), &reference).await.unwrap();
+    let failed = history.iter().find_map(|e| match &e.event.data {
+        EventData::DeliveryFailed { notice, recipient, reason, .. } => Some((notice.clone(), recipient.clone(), reason.clone())),
+        _ => None,
+    });
+    let (notice, recipient, reason) = failed.expect("a delivery_failed event");
+    assert_eq!((notice.as_str(), recipient.as_deref()), ("acknowledge", Some("nobody@mail.kz")));
+    assert!(reason.contains("refused"), "{reason}");
+    assert!(w.desk.verify_chain().await.unwrap().broken.is_none());
+
+    // A relay nobody listens on: transient, retried later, nothing recorded on the complaint yet.
+    let dead = MailSender::new(SenderConfig {
+        relay: RelayConfig {
+            host: "127.0.0.1".into(),
+            port: 1,
+            security: RelaySecurity::None,
+            username: None,
+            password: None,
+            timeout: Duration::from_secs(2),
+        },
+        from_address: DESK.into(),
+        from_name: None,
+        message_id_domain: "desk.example".into(),
+        operator_name: "Desk".into(),
+        tracking_url: None,
+        response_hours: 24,
+    })
+    .unwrap();
+    let runner = dead.register(JobRunner::new(w.desk.clone(), "dead"));
+    let r = send_mail(&w, "someone@mail.kz", &message("someone@mail.kz", "s1@mail.kz", "Вопрос", "", "Текст")).await;
+    let other = reference_in(&r);
+    assert_eq!(runner.run_once().await.unwrap(), 1);
+    let jobs = w.desk.jobs_of(&admin(), &other).await.unwrap();
+    assert_eq!((jobs[0].status.as_str(), jobs[0].attempts), ("pending", 1));
+    assert!(jobs[0].run_at > now(), "retried later");
+    let history = w.desk.history(&admin(), &other).await.unwrap();
+    assert!(!history.iter().any(|e| matches!(e.event.data, EventData::DeliveryFailed { .. })));
+    // Plain SMTP to a relay elsewhere is refused at start-up.
+    let e = MailSender::new(SenderConfig {
+        relay: RelayConfig {
+            host: "smtp.example.com".into(),
+            port: 25,
+            security: RelaySecurity::None,
+            username: None,
+            password: None,
+            timeout: Duration::from_secs(2),
+        },
+        from_address: DESK.into(),
+        from_name: None,
+        message_id_domain: "desk.example".into(),
+        operator_name: "Desk".into(),
+        tracking_url: None,
+        response_hours: 24,
+    });
+    assert!(e.is_err());
+}
+
+/// Agent replies, proposed solutions and the resolution reach the player in their language,
+/// each threaded under the previous mail.
+async fn notices_follow_the_thread(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let r = send_mail(&w, "john@example.com", &message("john@example.com", "j1@example.com", "Withdrawal pending", "", "My withdrawal of 200 EUR has been pending for five days.")).await;
+    let reference = reference_in(&r);
+    let who = admin();
+    w.desk.apply(&who, &reference, Command::Route { department: DepartmentCode::parse("payments").unwrap(), category: None }).await.unwrap();
+    w.desk.apply(&who, &reference, Command::AddMessage { kind: MessageKind::Outbound, channel: None, body: Body::parse("We are checking it with the bank.").unwrap() }).await.unwrap();
+    w.desk.apply(&who, &reference, Command::AddMessage { kind: MessageKind::Note, channel: None, body: Body::parse("internal: bank ticket 991").unwrap() }).await.unwrap();
+    w.desk.apply(&who, &reference, Command::Resolve { measures: Body::parse("Payment re-sent").unwrap(), result: Body::parse("The money arrived").unwrap() }).await.unwrap();
+    while w.runner.run_once().await.unwrap() > 0 {}
+    let sent = w.relay.got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3, "ack, reply, resolution; never the internal note");
+    let parsed: Vec<_> = sent.iter().map(|(_, raw)| mail_parser::MessageParser::default().parse(raw).unwrap()).collect();
+    let texts: Vec<String> = parsed.iter().map(|m| m.body_text(0).unwrap().to_string()).collect();
+    assert!(texts[1].contains("We are checking it with the bank."));
+    assert!(texts[2].contains("Payment re-sent") && texts[2].contains("The money arrived"));
+    assert!(texts.iter().all(|t| !t.contains("bank ticket 991")));
+    for m in &parsed {
+        assert_eq!(m.in_reply_to().as_text(), Some("j1@example.com"), "every notice answers the player's mail");
+        assert!(m.subject().unwrap().contains(&reference.to_string()));
+    }
+    let refs = parsed[2].references().as_text_list().unwrap();
+    assert_eq!(refs.first().map(|s| s.as_ref()), Some("j1@example.com"));
+    assert!(refs.len() >= 3, "{refs:?}");
+    assert_eq!(parsed[1].header_raw("Auto-Submitted"), None, "an agent's reply is written by a person");
+}
+
+ombuds_store::both_backends! {
+    round_trip => mail_round_trip,
+    subject_threading => subject_reference_threading,
+    machine_mail => machine_mail_is_ignored,
+    refusals => smtp_refusals,
+    pipelined => pipelining,
+    failures => delivery_failures,
+    notices => notices_follow_the_thread,
+}
+
+#[tokio::test]
+async fn ingest_reports_duplicates_directly() {
+    let db = TestDb::sqlite();
+    let w = world(&db, IntakeConfig::default()).await;
+    let raw = message("a@mail.kz", "d1@mail.kz", "Тема", "", "Текст").into_bytes();
+    assert!(matches!(w.intake.ingest(raw.clone(), None).await.unwrap(), Ingested::Registered(_)));
+    assert_eq!(w.intake.ingest(raw, None).await.unwrap(), Ingested::Duplicate);
+    db.cleanup().await;
+}

@@ -1,0 +1,131 @@
+//! Wires the `[email]` settings into the channel adapters: the SMTP listener, the IMAP
+//! poller and the relay notices go out through.
+
+use crate::settings::EmailSettings;
+use anyhow::{Context, bail};
+use ombuds_channels::email::{EmailIntake, IntakeConfig, imap_deliver, server_tls};
+use ombuds_channels::imap::{AfterStore, ImapConfig, Security};
+use ombuds_channels::sender::{MailSender, RelayConfig, RelaySecurity, SenderConfig};
+use ombuds_channels::smtp_in::{self, SmtpConfig};
+use ombuds_desk::{Desk, JobRunner};
+use ombuds_mail::inbound::Limits;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const MB: usize = 1024 * 1024;
+
+pub fn intake(desk: &Desk, e: &EmailSettings) -> Arc<EmailIntake> {
+    let limits = Limits {
+        max_message_bytes: e.max_message_mb * MB,
+        max_attachments: e.max_attachments,
+        max_attachment_bytes: e.max_attachment_mb * MB,
+        max_total_attachment_bytes: e.max_message_mb * MB,
+        ..Limits::default()
+    };
+    EmailIntake::new(
+        desk.clone(),
+        IntakeConfig {
+            addresses: e.addresses.iter().map(|a| a.trim().to_ascii_lowercase()).collect(),
+            limits,
+            sender_burst: e.sender_burst,
+            sender_per_hour: e.sender_per_hour,
+        },
+    )
+}
+
+/// Starts what `[email]` asks for; returns a line per part for the start-up banner.
+pub async fn start(desk: &Desk, e: &EmailSettings, runner: JobRunner, stop: &watch::Receiver<bool>) -> anyhow::Result<(JobRunner, Vec<String>)> {
+    let mut lines = vec![];
+    let intake = intake(desk, e);
+    if let Some(listen) = &e.smtp_listen {
+        let tls = match (&e.tls_cert, &e.tls_key) {
+            (Some(c), Some(k)) => Some(server_tls(c, k).map_err(anyhow::Error::msg).context("[email] tls_cert/tls_key")?),
+            _ => None,
+        };
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen for SMTP on {listen}"))?;
+        lines.push(format!(
+            "SMTP listener on {} for {}{}",
+            listener.local_addr()?,
+            e.addresses.join(", "),
+            if tls.is_some() { " (STARTTLS)" } else { "" }
+        ));
+        let config = SmtpConfig { hostname: e.hostname.clone(), max_message_bytes: e.max_message_mb * MB, tls, ..SmtpConfig::default() };
+        tokio::spawn(smtp_in::serve(listener, config, intake.clone(), stop.clone()));
+    }
+    if let Some(i) = &e.imap {
+        let security = match i.security.as_str() {
+            "tls" => Security::Tls,
+            "starttls" => Security::StartTls,
+            "none" => Security::Plain,
+            other => bail!("[email.imap] security '{other}' is not one of tls, starttls, none"),
+        };
+        let after = match i.after.as_str() {
+            "seen" => AfterStore::MarkSeen,
+            "delete" => AfterStore::Delete,
+            other => match other.strip_prefix("move:") {
+                Some(folder) if !folder.trim().is_empty() => AfterStore::Move(folder.trim().to_string()),
+                _ => bail!("[email.imap] after '{other}' is not one of seen, delete, move:FOLDER"),
+            },
+        };
+        let Some(password) = i.password.clone() else {
+            bail!("[email.imap] needs a password (set OMBUDS_EMAIL_IMAP_PASSWORD)");
+        };
+        let mut cfg = ImapConfig::new(i.host.clone(), i.username.clone(), password);
+        cfg.port = i.port.unwrap_or(if security == Security::Tls { 993 } else { 143 });
+        cfg.security = security;
+        cfg.mailbox = i.mailbox.clone();
+        cfg.after = after;
+        cfg.failed_mailbox = i.failed_mailbox.clone();
+        cfg.poll_interval = Duration::from_secs(i.poll_seconds.max(1));
+        cfg.use_idle = i.idle;
+        cfg.ca_file = i.ca_file.clone();
+        cfg.max_message_bytes = (e.max_message_mb * MB) as u64;
+        cfg.validate().context("[email.imap]")?;
+        lines.push(format!("IMAP poller for {}@{}:{}/{}", i.username, i.host, cfg.port, cfg.mailbox));
+        tokio::spawn(ombuds_channels::imap::run(cfg, imap_deliver(intake.clone()), stop.clone()));
+    }
+    let runner = match &e.relay {
+        None => {
+            lines.push("no [email.relay]: notices to players wait in the outbox".into());
+            runner
+        }
+        Some(r) => {
+            let security = match r.security.as_str() {
+                "starttls" => RelaySecurity::StartTls,
+                "tls" => RelaySecurity::Tls,
+                "none" => RelaySecurity::None,
+                other => bail!("[email.relay] security '{other}' is not one of starttls, tls, none"),
+            };
+            let port = r.port.unwrap_or(match security {
+                RelaySecurity::Tls => 465,
+                RelaySecurity::StartTls => 587,
+                RelaySecurity::None => 25,
+            });
+            let from = e.from.clone().unwrap_or_else(|| e.addresses[0].clone());
+            if from.starts_with('@') {
+                bail!("[email] from must be an address when addresses starts with a domain");
+            }
+            let sender = MailSender::new(SenderConfig {
+                relay: RelayConfig {
+                    host: r.host.clone(),
+                    port,
+                    security,
+                    username: r.username.clone(),
+                    password: r.password.clone(),
+                    timeout: Duration::from_secs(r.timeout_seconds.max(1)),
+                },
+                from_address: from.clone(),
+                from_name: e.from_name.clone(),
+                message_id_domain: e.hostname.clone(),
+                operator_name: e.operator_name.clone(),
+                tracking_url: e.tracking_url.clone(),
+                response_hours: e.response_hours,
+            })
+            .context("[email.relay]")?;
+            lines.push(format!("notices to players from {from} through {}:{port}", r.host));
+            sender.register(runner)
+        }
+    };
+    Ok((runner, lines))
+}
