@@ -58,6 +58,15 @@ impl Desk {
         Ok(self.store.thread_of(header_ids).await?)
     }
 
+    /// The id of the complaint with this reference, seen by the system (for threading).
+    pub async fn complaint_id_by_ref(&self, reference: &ComplaintRef) -> Result<Option<Uuid>> {
+        match self.store.complaint_by_ref(reference).await {
+            Ok(c) => Ok(Some(c.id)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Registers or threads one inbound message. A thread is followed only when the complaint
     /// belongs to the sender (the same e-mail address, phone or operator id): a reference
     /// copied into someone else's subject line starts a new complaint instead.

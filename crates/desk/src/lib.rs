@@ -15,7 +15,7 @@ pub use delivery::DeliveryContext;
 pub use intake::{Inbound, Received};
 pub use jobs::{JobFailure, JobHandler, JobRunner};
 pub use ombuds_store::{
-    AttachmentInfo, MailInfo, NewAttachment, NewMail, OutboundMail,
+    AttachmentInfo, Direction as MailDirection, MailInfo, NewAttachment, NewMail, OutboundMail,
     AssigneeFilter, ChainReport, ComplaintFilter, JobRecord, Location, Page, PageRequest, StoredEvent, TokenInfo,
 };
 
