@@ -139,8 +139,8 @@ pub async fn serve(listener: TcpListener, config: SmtpConfig, handler: Arc<dyn S
 
 async fn connection(stream: TcpStream, peer: SocketAddr, config: &SmtpConfig, handler: Arc<dyn SmtpHandler>) -> std::io::Result<()> {
     metrics::counter!("ombuds_smtp_sessions_total").increment(1);
-    let mut greeting = Vec::new();
-    Reply::new(220, "2.0.0", format!("{} ESMTP ombuds ready", config.hostname)).write_to(&mut greeting);
+    // The greeting carries no enhanced status code (RFC 2034 §3).
+    let greeting = format!("220 {} ESMTP ombuds ready\r\n", config.hostname.replace(|c: char| c.is_control(), "")).into_bytes();
     match session(stream, peer, config, &handler, false, greeting).await? {
         After::Closed => Ok(()),
         After::StartTls(stream) => {

@@ -81,16 +81,35 @@ impl JobRunner {
         let kinds: Vec<&str> = self.handlers.keys().copied().collect();
         let jobs = self.desk.store.claim_jobs(&kinds, self.batch, self.lease, &self.name).await?;
         let n = jobs.len();
-        let results: Vec<(JobRecord, Result<(), JobFailure>)> = futures_util::stream::iter(jobs)
-            .map(|job| {
-                let handler = self.handlers[job.kind.as_str()].clone();
+        // Jobs of one complaint run one after the other, in the order they were written (an
+        // acknowledgment before the reply after it); different complaints run concurrently.
+        let mut groups: Vec<Vec<JobRecord>> = vec![];
+        let mut index: HashMap<Option<uuid::Uuid>, usize> = HashMap::new();
+        for job in jobs {
+            match job.complaint_id.and_then(|c| index.get(&Some(c)).copied()) {
+                Some(i) => groups[i].push(job),
+                None => {
+                    index.insert(job.complaint_id, groups.len());
+                    groups.push(vec![job]);
+                }
+            }
+        }
+        let results: Vec<(JobRecord, Result<(), JobFailure>)> = futures_util::stream::iter(groups)
+            .map(|group| {
                 let desk = self.desk.clone();
+                let handlers = &self.handlers;
                 async move {
-                    let r = handler(desk, job.clone()).await;
-                    (job, r)
+                    let mut out = Vec::with_capacity(group.len());
+                    for job in group {
+                        let handler = handlers[job.kind.as_str()].clone();
+                        let r = handler(desk.clone(), job.clone()).await;
+                        out.push((job, r));
+                    }
+                    out
                 }
             })
             .buffer_unordered(self.concurrency.max(1))
+            .flat_map(futures_util::stream::iter)
             .collect()
             .await;
         let done: Vec<uuid::Uuid> = results.iter().filter(|(_, r)| r.is_ok()).map(|(j, _)| j.id).collect();

@@ -58,7 +58,10 @@ impl Store {
             limit.max(1)
         );
         let rows = with_tx!(self.db(), |conn| conn.fetch_all(&sql, &p).await)?;
-        rows.iter().map(job_from).collect()
+        // RETURNING keeps no order: oldest first, so one complaint's notices go out in order.
+        let mut jobs = rows.iter().map(job_from).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| (j.run_at, j.id));
+        Ok(jobs)
     }
 
     pub async fn complete_job(&self, id: Uuid) -> Result<(), StoreError> {
