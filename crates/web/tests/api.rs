@@ -103,6 +103,7 @@ ombuds_store::both_backends! {
     list_filters_and_pages => list_filters_and_pages,
     sessions_and_tokens => sessions_and_tokens,
     service_endpoints => service_endpoints,
+    mails => mails_and_attachments,
 }
 
 async fn lifecycle_over_http(db: &TestDb) {
@@ -417,4 +418,77 @@ async fn service_endpoints(db: &TestDb) {
     assert!(text.contains("ombuds_complaints_registered_total"));
     let (s, b) = app.call(Method::GET, "/api/v1/audit/verify", Some(&app.admin), None).await;
     assert_eq!((s, b["ok"].as_bool(), b["checked"].as_u64()), (StatusCode::OK, Some(true), Some(1)));
+}
+
+/// A complaint received by e-mail: its mails and attachments are listed, the original bytes
+/// and files come back as downloads that a browser will not render, and ids from another
+/// complaint or garbage answer 404.
+async fn mails_and_attachments(db: &TestDb) {
+    use ombuds_core::*;
+    use ombuds_desk::{Inbound, NewAttachment, NewMail, Received};
+    let app = TestApp::spawn(db).await;
+    let inbound = |from: &str, id: &str| Inbound {
+        channel: Channel::Email,
+        contact: PlayerContact { external_id: None, name: None, email: Some(EmailAddress::parse(from).unwrap()), phone: None, language: None },
+        kind: Kind::Complaint,
+        subject: Subject::parse("Скриншот ставки").unwrap(),
+        text: Body::parse("Во вложении скриншот").unwrap(),
+        language: Some(Language::Ru),
+        thread: None,
+        dedupe_key: Some(id.to_string()),
+        mail: Some(NewMail {
+            header_id: id.to_string(),
+            sender: from.to_string(),
+            recipient: "support@desk.example".into(),
+            subject: "Скриншот ставки".into(),
+            size: 42,
+            raw: Some(b"From: x\r\n\r\n<script>alert(1)</script>".to_vec()),
+            attachments: vec![NewAttachment {
+                filename: "скрин <1>.html".into(),
+                content_type: "text/html".into(),
+                sha256: vec![7; 32],
+                data: b"<script>alert(1)</script>".to_vec(),
+            }],
+        }),
+    };
+    let Received::Registered(c) = app.desk.receive(inbound("a@mail.kz", "m1@mail.kz")).await.unwrap() else { panic!("registered") };
+    let Received::Registered(other) = app.desk.receive(inbound("b@mail.kz", "m2@mail.kz")).await.unwrap() else { panic!("registered") };
+    let r = c.reference.to_string();
+    let (s, mails) = app.get(&format!("/api/v1/complaints/{r}/mails")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(mails.as_array().unwrap().len(), 1);
+    assert_eq!((mails[0]["direction"].as_str(), mails[0]["header_id"].as_str()), (Some("in"), Some("m1@mail.kz")));
+    let mail_id = mails[0]["id"].as_str().unwrap();
+    let res = app.http.get(format!("{}/api/v1/complaints/{r}/mails/{mail_id}/raw", app.base)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "message/rfc822");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"From: x\r\n\r\n<script>alert(1)</script>");
+
+    let (s, files) = app.get(&format!("/api/v1/complaints/{r}/attachments")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(files[0]["filename"], "скрин <1>.html");
+    assert_eq!(files[0]["size"], 25);
+    assert_eq!(files[0]["sha256"], "07".repeat(32));
+    let file_id = files[0]["id"].as_str().unwrap();
+    let res = app.http.get(format!("{}/api/v1/complaints/{r}/attachments/{file_id}", app.base)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/octet-stream", "an HTML file is never served as HTML");
+    assert_eq!(res.headers()["content-security-policy"], "sandbox; default-src 'none'");
+    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("attachment; filename=\"_______1_.html\"; filename*=UTF-8''%D1%81"), "{disposition}");
+
+    // The file belongs to another complaint than the one in the path: not found.
+    let (s, body) = app.get(&format!("/api/v1/complaints/{}/attachments/{file_id}", other.reference)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "not_found");
+    let (s, _) = app.get(&format!("/api/v1/complaints/{r}/attachments/not-a-uuid")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.get(&format!("/api/v1/complaints/{r}/mails/{}/raw", uuid::Uuid::now_v7())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // An agent outside the complaint's reach sees nothing of it.
+    let (_, agent) = app.agent("ops", "agent", &["payments"]).await;
+    let (s, _) = app.call(Method::GET, &format!("/api/v1/complaints/{r}/attachments"), Some(&agent), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
