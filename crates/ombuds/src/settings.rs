@@ -215,6 +215,12 @@ impl Settings {
             if e.tls_cert.is_some() != e.tls_key.is_some() {
                 bail!("[email] tls_cert and tls_key go together");
             }
+            if let Some(u) = &e.tracking_url {
+                let ok = (u.starts_with("https://") || u.starts_with("http://")) && !u.chars().any(|c| c.is_whitespace() || c.is_control() || "\"<>".contains(c));
+                if !ok {
+                    bail!("[email] tracking_url must be an http(s) link without spaces or quotes, e.g. https://help.example/track/{{ref}}");
+                }
+            }
             if e.max_message_mb == 0 || e.max_message_mb > 100 {
                 bail!("[email] max_message_mb must be between 1 and 100");
             }
