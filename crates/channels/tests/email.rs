@@ -470,3 +470,51 @@ async fn ingest_reports_duplicates_directly() {
     assert_eq!(w.intake.ingest(raw, None).await.unwrap(), Ingested::Duplicate);
     db.cleanup().await;
 }
+
+/// STARTTLS: offered when a certificate is configured, a real TLS client (lettre) delivers
+/// over it, the stored copy says ESMTPS; commands pipelined after STARTTLS are refused.
+#[tokio::test]
+async fn starttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, key.cert.pem()).unwrap();
+    std::fs::write(&key_path, key.signing_key.serialize_pem()).unwrap();
+    let tls = ombuds_channels::email::server_tls(&cert_path, &key_path).unwrap();
+    assert!(ombuds_channels::email::server_tls(&key_path, &key_path).is_err(), "a key is not a certificate");
+
+    let db = TestDb::sqlite();
+    let desk = Desk::with_store(db.open().await, DeskConfig::default()).await;
+    desk.seed_departments().await.unwrap();
+    let intake = EmailIntake::new(desk.clone(), IntakeConfig { addresses: vec![DESK.into()], ..IntakeConfig::default() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stop_rx) = watch::channel(false);
+    let cfg = SmtpConfig { hostname: "localhost".into(), tls: Some(tls), ..SmtpConfig::default() };
+    tokio::spawn(smtp_in::serve(listener, cfg, intake, stop_rx));
+
+    let (mut c, _) = Client::connect(addr).await;
+    assert!(c.send("EHLO client.example").await.ends_with("250 STARTTLS"));
+    c.raw(b"STARTTLS\r\nMAIL FROM:<injected@evil.example>\r\n").await;
+    assert_eq!(c.reply().await, "554 5.5.1 Commands pipelined after STARTTLS, closing");
+
+    use lettre::AsyncTransport;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let params = TlsParameters::builder("localhost".into())
+        .add_root_certificate(Certificate::from_pem(key.cert.pem().as_bytes()).unwrap())
+        .build_rustls()
+        .unwrap();
+    let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("localhost")
+        .port(addr.port())
+        .tls(Tls::Required(params))
+        .build();
+    let raw = message("tls@mail.kz", "tls1@mail.kz", "Вывод средств", "", "Отправлено по TLS");
+    let envelope = lettre::address::Envelope::new(Some("tls@mail.kz".parse().unwrap()), vec![DESK.parse().unwrap()]).unwrap();
+    let response = transport.send_raw(&envelope, raw.as_bytes()).await.unwrap();
+    let text = response.message().collect::<Vec<_>>().join(" ");
+    let reference = ComplaintRef::parse(text.split_whitespace().last().unwrap()).unwrap();
+    let mails = desk.mails_of(&admin(), &reference).await.unwrap();
+    let (_, stored) = desk.mail_raw(&admin(), &reference, mails[0].id).await.unwrap();
+    assert!(String::from_utf8_lossy(&stored).lines().next().unwrap().contains("with ESMTPS"));
+    db.cleanup().await;
+}
