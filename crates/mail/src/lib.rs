@@ -4,4 +4,7 @@
 //! halves can be fuzzed and benchmarked alone.
 
 pub mod inbound;
+/// Realistic inbound mail for benchmarks (feature `corpus`; always built for the unit tests).
+#[cfg(any(test, feature = "corpus"))]
+pub mod corpus;
 pub mod outbound;
