@@ -40,5 +40,6 @@ printf '%s\n' "${results[@]}" | python3 -c '
 import json, sys, statistics
 runs = [json.loads(l) for l in sys.stdin]
 med = lambda k: statistics.median(r[k] for r in runs)
-print(f"median of {len(runs)} runs: {med(\"messages_per_s\"):.0f} messages/s, p50 {med(\"p50_ms\"):.2f} ms, p99 {med(\"p99_ms\"):.2f} ms, mean message {med(\"mean_bytes\")/1024:.1f} KB")'
+rate, p50, p99, size = med("messages_per_s"), med("p50_ms"), med("p99_ms"), med("mean_bytes") / 1024
+print(f"median of {len(runs)} runs: {rate:.0f} messages/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, mean message {size:.1f} KB")'
 echo "server peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MB"}')"

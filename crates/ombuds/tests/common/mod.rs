@@ -36,8 +36,14 @@ pub struct Server {
 
 impl Server {
     pub async fn start(database: &str) -> Server {
+        Server::start_with(database, &[]).await
+    }
+
+    /// With global arguments before `serve` (`--config FILE`, say).
+    pub async fn start_with(database: &str, global: &[&str]) -> Server {
         let port = free_port();
         let child = ombuds(database)
+            .args(global)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

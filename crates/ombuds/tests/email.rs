@@ -1,0 +1,137 @@
+//! The real binary with an `[email]` section: mail in over its SMTP listener, the
+//! acknowledgment out through a relay on loopback, both visible through the API.
+
+mod common;
+
+use common::*;
+use futures_util::future::BoxFuture;
+use ombuds_channels::smtp_in::{self, Envelope, Reply, SmtpConfig, SmtpHandler};
+use ombuds_store::testing::TestDb;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+struct Relay(Mutex<Vec<Vec<u8>>>);
+
+impl SmtpHandler for Relay {
+    fn rcpt_to(&self, _: &str) -> Result<(), Reply> {
+        Ok(())
+    }
+    fn data(self: Arc<Self>, _: Envelope, raw: Vec<u8>) -> BoxFuture<'static, Reply> {
+        self.0.lock().unwrap().push(raw);
+        Box::pin(async { Reply::ok("queued") })
+    }
+}
+
+/// One SMTP session: greeting, EHLO, MAIL, RCPT, DATA, the message, QUIT; every reply.
+async fn smtp_send(port: u16, from: &str, to: &str, message: &[&str]) -> Vec<String> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut io = BufReader::new(stream);
+    async fn read(io: &mut BufReader<tokio::net::TcpStream>) -> String {
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            if io.read_line(&mut l).await.unwrap() == 0 {
+                return all;
+            }
+            let last = l.as_bytes().get(3) != Some(&b'-');
+            all.push_str(&l);
+            if last {
+                return all.trim_end().to_string();
+            }
+        }
+    }
+    let mut replies = vec![read(&mut io).await];
+    for cmd in ["EHLO player.example".to_string(), format!("MAIL FROM:<{from}>"), format!("RCPT TO:<{to}>"), "DATA".into()] {
+        io.get_mut().write_all(format!("{cmd}\r\n").as_bytes()).await.unwrap();
+        replies.push(read(&mut io).await);
+    }
+    io.get_mut().write_all(format!("{}\r\n.\r\nQUIT\r\n", message.join("\r\n")).as_bytes()).await.unwrap();
+    replies.push(read(&mut io).await);
+    replies.push(read(&mut io).await);
+    replies
+}
+
+async fn mail_through_the_binary(db: &TestDb) {
+    let database = url(db);
+    let relay = Arc::new(Relay(Mutex::new(vec![])));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_port = listener.local_addr().unwrap().port();
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(smtp_in::serve(listener, SmtpConfig::default(), relay.clone(), stop_rx));
+
+    let smtp_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ombuds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[email]\naddresses = [\"support@desk.example\"]\nsmtp_listen = \"127.0.0.1:{smtp_port}\"\nhostname = \"desk.example\"\noperator_name = \"Desk\"\n\
+             [email.relay]\nhost = \"127.0.0.1\"\nport = {relay_port}\nsecurity = \"none\"\n"
+        ),
+    )
+    .unwrap();
+    let token = token(&database);
+    let server = Server::start_with(&database, &["--config", config.to_str().unwrap()]).await;
+    let replies = smtp_send(
+        smtp_port,
+        "timur@mail.kz",
+        "support@desk.example",
+        &[
+            "From: Timur <timur@mail.kz>",
+            "To: support@desk.example",
+            "Subject: =?utf-8?B?0J3QtSDQv9GA0LjRiNC70LAg0LLRi9C/0LvQsNGC0LA=?=",
+            "Message-ID: <t1@mail.kz>",
+            "Content-Type: text/plain; charset=utf-8",
+            "",
+            "Мой вывод 30 000 тенге не пришёл.",
+        ],
+    )
+    .await;
+    assert!(replies[0].starts_with("220 desk.example"), "{replies:?}");
+    let registered = &replies[5];
+    assert!(registered.starts_with("250 2.0.0 Registered as "), "{replies:?}");
+    let reference = registered.rsplit(' ').next().unwrap().to_string();
+
+    // The acknowledgment reaches the relay without anyone asking.
+    let started = Instant::now();
+    while relay.0.lock().unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no acknowledgment was sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ack = String::from_utf8_lossy(&relay.0.lock().unwrap()[0]).to_string();
+    assert!(ack.contains(&format!("X-Ombuds-Ref: {reference}")), "{ack}");
+    assert!(ack.contains("In-Reply-To: <t1@mail.kz>"), "{ack}");
+
+    let http = reqwest::Client::new();
+    let c: serde_json::Value = http.get(format!("{}/api/v1/complaints/{reference}", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(c["channel"], "email");
+    assert_eq!(c["subject"], "Не пришла выплата");
+    let mails: serde_json::Value = http.get(format!("{}/api/v1/complaints/{reference}/mails", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let directions: Vec<&str> = mails.as_array().unwrap().iter().map(|m| m["direction"].as_str().unwrap()).collect();
+    assert_eq!(directions, ["in", "out"]);
+}
+
+ombuds_store::both_backends! {
+    email => mail_through_the_binary,
+}
+
+#[test]
+fn bad_email_settings_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ombuds.toml");
+    let database = format!("sqlite://{}", dir.path().join("o.db").display());
+    for (toml, expected) in [
+        ("[email]\naddresses = []\n", "addresses must name at least one address"),
+        ("[email]\naddresses = [\"not an address\"]\n", "is neither an address"),
+        ("[email]\naddresses = [\"a@b.kz\"]\ntracking_url = \"javascript:alert(1)\"\n", "tracking_url must be an http(s) link"),
+        ("[email]\naddresses = [\"a@b.kz\"]\n[email.relay]\nhost = \"smtp.example.com\"\nsecurity = \"none\"\n", "plain SMTP is allowed only to a relay on this machine"),
+        ("[email]\naddresses = [\"a@b.kz\"]\n[email.imap]\nhost = \"imap.example.com\"\nusername = \"u\"\npassword = \"p\"\nafter = \"archive\"\n", "after 'archive' is not one of"),
+        ("[email]\naddresses = [\"a@b.kz\"]\nsmpt_listen = \"x\"\n", "smpt_listen"),
+    ] {
+        std::fs::write(&config, toml).unwrap();
+        let o = ombuds(&database).args(["--config", config.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{toml}: {}", text(&o));
+        assert!(text(&o).contains(expected), "{toml}: {}", text(&o));
+    }
+}
