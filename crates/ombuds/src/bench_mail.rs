@@ -121,6 +121,18 @@ fn fresh_id(data: &[u8], round: usize) -> Vec<u8> {
     }
 }
 
+/// The message with the address in its `From:` header replaced.
+fn with_sender(raw: &[u8], address: &str) -> Vec<u8> {
+    let Some(start) = raw.windows(7).position(|w| w.eq_ignore_ascii_case(b"\r\nFrom:")).map(|i| i + 2) else { return raw.to_vec() };
+    let end = raw[start..].windows(2).position(|w| w == b"\r\n").map_or(raw.len(), |i| start + i);
+    let line = &raw[start..end];
+    let new_line = match (line.iter().rposition(|b| *b == b'<'), line.iter().rposition(|b| *b == b'>')) {
+        (Some(a), Some(z)) if a < z => [&line[..=a], address.as_bytes(), &line[z..]].concat(),
+        _ => format!("From: {address}").into_bytes(),
+    };
+    [&raw[..start], &new_line[..], &raw[end..]].concat()
+}
+
 fn sender_of(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(&raw[..raw.len().min(4096)]);
     text.lines()
@@ -134,11 +146,14 @@ pub async fn run(b: MailBench) -> anyhow::Result<MailReport> {
     // Warm-up, unmeasured: new complaints whose references the replies of the corpus quote.
     let warm = ombuds_mail::corpus::generate(b.seed, 200, &[], &b.to);
     let mut refs = vec![];
+    let mut senders = std::collections::HashMap::new();
     let mut s = Session::open(&b.smtp).await?;
     for raw in warm.iter().filter(|r| !String::from_utf8_lossy(r).contains("Auto-Submitted")) {
-        let reply = s.send(&sender_of(raw), &b.to, &data_of(raw)).await?;
+        let sender = sender_of(raw);
+        let reply = s.send(&sender, &b.to, &data_of(raw)).await?;
         if let Some(r) = reply.strip_prefix("250 2.0.0 Registered as ") {
             refs.push(r.trim().to_string());
+            senders.insert(r.trim().to_string(), sender);
         } else if !reply.starts_with("250") {
             bail!("the warm-up message was refused: {reply}");
         }
@@ -146,8 +161,23 @@ pub async fn run(b: MailBench) -> anyhow::Result<MailReport> {
     if refs.is_empty() {
         bail!("the warm-up registered nothing: is {} one of the listener's addresses?", b.to);
     }
+    // Replies come from the player who wrote the complaint (the desk follows a thread only for
+    // its own player), as they would in life.
+    let limits = ombuds_mail::inbound::Limits::default();
     let pool: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
-        ombuds_mail::corpus::generate(b.seed + 1, b.pool, &refs, &b.to).into_iter().map(|raw| (sender_of(&raw), data_of(&raw))).collect(),
+        ombuds_mail::corpus::generate(b.seed + 1, b.pool, &refs, &b.to)
+            .into_iter()
+            .map(|raw| {
+                let player = ombuds_mail::inbound::parse(&raw, &limits)
+                    .ok()
+                    .and_then(|m| m.subject_refs.first().and_then(|r| senders.get(&r.to_string())).cloned());
+                let raw = match &player {
+                    Some(p) => with_sender(&raw, p),
+                    None => raw,
+                };
+                (sender_of(&raw), data_of(&raw))
+            })
+            .collect(),
     );
     let mean_bytes = pool.iter().map(|(_, d)| d.len()).sum::<usize>() as f64 / pool.len().max(1) as f64;
     let next = Arc::new(AtomicUsize::new(0));
@@ -217,5 +247,6 @@ mod tests {
         assert_eq!(d, b"Message-ID: <a@b>\r\n\r\n..hidden\r\nend\r\n.\r\n");
         assert_eq!(fresh_id(&d, 3)[..20], b"Message-ID: <r3.a@b>"[..]);
         assert_eq!(sender_of(b"Subject: x\r\nFrom: \"A\" <a@kz.example>\r\n\r\n"), "a@kz.example");
+        assert_eq!(with_sender(b"Subject: x\r\nFrom: =?utf-8?B?QQ==?= <a@kz.example>\r\nTo: y\r\n", "b@kz.example"), b"Subject: x\r\nFrom: =?utf-8?B?QQ==?= <b@kz.example>\r\nTo: y\r\n");
     }
 }
