@@ -259,7 +259,10 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<InboundMail, Refusal> {
         Ok(Some(message)) => Some(message),
         Ok(None) => return Err(Refusal::NotAMessage),
         Err(_) => {
-            warnings.push("the MIME parser failed; body salvaged as plain text".to_owned());
+            warn(
+                &mut warnings,
+                "the MIME parser failed; body salvaged as plain text".to_owned(),
+            );
             None
         }
     };
@@ -322,19 +325,25 @@ fn salvage(raw: &[u8], limits: &Limits, warnings: Vec<String>) -> Result<Inbound
     let Some(headers) = headers else {
         return Err(Refusal::NotAMessage);
     };
-    let body_start = headers
-        .parts
-        .first()
-        .map_or(raw.len(), |p| p.offset_body as usize);
+    // The body starts after the first empty line (a headers-only parse does not say where).
+    let body_start = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|p| p + 2)
+        .into_iter()
+        .chain(raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4))
+        .min()
+        .unwrap_or(raw.len());
     let mut stub = Message {
         parts: headers.parts.clone(),
         raw_message: Cow::Borrowed(raw),
         ..Message::default()
     };
     if let Some(root) = stub.parts.first_mut() {
-        root.body = PartType::Text(String::from_utf8_lossy(
-            raw.get(body_start..).unwrap_or_default(),
-        ));
+        // The whole body, read as one text part (its transfer encoding still applies).
+        root.offset_body = u32::try_from(body_start).unwrap_or(u32::MAX);
+        root.offset_end = u32::try_from(raw.len()).unwrap_or(u32::MAX);
+        root.body = PartType::Text(Cow::Borrowed(""));
     }
     build(raw, &stub, limits, warnings)
 }
@@ -358,10 +367,13 @@ fn build(
     let reparsed;
     let headers: &Message<'_> = if std::str::from_utf8(header_bytes).is_err() {
         let (text, guessed) = charset::decode_guess(header_bytes);
-        warnings.push(format!(
-            "8-bit header bytes decoded as {}",
-            guessed.unwrap_or("UTF-8")
-        ));
+        warn(
+            &mut warnings,
+            format!(
+                "8-bit header bytes decoded as {}",
+                guessed.unwrap_or("UTF-8")
+            ),
+        );
         redecoded = text;
         let parser = MessageParser::default();
         reparsed = catch_unwind(AssertUnwindSafe(|| {
@@ -378,7 +390,10 @@ fn build(
         .or_else(|| {
             let sender = first_mailbox(headers.sender());
             if sender.is_some() {
-                warnings.push("no usable From address; Sender used".to_owned());
+                warn(
+                    &mut warnings,
+                    "no usable From address; Sender used".to_owned(),
+                );
             }
             sender
         })
@@ -394,7 +409,10 @@ fn build(
     if references.len() > MAX_REFERENCES {
         let keep_from = references.len() - (MAX_REFERENCES - 1);
         references.drain(1..keep_from);
-        warnings.push("References shortened to its first and last 99 identifiers".to_owned());
+        warn(
+            &mut warnings,
+            "References shortened to its first and last 99 identifiers".to_owned(),
+        );
     }
     let date = headers
         .date()
@@ -413,19 +431,21 @@ fn build(
         ..
     } = walk;
     if dropped_more > 0 {
-        warnings.push(format!(
-            "{dropped_more} more dropped attachments not listed"
-        ));
+        warn(
+            &mut warnings,
+            format!("{dropped_more} more dropped attachments not listed"),
+        );
     }
     dropped.truncate(MAX_DROPPED_LISTED);
 
-    let html_used = pieces.iter().any(|p| p.html);
+    let mut html_used = false;
     let mut full_text = String::new();
     for piece in pieces {
         let text = normalise_text(&piece.text);
         if text.is_empty() {
             continue;
         }
+        html_used |= piece.html;
         if !full_text.is_empty() {
             full_text.push_str("\n\n");
         }
@@ -433,7 +453,10 @@ fn build(
     }
     let truncated = truncate_chars(&mut full_text, limits.max_text_chars);
     if truncated {
-        warnings.push(format!("text cut at {} characters", limits.max_text_chars));
+        warn(
+            &mut warnings,
+            format!("text cut at {} characters", limits.max_text_chars),
+        );
     }
     let text = quote::visible(&full_text, is_forward_subject(&subject));
 
@@ -467,6 +490,16 @@ fn build(
 
 // ---------------------------------------------------------------------------------------------
 // Header values
+
+const MAX_WARNINGS: usize = 32;
+
+/// Records a warning once; at most [`MAX_WARNINGS`] distinct ones are kept, so a message of
+/// 100,000 odd parts cannot make the list (or the look-ups in it) grow without bound.
+pub(crate) fn warn(warnings: &mut Vec<String>, message: String) {
+    if warnings.len() < MAX_WARNINGS && !warnings.contains(&message) {
+        warnings.push(message);
+    }
+}
 
 /// Removes control, bidi-override and line-separator characters (so CR/LF can never reach a
 /// header built from the value), collapses whitespace, trims, and bounds the length.
@@ -834,9 +867,7 @@ impl<'a> Walk<'a> {
     }
 
     fn warn_once(&mut self, message: String) {
-        if !self.warnings.contains(&message) {
-            self.warnings.push(message);
-        }
+        warn(self.warnings, message);
     }
 
     fn message(&mut self, message: &Message<'_>, depth: usize) {
@@ -850,8 +881,10 @@ impl<'a> Walk<'a> {
             if !self.depth_warned {
                 self.depth_warned = true;
                 let max = self.limits.max_depth;
-                self.warnings
-                    .push(format!("MIME nesting deeper than {max} levels left unread"));
+                warn(
+                    self.warnings,
+                    format!("MIME nesting deeper than {max} levels left unread"),
+                );
             }
             return true;
         }
@@ -1190,8 +1223,8 @@ fn part_bytes(message: &Message<'_>, id: usize, warnings: &mut Vec<String>) -> V
     match encoding.as_str() {
         "base64" => {
             let (bytes, junk) = transfer::base64(body);
-            if junk && !warnings.iter().any(|w| w.starts_with("invalid base64")) {
-                warnings.push("invalid base64 characters skipped".to_owned());
+            if junk {
+                warn(warnings, "invalid base64 characters skipped".to_owned());
             }
             bytes
         }

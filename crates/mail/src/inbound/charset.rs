@@ -308,7 +308,7 @@ pub(crate) fn decode(bytes: &[u8], declared: Option<&str>, warnings: &mut Vec<St
             };
             let as_what = guessed.unwrap_or("UTF-8");
             if guessed.is_some() || matches!(label, Label::Unrecognised) {
-                warnings.push(format!("{what} decoded as {as_what}"));
+                crate::inbound::warn(warnings, format!("{what} decoded as {as_what}"));
             }
             text
         }
@@ -316,17 +316,21 @@ pub(crate) fn decode(bytes: &[u8], declared: Option<&str>, warnings: &mut Vec<St
             Ok(s) => s.to_owned(),
             Err(_) => {
                 let (text, guessed) = decode_guess(bytes);
-                warnings.push(format!(
-                    "text declared as UTF-8 is not valid UTF-8; decoded as {}",
-                    guessed.unwrap_or("UTF-8")
-                ));
+                crate::inbound::warn(
+                    warnings,
+                    format!(
+                        "text declared as UTF-8 is not valid UTF-8; decoded as {}",
+                        guessed.unwrap_or("UTF-8")
+                    ),
+                );
                 text
             }
         },
         Label::Cyrillic(_) | Label::Other { .. } if looks_like_utf8(bytes) => {
-            warnings.push(format!(
-                "text declared as {shown} is valid UTF-8; decoded as UTF-8"
-            ));
+            crate::inbound::warn(
+                warnings,
+                format!("text declared as {shown} is valid UTF-8; decoded as UTF-8"),
+            );
             String::from_utf8_lossy(bytes).into_owned()
         }
         Label::Cyrillic(charset) => charset.decode(bytes),

@@ -268,6 +268,23 @@ fn many_tiny_parts_are_bounded() {
             .iter()
             .any(|w| w.contains("more dropped attachments"))
     );
+
+    // Thousands of text parts, each with its own unknown charset: warnings stay few.
+    let mut raw =
+        String::from("From: parts@example.kz\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n");
+    for i in 0..5_000 {
+        raw.push_str(&format!(
+            "--x\r\nContent-Type: text/plain; charset=x-odd-{i}\r\n\r\nw\u{e9}rd {i}\r\n"
+        ));
+    }
+    raw.push_str("--x--\r\n");
+    let m = parse(raw.as_bytes(), &Limits::default()).unwrap();
+    assert!(m.warnings.len() <= 32, "{}", m.warnings.len());
+    assert!(
+        m.full_text.starts_with("wérd 0\n\nwérd 1"),
+        "{}",
+        &m.full_text[..40]
+    );
 }
 
 #[test]
@@ -387,5 +404,46 @@ fn deep_html_is_linear() {
         m.full_text.ends_with("deep"),
         "{}",
         &m.full_text[m.full_text.len().saturating_sub(100)..]
+    );
+}
+
+/// Every input the fuzzer found a crash with (`tests/mail/fuzz/`) stays a regression test.
+#[test]
+fn fuzz_regressions() {
+    let dir = format!("{}/tests/mail/fuzz", env!("CARGO_MANIFEST_DIR"));
+    let limits = Limits {
+        max_message_bytes: 1 << 20,
+        max_attachments: 4,
+        max_attachment_bytes: 4096,
+        max_total_attachment_bytes: 8192,
+        max_depth: 6,
+        max_text_chars: 4000,
+    };
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        if let Ok(m) = parse(&raw, &limits) {
+            crate::properties::check_invariants(&m, &limits);
+        }
+        assert_eq!(parse(&raw, &limits), parse(&raw, &limits));
+        seen += 1;
+    }
+    assert!(seen >= 1);
+}
+
+/// mail-parser 0.11.9 hits a `debug_assert!` ("Invalid part ID, could not find multipart")
+/// on this input: in debug builds `parse` catches it and salvages the body as text, in release
+/// builds mail-parser recovers by itself. Either way the player's words survive.
+#[test]
+fn mail_parser_debug_assert_is_survived() {
+    let raw = crate::fixture_bytes("fuzz/mailparser_invalid_part_id.eml");
+    let m = parse(&raw, &Limits::default()).unwrap();
+    assert_eq!(m.from.unwrap().address, "yerlan.s@example.kz");
+    assert_eq!(m.subject, "Fwd: Отказ в выплате");
+    assert!(
+        m.full_text
+            .contains("Пересылаю ответ букмекера. Считаю отказ незаконным."),
+        "{}",
+        m.full_text
     );
 }
