@@ -32,7 +32,7 @@ pid=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$http/readyz" >/dev/null && break; sleep 0.1; done
 results=()
 for i in $(seq 1 "${RUNS:-3}"); do
-  line=$($bin bench mail --smtp "127.0.0.1:$smtp" --to support@bench.example --clients "${CLIENTS:-32}" --seconds "${BENCH_SECONDS:-10}" --seed "$i" --json)
+  line=$($bin bench mail --smtp "127.0.0.1:$smtp" --to support@bench.example --clients "${CLIENTS:-32}" --seconds "${BENCH_SECONDS:-10}" --seed "$i" --json) || { echo "run $i refused messages: $line"; exit 1; }
   echo "run $i: $line"
   results+=("$line")
 done

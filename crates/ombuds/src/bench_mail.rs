@@ -124,7 +124,24 @@ fn fresh_id(data: &[u8], round: usize) -> Vec<u8> {
 /// The message with the address in its `From:` header replaced.
 fn with_sender(raw: &[u8], address: &str) -> Vec<u8> {
     let Some(start) = raw.windows(7).position(|w| w.eq_ignore_ascii_case(b"\r\nFrom:")).map(|i| i + 2) else { return raw.to_vec() };
-    let end = raw[start..].windows(2).position(|w| w == b"\r\n").map_or(raw.len(), |i| start + i);
+    // The field runs to the first line break not followed by a fold (space or tab).
+    let mut end = start;
+    loop {
+        match raw[end..].windows(2).position(|w| w == b"\r\n") {
+            None => {
+                end = raw.len();
+                break;
+            }
+            Some(i) => {
+                end += i;
+                if matches!(raw.get(end + 2), Some(b' ' | b'\t')) {
+                    end += 2;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
     let line = &raw[start..end];
     let new_line = match (line.iter().rposition(|b| *b == b'<'), line.iter().rposition(|b| *b == b'>')) {
         (Some(a), Some(z)) if a < z => [&line[..=a], address.as_bytes(), &line[z..]].concat(),
@@ -240,6 +257,16 @@ pub async fn run(b: MailBench) -> anyhow::Result<MailReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corpus_replies_keep_a_usable_sender() {
+        let limits = ombuds_mail::inbound::Limits::default();
+        for raw in ombuds_mail::corpus::generate(5, 300, &["K7M-4QX-2PH".to_string()], "support@bench.example") {
+            let changed = with_sender(&raw, "player@mail.kz");
+            let m = ombuds_mail::inbound::parse(&changed, &limits);
+            assert!(m.as_ref().is_ok_and(|m| m.from.as_ref().is_some_and(|f| f.address == "player@mail.kz")), "{}", String::from_utf8_lossy(&changed[..changed.len().min(1500)]));
+        }
+    }
 
     #[test]
     fn data_is_dot_stuffed_and_ids_refreshed() {
