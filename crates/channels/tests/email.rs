@@ -77,6 +77,19 @@ async fn world(db: &TestDb, config: IntakeConfig) -> World {
     World { desk, intake, smtp, relay, runner, _stop: stop }
 }
 
+/// Sender settings for a relay without TLS.
+fn plain_relay(host: &str, port: u16) -> SenderConfig {
+    SenderConfig {
+        relay: RelayConfig { host: host.into(), port, security: RelaySecurity::None, username: None, password: None, timeout: Duration::from_secs(2) },
+        from_address: DESK.into(),
+        from_name: None,
+        message_id_domain: "desk.example".into(),
+        operator_name: "Desk".into(),
+        tracking_url: None,
+        response_hours: 24,
+    }
+}
+
 /// A raw SMTP client: sends lines, reads (possibly multi-line) replies.
 struct Client {
     io: BufReader<TcpStream>,
@@ -376,22 +389,7 @@ async fn delivery_failures(db: &TestDb) {
     assert!(w.desk.verify_chain().await.unwrap().broken.is_none());
 
     // A relay nobody listens on: transient, retried later, nothing recorded on the complaint yet.
-    let dead = MailSender::new(SenderConfig {
-        relay: RelayConfig {
-            host: "127.0.0.1".into(),
-            port: 1,
-            security: RelaySecurity::None,
-            username: None,
-            password: None,
-            timeout: Duration::from_secs(2),
-        },
-        from_address: DESK.into(),
-        from_name: None,
-        message_id_domain: "desk.example".into(),
-        operator_name: "Desk".into(),
-        tracking_url: None,
-        response_hours: 24,
-    })
+    let dead = MailSender::new(plain_relay("127.0.0.1", 1))
     .unwrap();
     let runner = dead.register(JobRunner::new(w.desk.clone(), "dead"));
     let r = send_mail(&w, "someone@mail.kz", &message("someone@mail.kz", "s1@mail.kz", "Вопрос", "", "Текст")).await;
@@ -403,22 +401,7 @@ async fn delivery_failures(db: &TestDb) {
     let history = w.desk.history(&admin(), &other).await.unwrap();
     assert!(!history.iter().any(|e| matches!(e.event.data, EventData::DeliveryFailed { .. })));
     // Plain SMTP to a relay elsewhere is refused at start-up.
-    let e = MailSender::new(SenderConfig {
-        relay: RelayConfig {
-            host: "smtp.example.com".into(),
-            port: 25,
-            security: RelaySecurity::None,
-            username: None,
-            password: None,
-            timeout: Duration::from_secs(2),
-        },
-        from_address: DESK.into(),
-        from_name: None,
-        message_id_domain: "desk.example".into(),
-        operator_name: "Desk".into(),
-        tracking_url: None,
-        response_hours: 24,
-    });
+    let e = MailSender::new(plain_relay("smtp.example.com", 25));
     assert!(e.is_err());
 }
 
