@@ -259,7 +259,15 @@ async fn write_batch(db: &Db, ops: &[&WriteOp]) -> Result<Vec<Outcome>, StoreErr
     crate::with_tx!(db, |conn| write_in_tx(&mut conn, ops).await)
 }
 
+/// Time spent in one phase of a batch (`ombuds_commit_phase_seconds`: lookups, decide, updates,
+/// inserts), to see where a commit's time goes; `ombuds_commit_seconds` minus their sum is
+/// BEGIN, COMMIT (the fsync) and the connection.
+fn phase(name: &'static str, since: std::time::Duration) {
+    metrics::histogram!("ombuds_commit_phase_seconds", "phase" => name).record(since.as_secs_f64());
+}
+
 async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcome>, StoreError> {
+    let t0 = std::time::Instant::now();
     let lock = if conn.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
     let head = conn
         .fetch_optional(&format!("SELECT seq, hash FROM event_chain WHERE id = 1{lock}"), &[])
@@ -333,6 +341,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         }
     }
 
+    phase("lookups", t0.elapsed());
+    let t1 = std::time::Instant::now();
     // ---- Decide each write's outcome, in arrival order, and gather the rows. ----
     let mut outcomes = Vec::with_capacity(ops.len());
     let (mut complaint_rows, mut event_rows, mut message_rows, mut job_rows, mut key_rows) = (vec![], vec![], vec![], vec![], vec![]);
@@ -495,6 +505,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         });
     }
 
+    phase("decide", t1.elapsed());
+    let t2 = std::time::Instant::now();
     // ---- Write, parents before children. ----
     // A drawn reference that exists already sends its registration back to draw again; this
     // is checked before anything is written, so nothing else in the batch is affected.
@@ -537,6 +549,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             return Err(StoreError::Corrupt(format!("complaint {id} changed under the writer's lock")));
         }
     }
+    phase("updates", t2.elapsed());
+    let t3 = std::time::Instant::now();
     insert_all(
         conn,
         vec![
@@ -553,5 +567,6 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         prev.to_vec(),
     )
     .await?;
+    phase("inserts", t3.elapsed());
     Ok(outcomes)
 }
