@@ -118,10 +118,6 @@ impl EmailIntake {
         self.config.addresses.iter().any(|a| if a.starts_with('@') { rcpt.ends_with(a.as_str()) } else { *a == rcpt })
     }
 
-    fn is_ours(&self, address: &str) -> bool {
-        self.accepts(address)
-    }
-
     /// Takes one raw message. `envelope` is set when it came over SMTP (its sender was rate
     /// limited at `MAIL FROM`); the IMAP poller passes `None`.
     pub async fn ingest(&self, raw: Vec<u8>, envelope: Option<&Envelope>) -> Result<Ingested, IngestError> {
@@ -144,7 +140,7 @@ impl EmailIntake {
             return Ok(Ingested::Ignored(kind));
         }
         let from = mail.from.as_ref().ok_or_else(|| refusal(&Refusal::NoSender))?;
-        if self.is_ours(&from.address) {
+        if self.accepts(&from.address) {
             return Ok(Ingested::Ignored("from_our_own_address"));
         }
         let email = EmailAddress::parse(&from.address)
@@ -234,10 +230,10 @@ impl EmailIntake {
     /// complaint reference in the subject.
     async fn thread(&self, mail: &InboundMail) -> Result<Option<uuid::Uuid>, IngestError> {
         let keys = mail.thread_keys();
-        if !keys.is_empty() {
-            if let Some(id) = self.desk.thread_of_mail(&keys).await.map_err(desk_error)? {
-                return Ok(Some(id));
-            }
+        if !keys.is_empty()
+            && let Some(id) = self.desk.thread_of_mail(&keys).await.map_err(desk_error)?
+        {
+            return Ok(Some(id));
         }
         for r in &mail.subject_refs {
             if let Some(id) = self.desk.complaint_id_by_ref(r).await.map_err(desk_error)? {

@@ -129,7 +129,7 @@ impl MailSender {
         };
         let events = match &job_kind {
             Job::DeliverMessage { .. } => {
-                desk.store().events(ctx.complaint.id).await.map_err(|e| JobFailure::transient(format!("reading the history failed: {e}")))?
+                desk.delivery_history(ctx.complaint.id).await.map_err(|e| JobFailure::transient(format!("reading the history failed: {e}")))?
             }
             _ => vec![],
         };

@@ -246,6 +246,23 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             Reply::new($code, $enh, format!($($t)*)).write_to(&mut out)
         };
     }
+    // A refusal that counts towards `max_errors`.
+    macro_rules! fail {
+        ($code:expr, $enh:expr, $($t:tt)*) => {{
+            errors += 1;
+            reply!($code, $enh, $($t)*)
+        }};
+    }
+    // A handler's answer: its permanent refusals count as errors too.
+    macro_rules! answer {
+        ($r:expr) => {{
+            let r: Reply = $r;
+            if r.code >= 500 {
+                errors += 1;
+            }
+            r.write_to(&mut out)
+        }};
+    }
     loop {
         // Pipelining: answer a group of commands together, when there is nothing more to read.
         if io.buffer().is_empty() && !out.is_empty() {
@@ -269,22 +286,19 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         let line = match line {
             Line::Eof => return Ok(After::Closed),
             Line::TooLong => {
-                errors += 1;
-                reply!(500, "5.5.2", "Line too long");
+                fail!(500, "5.5.2", "Line too long");
                 continue;
             }
             Line::Text(l) => l,
         };
         let Ok(text) = std::str::from_utf8(strip_eol(&line)) else {
-            errors += 1;
-            reply!(500, "5.5.2", "Command is not valid UTF-8");
+            fail!(500, "5.5.2", "Command is not valid UTF-8");
             continue;
         };
         let (verb, arg) = text.split_once(' ').map_or((text, ""), |(v, a)| (v, a.trim()));
         match verb.to_ascii_uppercase().as_str() {
             "EHLO" | "HELO" if arg.is_empty() => {
-                errors += 1;
-                reply!(501, "5.5.4", "Syntax: {verb} hostname");
+                fail!(501, "5.5.4", "Syntax: {verb} hostname");
             }
             "EHLO" => {
                 helo = Some(arg.chars().take(255).collect());
@@ -313,11 +327,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             }
             "STARTTLS" => {
                 if config.tls.is_none() || tls {
-                    errors += 1;
-                    reply!(502, "5.5.1", "STARTTLS not available");
+                    fail!(502, "5.5.1", "STARTTLS not available");
                 } else if !arg.is_empty() {
-                    errors += 1;
-                    reply!(501, "5.5.4", "STARTTLS takes no argument");
+                    fail!(501, "5.5.4", "STARTTLS takes no argument");
                 } else {
                     // Anything the client pipelined after STARTTLS would otherwise be read as if
                     // it had come over TLS (the CVE-2011-0411 class of bugs): refuse it.
@@ -334,23 +346,19 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             }
             "MAIL" => {
                 if helo.is_none() {
-                    errors += 1;
-                    reply!(503, "5.5.1", "Say EHLO first");
+                    fail!(503, "5.5.1", "Say EHLO first");
                     continue;
                 }
                 if tx.from.is_some() {
-                    errors += 1;
-                    reply!(503, "5.5.1", "Sender already given; RSET to start over");
+                    fail!(503, "5.5.1", "Sender already given; RSET to start over");
                     continue;
                 }
                 let Some((addr, params)) = path_arg(arg, "FROM:") else {
-                    errors += 1;
-                    reply!(501, "5.5.4", "Syntax: MAIL FROM:<address>");
+                    fail!(501, "5.5.4", "Syntax: MAIL FROM:<address>");
                     continue;
                 };
                 if !addr.is_empty() && !valid_mailbox(addr) {
-                    errors += 1;
-                    reply!(553, "5.1.7", "Bad sender address syntax");
+                    fail!(553, "5.1.7", "Bad sender address syntax");
                     continue;
                 }
                 let mut refused = None;
@@ -368,17 +376,14 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         _ => refused = Some(Reply::new(555, "5.5.4", format!("Unsupported parameter {k}"))),
                     }
                 }
-                if refused.is_none() {
-                    if let Err(r) = handler.mail_from(&addr.to_ascii_lowercase(), peer.ip()) {
-                        refused = Some(r);
-                    }
+                if refused.is_none()
+                    && let Err(r) = handler.mail_from(&addr.to_ascii_lowercase(), peer.ip())
+                {
+                    refused = Some(r);
                 }
                 match refused {
                     Some(r) => {
-                        if r.code >= 500 {
-                            errors += 1;
-                        }
-                        r.write_to(&mut out);
+                        answer!(r);
                     }
                     None => {
                         tx.from = Some(addr.to_string());
@@ -388,18 +393,15 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             }
             "RCPT" => {
                 if tx.from.is_none() {
-                    errors += 1;
-                    reply!(503, "5.5.1", "MAIL FROM first");
+                    fail!(503, "5.5.1", "MAIL FROM first");
                     continue;
                 }
                 let Some((addr, _params)) = path_arg(arg, "TO:") else {
-                    errors += 1;
-                    reply!(501, "5.5.4", "Syntax: RCPT TO:<address>");
+                    fail!(501, "5.5.4", "Syntax: RCPT TO:<address>");
                     continue;
                 };
                 if !valid_mailbox(addr) {
-                    errors += 1;
-                    reply!(553, "5.1.3", "Bad recipient address syntax");
+                    fail!(553, "5.1.3", "Bad recipient address syntax");
                     continue;
                 }
                 if tx.rcpt.len() >= config.max_recipients {
@@ -415,17 +417,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         reply!(250, "2.1.5", "Recipient ok");
                     }
                     Err(r) => {
-                        if r.code >= 500 {
-                            errors += 1;
-                        }
-                        r.write_to(&mut out);
+                        answer!(r);
                     }
                 }
             }
             "DATA" => {
                 if tx.from.is_none() || tx.rcpt.is_empty() {
-                    errors += 1;
-                    reply!(503, "5.5.1", "{}", if tx.from.is_none() { "MAIL FROM first" } else { "RCPT TO first" });
+                    fail!(503, "5.5.1", "{}", if tx.from.is_none() { "MAIL FROM first" } else { "RCPT TO first" });
                     continue;
                 }
                 reply!(354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
@@ -499,12 +497,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 return Ok(After::Closed);
             }
             "AUTH" | "BDAT" | "ETRN" | "TURN" | "EXPN" => {
-                errors += 1;
-                reply!(502, "5.5.1", "Command not implemented");
+                fail!(502, "5.5.1", "Command not implemented");
             }
             _ => {
-                errors += 1;
-                reply!(500, "5.5.2", "Command not recognised");
+                fail!(500, "5.5.2", "Command not recognised");
             }
         }
     }

@@ -30,6 +30,11 @@ impl Desk {
         Ok(DeliveryContext { complaint, player, messages, mails })
     }
 
+    /// The complaint's events, for a notice that must know which event wrote its message.
+    pub async fn delivery_history(&self, complaint_id: Uuid) -> Result<Vec<ombuds_store::StoredEvent>> {
+        Ok(self.store.events(complaint_id).await?)
+    }
+
     pub async fn record_outbound_mail(&self, mail: &OutboundMail) -> Result<()> {
         Ok(self.store.record_outbound_mail(mail).await?)
     }

@@ -76,16 +76,12 @@ impl Desk {
             key: k.chars().take(900).collect(),
             request_hash: vec![],
         });
-        if let Some(id) = inbound.thread {
-            match self.thread_target(id, &inbound.contact).await? {
-                Some(complaint) if complaint.status != Status::Closed => {
-                    match self.reply(&complaint, &inbound, key.clone()).await? {
-                        Some(r) => return Ok(r),
-                        None => {} // closed meanwhile: a follow-up below
-                    }
-                }
-                Some(_) | None => {}
-            }
+        if let Some(id) = inbound.thread
+            && let Some(complaint) = self.thread_target(id, &inbound.contact).await?.filter(|c| c.status != Status::Closed)
+            // `None`: closed meanwhile, so it becomes a follow-up below.
+            && let Some(r) = self.reply(&complaint, &inbound, key.clone()).await?
+        {
+            return Ok(r);
         }
         self.register_inbound(inbound, key).await
     }

@@ -84,14 +84,15 @@ impl JobRunner {
         // Jobs of one complaint run one after the other, in the order they were written (an
         // acknowledgment before the reply after it); different complaints run concurrently.
         let mut groups: Vec<Vec<JobRecord>> = vec![];
-        let mut index: HashMap<Option<uuid::Uuid>, usize> = HashMap::new();
+        let mut index: HashMap<uuid::Uuid, usize> = HashMap::new();
         for job in jobs {
-            match job.complaint_id.and_then(|c| index.get(&Some(c)).copied()) {
-                Some(i) => groups[i].push(job),
-                None => {
-                    index.insert(job.complaint_id, groups.len());
+            match job.complaint_id.map(|c| (c, index.get(&c).copied())) {
+                Some((_, Some(i))) => groups[i].push(job),
+                Some((c, None)) => {
+                    index.insert(c, groups.len());
                     groups.push(vec![job]);
                 }
+                None => groups.push(vec![job]),
             }
         }
         let results: Vec<(JobRecord, Result<(), JobFailure>)> = futures_util::stream::iter(groups)
@@ -124,11 +125,11 @@ impl JobRunner {
                     tracing::warn!(job = %job.id, kind, attempts = job.attempts, error = %f.message, retry = retry_at.is_some(), "job failed");
                     self.desk.store.fail_job(job.id, &f.message, retry_at).await?;
                     metrics::counter!("ombuds_jobs_failed_total", "kind" => kind).increment(1);
-                    if retry_at.is_none() {
-                        if let Some(complaint_id) = job.complaint_id {
-                            let message_id = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|v| v.parse().ok());
-                            self.desk.record_delivery_failure(complaint_id, &job.kind, message_id, &f).await?;
-                        }
+                    if retry_at.is_none()
+                        && let Some(complaint_id) = job.complaint_id
+                    {
+                        let message_id = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|v| v.parse().ok());
+                        self.desk.record_delivery_failure(complaint_id, &job.kind, message_id, &f).await?;
                     }
                 }
             }

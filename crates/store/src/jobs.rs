@@ -65,11 +65,7 @@ impl Store {
     }
 
     pub async fn complete_job(&self, id: Uuid) -> Result<(), StoreError> {
-        let now = to_micros(now());
-        with_tx!(self.db(), |conn| conn
-            .execute("UPDATE jobs SET status = 'done', lease_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1", &params![id, now])
-            .await)?;
-        Ok(())
+        self.complete_jobs(&[id]).await
     }
 
     /// Marks several jobs done in one transaction (one fsync for a whole round).
