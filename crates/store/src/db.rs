@@ -8,13 +8,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _, SqliteConnection, SqlitePool};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// One writer connection (SQLite has one writer anyway) and a pool of readers.
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    /// One writer connection (SQLite has one writer anyway), a pool of readers, and the task
+    /// that checkpoints the WAL beside them.
+    Sqlite { write: SqlitePool, read: SqlitePool, checkpoints: Arc<Checkpointer> },
     Postgres(PgPool),
 }
 
@@ -22,6 +24,49 @@ pub enum Db {
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// Copies the SQLite WAL back into the database off the commit path: every
+/// `CHECKPOINT_EVERY`, a PASSIVE checkpoint on its own connection (it never blocks the writer
+/// or a reader; it copies what no reader still needs and fsyncs the database file).
+#[derive(Debug)]
+pub struct Checkpointer {
+    task: tokio::task::JoinHandle<()>,
+}
+
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+impl Checkpointer {
+    fn start(mut conn: SqliteConnection) -> Checkpointer {
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let started = std::time::Instant::now();
+                match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await {
+                    Ok((_, log, done)) if log > 0 => {
+                        metrics::histogram!("ombuds_wal_checkpoint_seconds").record(started.elapsed().as_secs_f64());
+                        metrics::gauge!("ombuds_wal_frames").set(log as f64);
+                        tracing::trace!(log, done, "WAL checkpoint");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; the writer checkpoints by itself past 64 MiB"),
+                }
+            }
+        });
+        Checkpointer { task }
+    }
+
+    fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// How to reach the store: `sqlite://PATH` (or a bare path), or `postgres://…`.
@@ -249,20 +294,31 @@ impl Db {
                     .pragma("temp_store", "memory")
                     .pragma("cache_size", "-16000");
                 // Group commit makes one multi-row statement per batch size and table: keep
-                // them all prepared. Checkpoint the WAL every 8000 pages (32 MiB) rather than
-                // 1000: a checkpoint runs inside some commit and costs it extra fsyncs.
+                // them all prepared. The WAL is checkpointed by its own task (below), so no
+                // commit pays for copying most pages into the database. Under steady writes that
+                // task never catches the last frames, and only a writer can restart the WAL from
+                // its beginning after a complete checkpoint: so the writer still checkpoints at
+                // 16k pages (64 MiB), finishing the little the task left, which bounds the WAL.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None)
-                    .connect_with(base.clone().create_if_missing(true).statement_cache_capacity(4096).pragma("wal_autocheckpoint", "8000"))
+                    .connect_with(
+                        base.clone()
+                            .create_if_missing(true)
+                            .statement_cache_capacity(4096)
+                            .pragma("cache_size", "-65536")
+                            .pragma("wal_autocheckpoint", "16384")
+                            .pragma("journal_size_limit", "67108864"),
+                    )
                     .await?;
+                let checkpoints = Arc::new(Checkpointer::start(<SqliteConnection as sqlx::Connection>::connect_with(&base).await?));
                 let read = SqlitePoolOptions::new()
                     .max_connections(opts.max_connections.max(2))
                     .connect_with(base.read_only(true))
                     .await?;
-                Ok(Db::Sqlite { write, read })
+                Ok(Db::Sqlite { write, read, checkpoints })
             }
             Location::Postgres(url) => {
                 // As on SQLite: keep every batch-size statement prepared (a miss costs a
@@ -289,7 +345,8 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read, .. } => {
+            Db::Sqlite { write, read, checkpoints } => {
+                checkpoints.stop();
                 read.close().await;
                 write.close().await;
             }

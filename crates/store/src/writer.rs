@@ -238,6 +238,24 @@ async fn insert_all(conn: &mut Conn<'_>, tables: Vec<(&str, &str, Vec<Vec<P>>)>,
     Ok(())
 }
 
+/// `UPDATE complaints SET <changed columns> WHERE id = … AND version = <as read>` for a
+/// complaint whose row was `read` and is now `new` (both in `COMPLAINT_COLS` order).
+fn update_sql(new: &[P], read: &[P]) -> (String, Vec<P>) {
+    let cols: Vec<&str> = COMPLAINT_COLS.split(',').map(str::trim).collect();
+    let version = cols.iter().position(|c| *c == "version").expect("complaints have a version");
+    let mut sets = vec![];
+    let mut params = vec![new[0].clone()];
+    for (i, col) in cols.iter().enumerate().skip(1) {
+        if new[i] != read[i] {
+            params.push(new[i].clone());
+            sets.push(format!("{col} = ${}", params.len()));
+        }
+    }
+    params.push(read[version].clone());
+    let sql = format!("UPDATE complaints SET {} WHERE id = $1 AND version = ${}", sets.join(", "), params.len());
+    (sql, params)
+}
+
 /// `$from, $from+1, …` for an IN list of `n` values.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -328,16 +346,16 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     }
     let known_players = players.len();
     let mut dirty_players: HashSet<usize> = HashSet::new();
-    // The complaints being changed, as they stand: (state, version in the database).
-    let mut current: HashMap<Uuid, (Complaint, i64)> = HashMap::new();
+    // The complaints being changed: (state as decided so far, row as read).
+    let mut current: HashMap<Uuid, (Complaint, Vec<P>)> = HashMap::new();
     let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint_id).collect::<HashSet<_>>().into_iter().collect();
     for chunk in ids.chunks(5_000) {
         let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE id IN ({})", placeholders(1, chunk.len()));
         let params: Vec<P> = chunk.iter().map(|id| P::from(*id)).collect();
         for r in conn.fetch_all(&sql, &params).await? {
             let c = complaint_from(&r)?;
-            let v = c.version;
-            current.insert(c.id, (c, v));
+            let row = complaint_params(&c);
+            current.insert(c.id, (c, row));
         }
     }
 
@@ -531,21 +549,12 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         )
         .await?;
     }
-    // One UPDATE per complaint, with its final state, guarded by the version it was read at.
+    // One UPDATE per complaint, of the columns its final state changed (an index is
+    // maintained only when one of its columns is SET), guarded by the version it was read at.
     for id in &changed {
-        let (state, read_version) = &current[id];
-        let mut p = complaint_params(state);
-        p.push(P::from(*read_version));
-        let n = conn
-            .execute(
-                "UPDATE complaints SET ref = $2, kind = $3, status = $4, channel = $5, player_id = $6, subject = $7, \
-                 description = $8, language = $9, department = $10, category = $11, priority = $12, assignee = $13, \
-                 tags = $14, escalation = $15, escalated = $16, resolution = $17, created_at = $18, updated_at = $19, \
-                 first_response_at = $20, resolved_at = $21, closed_at = $22, version = $23, search_text = $24 WHERE id = $1 AND version = $25",
-                &p,
-            )
-            .await?;
-        if n != 1 {
+        let (state, read) = &current[id];
+        let (sql, p) = update_sql(&complaint_params(state), read);
+        if conn.execute(&sql, &p).await? != 1 {
             return Err(StoreError::Corrupt(format!("complaint {id} changed under the writer's lock")));
         }
     }
@@ -569,4 +578,22 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     .await?;
     phase("inserts", t3.elapsed());
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_sets_only_the_columns_that_changed() {
+        let width = COMPLAINT_COLS.split(',').count();
+        let read: Vec<P> = (0..width as i64).map(P::from).collect();
+        let mut new = read.clone();
+        let (status, version) = (3, width - 2);
+        new[status] = P::from("in_progress");
+        new[version] = P::from(99i64);
+        let (sql, params) = update_sql(&new, &read);
+        assert_eq!(sql, "UPDATE complaints SET status = $2, version = $3 WHERE id = $1 AND version = $4");
+        assert_eq!(params, vec![read[0].clone(), new[status].clone(), new[version].clone(), read[version].clone()]);
+    }
 }
