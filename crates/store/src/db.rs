@@ -161,7 +161,12 @@ impl From<bool> for P {
 /// `params![a, b, c]` → `Vec<P>`.
 #[macro_export]
 macro_rules! params {
-    ($($v:expr),* $(,)?) => { vec![$($crate::db::P::from($v)),*] };
+    ($($v:expr),* $(,)?) => {{
+        // Often borrowed as a slice right away; a Vec all the same, so callers can extend it.
+        #[allow(clippy::useless_vec)]
+        let v = vec![$($crate::db::P::from($v)),*];
+        v
+    }};
 }
 
 macro_rules! bind_all {

@@ -373,11 +373,11 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     for op in ops {
         let (events, messages, jobs) = match op {
             WriteOp::Register(r) => {
-                if let Some(k) = &r.idempotency {
-                    if let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone())) {
-                        outcomes.push(if *hash == k.request_hash { Outcome::Replayed { complaint_id: *id } } else { Outcome::KeyReused });
-                        continue;
-                    }
+                if let Some(k) = &r.idempotency
+                    && let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone()))
+                {
+                    outcomes.push(if *hash == k.request_hash { Outcome::Replayed { complaint_id: *id } } else { Outcome::KeyReused });
+                    continue;
                 }
                 // The player: the strongest match among the known ones, or a new one.
                 let found = players
@@ -426,11 +426,11 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
                 (&b.events, &b.messages, &b.jobs)
             }
             WriteOp::Change(req) => {
-                if let Some(k) = &req.idempotency {
-                    if let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone())) {
-                        outcomes.push(if *hash == k.request_hash { Outcome::Replayed { complaint_id: *id } } else { Outcome::KeyReused });
-                        continue;
-                    }
+                if let Some(k) = &req.idempotency
+                    && let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone()))
+                {
+                    outcomes.push(if *hash == k.request_hash { Outcome::Replayed { complaint_id: *id } } else { Outcome::KeyReused });
+                    continue;
                 }
                 let Some((state, _)) = current.get_mut(&req.complaint_id) else {
                     outcomes.push(Outcome::Missing);
