@@ -10,7 +10,7 @@ use crate::model::*;
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-word_enum!(Scope { ComplaintsRead = "complaints:read", ComplaintsWrite = "complaints:write", Admin = "admin" });
+word_enum!(Scope { ComplaintsRead = "complaints:read", ComplaintsWrite = "complaints:write", Admin = "admin", Cti = "cti" });
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -513,6 +513,9 @@ pub fn jobs_for(event: &Event) -> Option<Job> {
     let complaint_id = event.complaint_id;
     match &event.data {
         EventData::Registered { .. } => Some(Job::Acknowledge { complaint_id }),
+        // Said in a live chat or on the phone: the player has it already (the chat keeps its
+        // transcript for a reconnect); nothing to send.
+        EventData::MessageAdded { kind: MessageKind::Outbound, channel: Channel::Chat | Channel::Phone, .. } => None,
         EventData::MessageAdded { message_id, kind: MessageKind::Outbound, .. }
         | EventData::SolutionProposed { message_id, .. }
         | EventData::InformationRequested { message_id, .. } => Some(Job::DeliverMessage { complaint_id, message_id: *message_id }),

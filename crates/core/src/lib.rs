@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod chain;
+pub mod chat;
 pub mod command;
 pub mod error;
 pub mod event;

@@ -4,6 +4,8 @@
 //! queue, the audit walk of the event chain, export and backup.
 
 pub mod audit;
+pub mod bus;
+pub mod chat;
 pub mod db;
 pub mod directory;
 pub mod jobs;
@@ -20,6 +22,7 @@ pub use audit::ChainReport;
 pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
+pub use chat::QueuedChat;
 pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};
 pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, WriteOp, Writer};
 
@@ -58,6 +61,7 @@ impl From<sqlx::Error> for StoreError {
 pub struct Store {
     db: Db,
     writer: Writer,
+    bus: bus::Bus,
 }
 
 impl Store {
@@ -69,8 +73,9 @@ impl Store {
     }
 
     fn from_db(db: Db) -> Store {
-        let writer = Writer::start(db.clone());
-        Store { db, writer }
+        let bus = bus::Bus::start(db.clone());
+        let writer = Writer::start(db.clone(), bus.clone());
+        Store { db, writer, bus }
     }
 
     pub fn db(&self) -> &Db {
@@ -79,6 +84,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// Committed events and signals, live.
+    pub fn bus(&self) -> &bus::Bus {
+        &self.bus
     }
 
     pub async fn write(&self, op: WriteOp) -> Result<Outcome, StoreError> {
@@ -91,6 +101,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.bus.stop();
         self.db.close().await;
     }
 }

@@ -54,6 +54,21 @@ pub struct StoredEvent {
     pub hash: String,
 }
 
+pub(crate) fn stored_event_from(r: &crate::db::Row) -> Result<StoredEvent, StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Corrupt(format!("event: {e}"));
+    Ok(StoredEvent {
+        seq: r.i64("seq")?,
+        event: Event {
+            id: r.uuid("id")?,
+            complaint_id: r.uuid("complaint_id")?,
+            at: from_micros(r.i64("at")?),
+            actor: serde_json::from_str(&r.text("actor")?).map_err(bad)?,
+            data: serde_json::from_str(&r.text("data")?).map_err(bad)?,
+        },
+        hash: hex_string(&r.bytes("hash")?),
+    })
+}
+
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.chars() {
@@ -202,22 +217,35 @@ impl Store {
                 &params![complaint_id]
             )
             .await)?;
-        rows.iter()
-            .map(|r| {
-                let bad = |e: serde_json::Error| StoreError::Corrupt(format!("event: {e}"));
-                Ok(StoredEvent {
-                    seq: r.i64("seq")?,
-                    event: Event {
-                        id: r.uuid("id")?,
-                        complaint_id: r.uuid("complaint_id")?,
-                        at: from_micros(r.i64("at")?),
-                        actor: serde_json::from_str(&r.text("actor")?).map_err(bad)?,
-                        data: serde_json::from_str(&r.text("data")?).map_err(bad)?,
-                    },
-                    hash: hex_string(&r.bytes("hash")?),
-                })
-            })
-            .collect()
+        rows.iter().map(stored_event_from).collect()
+    }
+
+    /// The events with `from <= seq <= to`, in order (all complaints).
+    pub async fn events_between(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = with_read!(self.db(), |conn| conn
+            .fetch_all(
+                "SELECT seq, id, complaint_id, actor, data, at, hash FROM events WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+                &params![from, to]
+            )
+            .await)?;
+        rows.iter().map(stored_event_from).collect()
+    }
+
+    /// A complaint's events after `after`, in order (a live view catching up).
+    pub async fn events_after(&self, complaint_id: Uuid, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = with_read!(self.db(), |conn| conn
+            .fetch_all(
+                "SELECT seq, id, complaint_id, actor, data, at, hash FROM events WHERE complaint_id = $1 AND seq > $2 ORDER BY seq",
+                &params![complaint_id, after]
+            )
+            .await)?;
+        rows.iter().map(stored_event_from).collect()
+    }
+
+    /// The seq of the last event in the chain (0 when there is none).
+    pub async fn head_seq(&self) -> Result<i64, StoreError> {
+        let row = with_read!(self.db(), |conn| conn.fetch_optional("SELECT seq FROM event_chain WHERE id = 1", &[]).await)?;
+        row.map_or(Ok(0), |r| r.i64("seq"))
     }
 
     pub async fn player(&self, id: Uuid) -> Result<Player, StoreError> {

@@ -13,7 +13,9 @@
 //! Several commands to one hot complaint in one batch are thus applied one after the other in
 //! memory and written as one UPDATE: none is ever stale, none needs a retry.
 
+use crate::bus::Bus;
 use crate::db::{Backend, Conn, Db, P};
+use crate::queries::{StoredEvent, hex_string};
 use crate::rows::*;
 use crate::{StoreError, params};
 use ombuds_core::chain::{Hash, Link};
@@ -128,7 +130,7 @@ pub struct Writer {
 pub const MAX_BATCH: usize = 512;
 
 impl Writer {
-    pub fn start(db: Db) -> Writer {
+    pub fn start(db: Db, bus: Bus) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -136,16 +138,22 @@ impl Writer {
                 let ops: Vec<&WriteOp> = batch.iter().map(|p| &p.op).collect();
                 metrics::histogram!("ombuds_commit_batch_size").record(ops.len() as f64);
                 let started = std::time::Instant::now();
-                let results = match write_batch(&db, &ops).await {
-                    Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                let results = match write_batch(&db, &bus, &ops).await {
+                    Ok((outcomes, events)) => {
+                        bus.committed(events);
+                        outcomes.into_iter().map(Ok).collect()
+                    }
                     Err(StoreError::ReferenceTaken(_)) if ops.len() == 1 => vec![Ok(Outcome::Retry("reference taken"))],
                     Err(e) if ops.len() == 1 => vec![Err(e)],
                     Err(e) => {
                         tracing::warn!(error = %e, size = ops.len(), "batch failed; writing its operations one by one");
                         let mut results = Vec::with_capacity(ops.len());
                         for op in &ops {
-                            results.push(match write_batch(&db, &[*op]).await {
-                                Ok(mut o) => Ok(o.remove(0)),
+                            results.push(match write_batch(&db, &bus, &[*op]).await {
+                                Ok((mut o, events)) => {
+                                    bus.committed(events);
+                                    Ok(o.remove(0))
+                                }
                                 Err(StoreError::ReferenceTaken(_)) => Ok(Outcome::Retry("reference taken")),
                                 Err(e) => Err(e),
                             });
@@ -211,7 +219,17 @@ pub(crate) async fn insert_rows(conn: &mut Conn<'_>, table: &str, cols: &str, ro
 /// data-modifying CTEs (a round trip per table saved on every batch; foreign keys are checked
 /// at the end of the statement, so the order inside does not matter); on SQLite, where a
 /// statement costs no round trip, and for huge batches, one statement per table.
-async fn insert_all(conn: &mut Conn<'_>, tables: Vec<(&str, &str, Vec<Vec<P>>)>, seq: i64, hash: Vec<u8>) -> Result<(), StoreError> {
+async fn insert_all(
+    conn: &mut Conn<'_>,
+    tables: Vec<(&str, &str, Vec<Vec<P>>)>,
+    seq: i64,
+    hash: Vec<u8>,
+    notify: Option<String>,
+) -> Result<(), StoreError> {
+    // PostgreSQL: the batch's NOTIFY rides on the chain-head UPDATE (`RETURNING` runs it once,
+    // for the one row), so announcing a commit costs no extra round trip.
+    let announce = notify.is_some();
+    let returning = |n: usize| if announce { format!(" RETURNING pg_notify('ombuds_events', ${n})") } else { String::new() };
     let total: usize = tables.iter().map(|(_, _, rows)| rows.iter().map(Vec::len).sum::<usize>()).sum();
     if conn.backend() == Backend::Postgres && total < 60_000 {
         let mut parts = vec![];
@@ -225,16 +243,28 @@ async fn insert_all(conn: &mut Conn<'_>, tables: Vec<(&str, &str, Vec<Vec<P>>)>,
             params.extend(p);
         }
         let with = if parts.is_empty() { String::new() } else { format!("WITH {} ", parts.join(", ")) };
-        let sql = format!("{with}UPDATE event_chain SET seq = ${}, hash = ${} WHERE id = 1", params.len() + 1, params.len() + 2);
+        let sql = format!(
+            "{with}UPDATE event_chain SET seq = ${}, hash = ${} WHERE id = 1{}",
+            params.len() + 1,
+            params.len() + 2,
+            returning(params.len() + 3)
+        );
         params.push(P::from(seq));
         params.push(P::from(hash));
+        if let Some(n) = notify {
+            params.push(P::from(n));
+        }
         conn.execute(&sql, &params).await?;
         return Ok(());
     }
     for (table, cols, rows) in tables {
         insert_rows(conn, table, cols, rows).await?;
     }
-    conn.execute("UPDATE event_chain SET seq = $1, hash = $2 WHERE id = 1", &params![seq, hash]).await?;
+    let mut p = params![seq, hash];
+    if let Some(n) = notify {
+        p.push(P::from(n));
+    }
+    conn.execute(&format!("UPDATE event_chain SET seq = $1, hash = $2 WHERE id = 1{}", returning(3)), &p).await?;
     Ok(())
 }
 
@@ -273,8 +303,9 @@ async fn existing_texts(conn: &mut Conn<'_>, sql_head: &str, col: &str, values: 
     Ok(found)
 }
 
-async fn write_batch(db: &Db, ops: &[&WriteOp]) -> Result<Vec<Outcome>, StoreError> {
-    crate::with_tx!(db, |conn| write_in_tx(&mut conn, ops).await)
+/// Writes a batch in one transaction: each write's outcome, and the events committed.
+async fn write_batch(db: &Db, bus: &Bus, ops: &[&WriteOp]) -> Result<(Vec<Outcome>, Vec<StoredEvent>), StoreError> {
+    crate::with_tx!(db, |conn| write_in_tx(&mut conn, bus, ops).await)
 }
 
 /// Time spent in one phase of a batch (`ombuds_commit_phase_seconds`: lookups, decide, updates,
@@ -284,7 +315,7 @@ fn phase(name: &'static str, since: std::time::Duration) {
     metrics::histogram!("ombuds_commit_phase_seconds", "phase" => name).record(since.as_secs_f64());
 }
 
-async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcome>, StoreError> {
+async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result<(Vec<Outcome>, Vec<StoredEvent>), StoreError> {
     let t0 = std::time::Instant::now();
     let lock = if conn.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
     let head = conn
@@ -368,6 +399,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
     let mut registered: Vec<Decision> = vec![];
     let mut changed: HashSet<Uuid> = HashSet::new();
     let mut decided: Vec<Decision> = vec![];
+    let mut committed: Vec<StoredEvent> = vec![];
     let now = to_micros(ombuds_core::now());
 
     for op in ops {
@@ -477,6 +509,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
             };
             let hash = link.hash(&prev);
             event_rows.push(params![seq, e.id, e.complaint_id, e.data.name(), actor, data, to_micros(e.at), prev.to_vec(), hash.to_vec()]);
+            committed.push(StoredEvent { seq, event: e.clone(), hash: hex_string(&hash) });
             prev = hash;
         }
         message_rows.extend(messages.iter().map(message_params));
@@ -574,10 +607,14 @@ async fn write_in_tx(conn: &mut Conn<'_>, ops: &[&WriteOp]) -> Result<Vec<Outcom
         ],
         seq,
         prev.to_vec(),
+        match (conn.backend(), committed.first(), committed.last()) {
+            (Backend::Postgres, Some(a), Some(b)) => Some(bus.announcement(a.seq, b.seq)),
+            _ => None,
+        },
     )
     .await?;
     phase("inserts", t3.elapsed());
-    Ok(outcomes)
+    Ok((outcomes, committed))
 }
 
 #[cfg(test)]

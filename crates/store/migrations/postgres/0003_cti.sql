@@ -1,0 +1,54 @@
+-- The phone (CTI) channel: calls reported by the PBX, the agents' extensions, and callbacks owed
+-- to players whose call was missed or who left a voicemail.
+CREATE TABLE agent_extensions (
+    extension   TEXT PRIMARY KEY,
+    agent_id    UUID NOT NULL UNIQUE REFERENCES agents(id),
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE calls (
+    id             UUID PRIMARY KEY,
+    -- the PBX's own id for the call (Asterisk linkedid, FreeSWITCH UUID, …)
+    call_id        TEXT NOT NULL UNIQUE,
+    direction      TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    caller         TEXT NOT NULL,
+    called         TEXT NOT NULL,
+    -- the player's side of the call in E.164; NULL when withheld or not a phone number
+    phone          TEXT,
+    player_id      UUID REFERENCES players(id),
+    status         TEXT NOT NULL CHECK (status IN ('ringing', 'answered', 'ended', 'missed', 'voicemail')),
+    agent_id       UUID REFERENCES agents(id),
+    extension      TEXT,
+    started_at     BIGINT NOT NULL,
+    answered_at    BIGINT,
+    ended_at       BIGINT,
+    duration_s     BIGINT,
+    cause          TEXT,
+    recording_url  TEXT,
+    voicemail_url  TEXT,
+    complaint_id   UUID REFERENCES complaints(id),
+    callback_id    UUID,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+CREATE INDEX calls_player ON calls(player_id, started_at);
+CREATE INDEX calls_complaint ON calls(complaint_id);
+
+-- One open callback per phone number: further missed calls from it join the open one.
+CREATE TABLE callbacks (
+    id            UUID PRIMARY KEY,
+    call_id       UUID NOT NULL REFERENCES calls(id),
+    player_id     UUID REFERENCES players(id),
+    phone         TEXT NOT NULL,
+    reason        TEXT NOT NULL CHECK (reason IN ('missed', 'voicemail')),
+    calls         BIGINT NOT NULL DEFAULT 1,
+    due_at        BIGINT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('open', 'done', 'cancelled')),
+    done_by       UUID REFERENCES agents(id),
+    done_at       BIGINT,
+    note          TEXT,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+);
+CREATE INDEX callbacks_status ON callbacks(status, due_at);
+CREATE INDEX callbacks_phone ON callbacks(phone, status);
