@@ -16,6 +16,15 @@ pub enum DeskError {
     IdempotencyKeyReused,
     #[error("the desk is too busy to settle this change; retry")]
     Contention,
+    /// A signed player identity that does not check out.
+    #[error("{0}")]
+    InvalidIdentity(String),
+    #[error("the chat has ended")]
+    ChatEnded,
+    #[error("another agent took this chat first")]
+    AlreadyTaken,
+    #[error("the chat is not held by an agent")]
+    ChatNotActive,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -38,6 +47,10 @@ impl DeskError {
             DeskError::Conflict(_) => "conflict",
             DeskError::IdempotencyKeyReused => "idempotency_key_reused",
             DeskError::Contention => "contention",
+            DeskError::InvalidIdentity(_) => "invalid_identity",
+            DeskError::ChatEnded => "chat_ended",
+            DeskError::AlreadyTaken => "already_taken",
+            DeskError::ChatNotActive => "chat_not_active",
             DeskError::Store(_) => "internal",
         }
     }

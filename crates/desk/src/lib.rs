@@ -3,11 +3,13 @@
 //! and calls the desk; the core decides; the store commits events, rows and jobs together.
 
 pub mod auth;
+pub mod chat;
 pub mod delivery;
 pub mod demo;
 mod error;
 pub mod intake;
 pub mod jobs;
+pub mod live;
 
 pub use auth::{NewAgent, NewToken, Session};
 pub use error::{DeskError, Result};
@@ -30,11 +32,12 @@ use uuid::Uuid;
 pub struct DeskConfig {
     pub session_ttl: Duration,
     pub db: DbOptions,
+    pub chat: chat::ChatConfig,
 }
 
 impl Default for DeskConfig {
     fn default() -> Self {
-        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default() }
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default(), chat: chat::ChatConfig::default() }
     }
 }
 
@@ -66,6 +69,8 @@ pub struct Inner {
     auth_cache: auth::AuthCache,
     dummy_hash: String,
     jobs_ready: tokio::sync::Notify,
+    live: live::Live,
+    chat_hub: chat::ChatHub,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -100,7 +105,11 @@ impl Desk {
 
     pub async fn with_store(store: Store, config: DeskConfig) -> Desk {
         let dummy_hash = auth::hash_password(auth::random_password()).await.expect("argon2 works");
+        let live = live::Live::start(&store);
+        let chat_hub = chat::ChatHub::start(&store, live.subscribe());
         Desk(Arc::new(Inner {
+            live,
+            chat_hub,
             store,
             config,
             departments: RwLock::new(None),
@@ -112,6 +121,15 @@ impl Desk {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Signals to users on every node (pop-ups, typing, queue changes).
+    pub fn live(&self) -> &live::Live {
+        &self.live
+    }
+
+    pub fn chat_hub(&self) -> &chat::ChatHub {
+        &self.chat_hub
     }
 
     pub async fn close(&self) {
