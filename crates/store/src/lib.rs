@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod bus;
 pub mod chat;
+pub mod cti;
 pub mod db;
 pub mod directory;
 pub mod jobs;

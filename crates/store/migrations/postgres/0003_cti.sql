@@ -41,14 +41,16 @@ CREATE TABLE callbacks (
     player_id     UUID REFERENCES players(id),
     phone         TEXT NOT NULL,
     reason        TEXT NOT NULL CHECK (reason IN ('missed', 'voicemail')),
+    -- missed calls from this number the callback answers
     calls         BIGINT NOT NULL DEFAULT 1,
     due_at        BIGINT NOT NULL,
-    status        TEXT NOT NULL CHECK (status IN ('open', 'done', 'cancelled')),
-    done_by       UUID REFERENCES agents(id),
+    status        TEXT NOT NULL CHECK (status IN ('open', 'done')),
+    -- who did it (an actor, as JSON), or the answered call that made it unnecessary
+    done_by       TEXT,
     done_at       BIGINT,
     note          TEXT,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL
 );
 CREATE INDEX callbacks_status ON callbacks(status, due_at);
-CREATE INDEX callbacks_phone ON callbacks(phone, status);
+CREATE UNIQUE INDEX callbacks_open_phone ON callbacks(phone) WHERE status = 'open';
