@@ -411,6 +411,7 @@ impl Desk {
                     return Err(DeskError::ChatNotActive);
                 }
                 self.assign_chat(&target, &complaint).await;
+                self.live().to_agent(target.id, serde_json::json!({"type": "chat_assigned", "chat_id": id})).await;
             }
             TransferTo::Department(d) => {
                 if !self.departments().await?.iter().any(|x| x.code == d && x.active) {

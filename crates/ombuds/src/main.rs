@@ -179,6 +179,11 @@ fn main() -> std::process::ExitCode {
 async fn open_desk(s: &Settings) -> anyhow::Result<Desk> {
     let location = Location::parse(&s.database_url())?;
     let mut config = DeskConfig { session_ttl: Duration::from_secs(s.session_hours * 3600), ..Default::default() };
+    config.chat = ombuds_desk::chat::ChatConfig {
+        identity_secret: s.chat.identity_secret.as_ref().map(|x| x.as_bytes().to_vec()),
+        identity_max_age: jiff::SignedDuration::from_hours(s.chat.identity_max_age_hours as i64),
+        default_department: s.chat.default_department.as_deref().map(|d| ombuds_core::DepartmentCode::parse(d).expect("checked when loading")),
+    };
     config.db.max_connections = s.max_connections;
     Desk::open(&location, config).await.with_context(|| format!("cannot open the store at {}", redact(&s.database_url())))
 }
@@ -353,7 +358,12 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
     println!("ombuds is serving on http://{addr} (store: {})", redact(&s.database_url()));
-    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit });
+    let chat = ombuds_web::chat::ChatWebConfig {
+        allowed_origins: s.chat.allowed_origins.clone(),
+        messages_per_minute: s.chat.messages_per_minute,
+        burst: s.chat.burst,
+    };
+    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit, chat });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut runner = JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id()));
     if let Some(e) = &s.email {

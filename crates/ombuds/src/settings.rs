@@ -24,6 +24,54 @@ pub struct Settings {
     pub log: String,
     /// The e-mail channel; absent: no e-mail in or out.
     pub email: Option<EmailSettings>,
+    /// Live chat on the operator's website.
+    #[serde(default)]
+    pub chat: ChatSettings,
+}
+
+/// `[chat]`: who may embed the widget, how logged-in players are identified, and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Origins whose pages may embed the widget, e.g. `["https://www.operator.example"]`.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// The shared secret the operator's backend signs player identities with (at least 32
+    /// characters); better given as `OMBUDS_CHAT_IDENTITY_SECRET`. Unset: no signed identities.
+    pub identity_secret: Option<String>,
+    /// How far ahead an identity token's `exp` may be, in hours.
+    #[serde(default = "default_identity_hours")]
+    pub identity_max_age_hours: u64,
+    /// Where chats go when the widget names no department.
+    pub default_department: Option<String>,
+    /// Messages a connection may send per minute, and the burst above that.
+    #[serde(default = "default_chat_per_minute")]
+    pub messages_per_minute: u32,
+    #[serde(default = "default_chat_burst")]
+    pub burst: u32,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        ChatSettings {
+            allowed_origins: vec![],
+            identity_secret: None,
+            identity_max_age_hours: default_identity_hours(),
+            default_department: None,
+            messages_per_minute: default_chat_per_minute(),
+            burst: default_chat_burst(),
+        }
+    }
+}
+
+fn default_identity_hours() -> u64 {
+    24
+}
+fn default_chat_per_minute() -> u32 {
+    60
+}
+fn default_chat_burst() -> u32 {
+    20
 }
 
 /// `[email]`: the addresses the desk receives for, the SMTP listener, the IMAP poller and the
@@ -168,6 +216,7 @@ const KEYS: &[&str] = &[
     "email.smtp_listen",
     "email.relay.password",
     "email.imap.password",
+    "chat.identity_secret",
 ];
 
 impl Settings {
@@ -224,6 +273,29 @@ impl Settings {
             if e.max_message_mb == 0 || e.max_message_mb > 100 {
                 bail!("[email] max_message_mb must be between 1 and 100");
             }
+        }
+        let c = &s.chat;
+        for o in &c.allowed_origins {
+            let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.chars().any(|ch| ch.is_whitespace() || ch.is_control())) {
+                bail!("[chat] allowed_origins: '{o}' is not an origin (scheme and host, no path), e.g. https://www.operator.example");
+            }
+        }
+        if let Some(secret) = &c.identity_secret
+            && secret.chars().count() < 32
+        {
+            bail!("[chat] identity_secret must be at least 32 characters");
+        }
+        if c.identity_max_age_hours == 0 || c.identity_max_age_hours > 24 * 30 {
+            bail!("[chat] identity_max_age_hours must be between 1 and 720");
+        }
+        if let Some(d) = &c.default_department
+            && ombuds_core::DepartmentCode::parse(d).is_err()
+        {
+            bail!("[chat] default_department '{d}' is not a department code");
+        }
+        if c.messages_per_minute == 0 || c.burst == 0 {
+            bail!("[chat] messages_per_minute and burst must be at least 1");
         }
         Ok(s)
     }

@@ -2,6 +2,7 @@
 //! `serve` runs it until shutdown.
 
 pub mod api;
+pub mod chat;
 pub mod extract;
 pub mod problem;
 
@@ -24,17 +25,19 @@ use utoipa::OpenApi;
 pub struct AppState {
     pub desk: Desk,
     metrics: PrometheusHandle,
+    pub chat: std::sync::Arc<chat::ChatWebConfig>,
 }
 
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    pub chat: chat::ChatWebConfig,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { body_limit: 256 * 1024 }
+        WebConfig { body_limit: 256 * 1024, chat: chat::ChatWebConfig::default() }
     }
 }
 
@@ -80,7 +83,13 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 pub fn router(desk: Desk, config: &WebConfig) -> Router {
-    let state = AppState { desk, metrics: metrics_handle() };
+    let state = AppState { desk, metrics: metrics_handle(), chat: std::sync::Arc::new(config.chat.clone()) };
+    // The player's side of the chat, called from the operator's pages (CORS).
+    let player_chat = Router::new()
+        .route("/chat/v1/status", get(chat::status))
+        .route("/chat/v1/chats", post(chat::start))
+        .route("/chat/v1/offline", post(chat::offline))
+        .layer(middleware::from_fn_with_state(state.clone(), chat::cors));
     let v1 = Router::new()
         .route("/complaints", post(api::register).get(api::list))
         .route("/complaints/{reference}", get(api::get))
@@ -115,9 +124,13 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/me/password", post(api::change_password))
         .route("/tokens", get(api::tokens).post(api::create_token))
         .route("/tokens/{id}", axum::routing::delete(api::revoke_token))
-        .route("/audit/verify", get(api::audit_verify));
+        .route("/audit/verify", get(api::audit_verify))
+        .route("/chat/ws", get(chat::agent_ws));
     Router::new()
         .nest("/api/v1", v1)
+        .merge(player_chat)
+        .route("/chat/v1/ws", get(chat::player_ws))
+        .route("/chat/widget.js", get(chat::widget))
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -21,7 +21,7 @@ impl TestApp {
         let desk = Desk::with_store(store, DeskConfig::default()).await;
         desk.seed_departments().await.unwrap();
         let (login, password) = desk.ensure_admin().await.unwrap().unwrap();
-        let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: 16 * 1024 });
+        let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: 16 * 1024, ..Default::default() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(ombuds_web::serve(listener, app, std::future::pending()));
