@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod cti;
 pub mod delivery;
 pub mod demo;
 mod error;

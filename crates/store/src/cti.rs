@@ -412,14 +412,12 @@ async fn apply_in_tx<E>(
     let at = to_micros(now);
     let reason = change.callback.map(|c| c.reason.as_str());
     match cb {
-        None => {}
-        Some(Cb::Raise(id)) => {
-            // Only ever from missed to voicemail: a voicemail says more than a missed call.
-            if reason == Some("voicemail") {
-                conn.execute("UPDATE callbacks SET reason = 'voicemail', updated_at = $2 WHERE id = $1 AND status = 'open'", &params![id, at])
-                    .await?;
-            }
+        // Only ever from missed to voicemail: a voicemail says more than a missed call.
+        Some(Cb::Raise(id)) if reason == Some("voicemail") => {
+            conn.execute("UPDATE callbacks SET reason = 'voicemail', updated_at = $2 WHERE id = $1 AND status = 'open'", &params![id, at])
+                .await?;
         }
+        None | Some(Cb::Raise(_)) => {}
         Some(Cb::Join(id)) => {
             conn.execute(
                 "UPDATE callbacks SET calls = calls + 1, reason = CASE WHEN $2 = 'voicemail' THEN 'voicemail' ELSE reason END, updated_at = $3 WHERE id = $1",
