@@ -65,16 +65,20 @@ pub async fn widget() -> Response {
         .into_response()
 }
 
+/// The answer to a CORS preflight from an allowed origin (`cors` refuses the others first).
+pub async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
 /// CORS for the player's endpoints: only the configured origins, no credentials.
 pub async fn cors(State(s): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let allowed = origin.as_ref().and_then(|o| o.to_str().ok()).is_some_and(|o| s.chat.allowed_origins.iter().any(|a| a == o));
     let preflight = req.method() == axum::http::Method::OPTIONS;
-    let mut resp = if preflight {
-        if allowed { StatusCode::NO_CONTENT.into_response() } else { Problem::new("forbidden", "this origin may not use the chat").into_response() }
-    } else {
-        next.run(req).await
-    };
+    if preflight && !allowed {
+        return Problem::new("forbidden", "this origin may not use the chat").into_response();
+    }
+    let mut resp = next.run(req).await;
     if allowed && let Some(o) = origin {
         let h = resp.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);

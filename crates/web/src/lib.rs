@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod chat;
+pub mod cti;
 pub mod extract;
 pub mod problem;
 
@@ -50,6 +51,7 @@ impl Default for WebConfig {
         api::player_reply, api::resolve, api::close, api::reopen, api::escalate, api::deescalate, api::priority, api::tags,
         api::departments, api::put_department, api::agents, api::add_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
+        cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -86,9 +88,9 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
     let state = AppState { desk, metrics: metrics_handle(), chat: std::sync::Arc::new(config.chat.clone()) };
     // The player's side of the chat, called from the operator's pages (CORS).
     let player_chat = Router::new()
-        .route("/chat/v1/status", get(chat::status))
-        .route("/chat/v1/chats", post(chat::start))
-        .route("/chat/v1/offline", post(chat::offline))
+        .route("/chat/v1/status", get(chat::status).options(chat::preflight))
+        .route("/chat/v1/chats", post(chat::start).options(chat::preflight))
+        .route("/chat/v1/offline", post(chat::offline).options(chat::preflight))
         .layer(middleware::from_fn_with_state(state.clone(), chat::cors));
     let v1 = Router::new()
         .route("/complaints", post(api::register).get(api::list))
@@ -125,6 +127,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/tokens", get(api::tokens).post(api::create_token))
         .route("/tokens/{id}", axum::routing::delete(api::revoke_token))
         .route("/audit/verify", get(api::audit_verify))
+        .merge(cti::routes())
         .route("/chat/ws", get(chat::agent_ws));
     Router::new()
         .nest("/api/v1", v1)
