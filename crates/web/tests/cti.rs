@@ -238,13 +238,22 @@ async fn missed_calls_and_voicemails_make_callbacks(db: &TestDb) {
     assert_eq!((s, b["call"]["status"].as_str()), (StatusCode::OK, Some("missed")), "a hang-up first starts the call from its numbers");
     let m1 = b["call"].clone();
     assert!(m1["player_id"].is_string(), "an unknown number makes a player");
-    // A second missed call from the number, and its voicemail, join the open callback.
+    // A second missed call from the number joins the open callback; its voicemail, posted
+    // after the hang-up as the Asterisk dialplan does, raises it to a voicemail.
     app.form("event=ringing&call_id=m2&caller=87770001122&called=3300").await;
-    let (s, b) = app.form("event=voicemail&call_id=m2&url=%2Fvar%2Fspool%2Fasterisk%2Fvoicemail%2Fdefault%2F3300%2FINBOX%2Fmsg0000").await;
+    let (_, b) = app.form("event=hangup&call_id=m2&cause=NOANSWER&duration_s=0").await;
+    assert_eq!(b["call"]["status"], "missed");
+    let (_, open) = app.get("/api/v1/callbacks", &dana).await;
+    assert_eq!((open[0]["calls"].as_i64(), open[0]["reason"].as_str()), (Some(2), Some("missed")));
+    assert_eq!(b["call"]["callback_id"], open[0]["id"]);
+    let (s, b) = app.form("event=voicemail&call_id=m2&url=%2Fvar%2Fspool%2Fasterisk%2Fvoicemail%2Fdefault%2F3300%2FINBOX%2Fmsg0000.wav").await;
     assert_eq!((s, b["call"]["status"].as_str()), (StatusCode::OK, Some("voicemail")), "{b}");
-    assert_eq!(b["call"]["player_id"], m1["player_id"]);
-    let (_, b) = app.form("event=hangup&call_id=m2&duration_s=31").await;
-    assert_eq!((b["call"]["status"].as_str(), b["call"]["ended_at"].is_string()), (Some("voicemail"), true));
+    assert_eq!((b["call"]["player_id"].as_str(), b["call"]["ended_at"].is_string()), (m1["player_id"].as_str(), true));
+    // A voicemail left while still ringing, then the hang-up: ended, still a voicemail.
+    app.form("event=ringing&call_id=m6&caller=87770001122&called=3300").await;
+    app.form("event=voicemail&call_id=m6&url=https%3A%2F%2Fpbx.example%2Fvm%2Fm6.wav").await;
+    let (_, b) = app.form("event=hangup&call_id=m6&duration_s=31").await;
+    assert_eq!((b["changed"].as_bool(), b["call"]["status"].as_str(), b["call"]["ended_at"].is_string()), (Some(true), Some("voicemail"), true));
     // A withheld number: logged, no player, no callback.
     let (s, b) = app.form("event=hangup&call_id=m3&caller=&called=3300").await;
     assert_eq!((s, b["call"]["player_id"].is_null(), b["call"]["callback_id"].is_null()), (StatusCode::OK, true, true));
@@ -253,7 +262,7 @@ async fn missed_calls_and_voicemails_make_callbacks(db: &TestDb) {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     let cb = &list[0];
-    assert_eq!((cb["phone"].as_str(), cb["reason"].as_str(), cb["calls"].as_i64(), cb["status"].as_str()), (Some("+77770001122"), Some("voicemail"), Some(2), Some("open")));
+    assert_eq!((cb["phone"].as_str(), cb["reason"].as_str(), cb["calls"].as_i64(), cb["status"].as_str()), (Some("+77770001122"), Some("voicemail"), Some(3), Some("open")));
     assert_eq!((cb["overdue"].as_bool(), cb["call_id"].as_str()), (Some(true), m1["id"].as_str()));
     let due: jiff::Timestamp = cb["due_at"].as_str().unwrap().parse().unwrap();
     let missed_at: jiff::Timestamp = m1["ended_at"].as_str().unwrap().parse().unwrap();
