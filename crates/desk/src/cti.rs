@@ -587,7 +587,7 @@ fn not_found(e: StoreError, what: &'static str) -> DeskError {
 impl Desk {
     /// The phone channel's settings.
     pub fn cti_config(&self) -> CtiConfig {
-        CtiConfig::default()
+        self.config.cti.clone()
     }
 
     /// Applies one PBX event. See the module's rules for duplicates and disorder.

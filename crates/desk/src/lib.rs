@@ -34,11 +34,12 @@ pub struct DeskConfig {
     pub session_ttl: Duration,
     pub db: DbOptions,
     pub chat: chat::ChatConfig,
+    pub cti: cti::CtiConfig,
 }
 
 impl Default for DeskConfig {
     fn default() -> Self {
-        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default(), chat: chat::ChatConfig::default() }
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default() }
     }
 }
 

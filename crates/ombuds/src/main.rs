@@ -1,6 +1,7 @@
 //! The `ombuds` binary: command line, configuration, wiring.
 
 mod bench;
+mod bench_chat;
 mod bench_mail;
 mod email;
 mod settings;
@@ -142,6 +143,29 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Open many chats (player sockets, agents' consoles) and measure player → agent latency.
+    Chat {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API token with the admin scope, to create the benchmark's agents (or OMBUDS_TOKEN).
+        #[arg(long, env = "OMBUDS_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, default_value_t = 1000)]
+        chats: usize,
+        #[arg(long, default_value_t = 20)]
+        agents: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Messages per second each player writes.
+        #[arg(long, default_value_t = 0.2)]
+        rate: f64,
+        /// The server's process id, to report its memory per open chat.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a corpus of realistic mail over SMTP to a running listener from concurrent sessions.
     Mail {
         /// The listener (`[email] smtp_listen` of the server).
@@ -179,6 +203,7 @@ fn main() -> std::process::ExitCode {
 async fn open_desk(s: &Settings) -> anyhow::Result<Desk> {
     let location = Location::parse(&s.database_url())?;
     let mut config = DeskConfig { session_ttl: Duration::from_secs(s.session_hours * 3600), ..Default::default() };
+    config.cti = ombuds_desk::cti::CtiConfig { callback_within: Duration::from_secs(s.cti.callback_minutes * 60) };
     config.chat = ombuds_desk::chat::ChatConfig {
         identity_secret: s.chat.identity_secret.as_ref().map(|x| x.as_bytes().to_vec()),
         identity_max_age: jiff::SignedDuration::from_hours(s.chat.identity_max_age_hours as i64),
@@ -308,6 +333,31 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 println!(
                     "intake: {clients} clients, {:.0} registrations/s ({} ok, {} failed in {:.0} s); latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                     rate, r.ok, r.failed, r.seconds, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+                );
+            }
+        }
+        Cmd::Bench { command: BenchCmd::Chat { url, token, chats, agents, seconds, rate, server_pid, json } } => {
+            if chats == 0 || agents == 0 || seconds == 0 || !(rate > 0.0 && rate <= 1.0) {
+                bail!("--chats, --agents and --seconds must be at least 1, and --rate between 0 and 1 message per second");
+            }
+            let r = bench_chat::run(bench_chat::ChatBench { url, token, chats, agents, duration: Duration::from_secs(seconds), rate, server_pid }).await?;
+            let per_chat_kb = match (r.rss_before_kb, r.rss_open_kb) {
+                (Some(a), Some(b)) => Some((b.saturating_sub(a)) as f64 / r.chats as f64),
+                _ => None,
+            };
+            let rate = r.received as f64 / r.seconds;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"chats": r.chats, "agents": r.agents, "messages_per_s": rate, "sent": r.sent, "received": r.received,
+                        "lost": r.lost, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms, "ack_p50_ms": r.ack_p50_ms,
+                        "ack_p99_ms": r.ack_p99_ms, "rss_before_kb": r.rss_before_kb, "rss_open_kb": r.rss_open_kb, "kb_per_chat": per_chat_kb})
+                );
+            } else {
+                println!(
+                    "chat: {} open chats, {} agents, {rate:.0} messages/s ({} sent, {} received, {} lost); player → agent p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; ack p50 {:.2} ms, p99 {:.2} ms; server memory {}",
+                    r.chats, r.agents, r.sent, r.received, r.lost, r.p50_ms, r.p99_ms, r.max_ms, r.ack_p50_ms, r.ack_p99_ms,
+                    per_chat_kb.map_or("not measured (pass --server-pid)".to_string(), |k| format!("{k:.1} KiB per open chat"))
                 );
             }
         }

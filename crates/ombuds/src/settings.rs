@@ -27,6 +27,28 @@ pub struct Settings {
     /// Live chat on the operator's website.
     #[serde(default)]
     pub chat: ChatSettings,
+    /// The phone channel (CTI webhook).
+    #[serde(default)]
+    pub cti: CtiSettings,
+}
+
+/// `[cti]`: the phone channel. The PBX authenticates with an API token of scope `cti`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtiSettings {
+    /// How soon a missed call or voicemail must be called back, in minutes.
+    #[serde(default = "default_callback_minutes")]
+    pub callback_minutes: u64,
+}
+
+impl Default for CtiSettings {
+    fn default() -> Self {
+        CtiSettings { callback_minutes: default_callback_minutes() }
+    }
+}
+
+fn default_callback_minutes() -> u64 {
+    120
 }
 
 /// `[chat]`: who may embed the widget, how logged-in players are identified, and limits.
@@ -293,6 +315,9 @@ impl Settings {
             && ombuds_core::DepartmentCode::parse(d).is_err()
         {
             bail!("[chat] default_department '{d}' is not a department code");
+        }
+        if s.cti.callback_minutes == 0 || s.cti.callback_minutes > 7 * 24 * 60 {
+            bail!("[cti] callback_minutes must be between 1 and 10080 (a week)");
         }
         if c.messages_per_minute == 0 || c.burst == 0 {
             bail!("[chat] messages_per_minute and burst must be at least 1");
