@@ -346,9 +346,24 @@ impl Agent {
         while self.next(until).await.is_some() {}
     }
 
+    /// The chat's entry in the next `queue` frame that lists it.
+    async fn waiting(&mut self, chat_id: &str) -> Value {
+        let queue = self
+            .expect("the chat in the queue", |f| f["type"] == "queue" && f["waiting"].as_array().is_some_and(|w| w.iter().any(|c| c["chat_id"] == chat_id)))
+            .await;
+        queue["waiting"].as_array().unwrap().iter().find(|c| c["chat_id"] == chat_id).unwrap().clone()
+    }
+
     fn count(&self, matches: impl Fn(&Value) -> bool) -> usize {
         self.frames.iter().filter(|f| matches(f)).count()
     }
+}
+
+/// The agent and the player must see one reference for one chat.
+fn assert_same_reference(agent_sees: &Value, player_sees: &str) {
+    // The queue lists the compact form (`K7M4QX2PH`), everything else the grouped one
+    // (`K7M-4QX-2PH`): both name the same complaint.
+    assert_eq!(agent_sees.as_str().map(|r| r.replace('-', "")), Some(player_sees.replace('-', "")), "the queue names another reference than the widget");
 }
 
 fn is_msg_with(f: &Value, chat_id: &str, text: &str) -> bool {
@@ -458,17 +473,15 @@ async fn a_chat_in_the_browser() {
     page.click("chat-start-submit").await;
     let s = page.wait("the chat with its reference and first message", |s| !s["reference"].is_null() && texts(s).iter().any(|t| t == first)).await;
     let reference = s["reference"].as_str().unwrap().to_string();
+    let chat_id = s["stored"]["chat_id"].as_str().expect("the chat is kept in sessionStorage").to_string();
     assert_eq!(s["messages"][0]["from"], "player");
     assert_eq!(page.el("chat-send").await.text().await.unwrap(), "Жіберу");
     assert_eq!(page.el("chat-input").await.attr("placeholder").await.unwrap().as_deref(), Some("Хабарлама жазыңыз…"));
 
     // The agent sees it waiting, takes it.
-    let queue = agent
-        .expect("the chat in the queue", |f| f["type"] == "queue" && f["waiting"].as_array().is_some_and(|w| w.iter().any(|c| c["reference"] == reference.as_str())))
-        .await;
-    let waiting = queue["waiting"].as_array().unwrap().iter().find(|c| c["reference"] == reference.as_str()).unwrap().clone();
+    let waiting = agent.waiting(&chat_id).await;
     assert_eq!((waiting["name"].as_str(), waiting["language"].as_str(), waiting["department"].as_str()), (Some(name), Some("kk"), Some("payments")), "{waiting:#}");
-    let chat_id = waiting["chat_id"].as_str().unwrap().to_string();
+    assert_same_reference(&waiting["reference"], &reference);
     agent.send(json!({"type": "accept", "chat_id": chat_id})).await;
     let taken = agent.expect("the accepted chat", |f| f["type"] == "chat" && f["chat_id"] == chat_id.as_str()).await;
     assert_eq!(taken["status"], "active", "{taken:#}");
@@ -623,10 +636,8 @@ async fn identity_tokens_in_the_browser() {
     page.click("chat-start-submit").await;
     let s = page.wait("the chat", |s| !s["reference"].is_null() && s["messages"].as_array().unwrap().len() == 1).await;
     let reference = s["reference"].as_str().unwrap().to_string();
-    let queue = agent
-        .expect("the signed chat in the queue", |f| f["type"] == "queue" && f["waiting"].as_array().is_some_and(|w| w.iter().any(|c| c["reference"] == reference.as_str())))
-        .await;
-    let waiting = queue["waiting"].as_array().unwrap().iter().find(|c| c["reference"] == reference.as_str()).unwrap();
+    let waiting = agent.waiting(s["stored"]["chat_id"].as_str().unwrap()).await;
+    assert_same_reference(&waiting["reference"], &reference);
     assert_eq!(waiting["name"], "Айгерим", "the name comes from the token: {waiting:#}");
     let c = desk.complaint(&reference).await;
     assert_eq!(c["channel"], "chat", "{c:#}");

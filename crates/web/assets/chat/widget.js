@@ -34,7 +34,8 @@
   var TOKEN = (script.getAttribute('data-token') || '').trim() || null;
   var LANG = pickLanguage(script.getAttribute('data-lang') || document.documentElement.getAttribute('lang') || '');
   var STORE_KEY = 'ombuds-chat:' + ORIGIN + ':' + (DEPARTMENT || '');
-  var MAX_TEXT = 4000; // characters; the server's limit is in bytes (16 KiB frames)
+  var MAX_TEXT = 4000; // characters in a message
+  var MAX_FRAME = 16 * 1024; // bytes: the desk closes a connection that sends a bigger frame
   var MAX_KEPT = 500; // transcript entries kept in sessionStorage
 
   function pickLanguage(l) {
@@ -133,6 +134,14 @@
     if (!Array.isArray(state.log)) state.log = [];
     if (!Array.isArray(state.pending)) state.pending = [];
     if (typeof state.after !== 'number') state.after = 0;
+  }
+
+  /** The desk refuses control characters in text (Unicode Cc) other than new lines and tabs. */
+  function clean(text) {
+    return String(text).replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '').trim();
+  }
+  function utf8Length(s) {
+    return window.TextEncoder ? new TextEncoder().encode(s).length : unescape(encodeURIComponent(s)).length;
   }
 
   function newClientId() {
@@ -350,19 +359,19 @@
       clearFieldErrors();
       setError(null);
       var payload = {
-        name: TOKEN ? null : fields.name.control.value.trim() || null,
-        email: TOKEN ? null : fields.email.control.value.trim() || null,
+        name: TOKEN ? null : clean(fields.name.control.value) || null,
+        email: TOKEN ? null : clean(fields.email.control.value) || null,
         language: LANG,
-        text: fields.text.control.value.trim(),
+        text: clean(fields.text.control.value),
         token: TOKEN
       };
-      if (TOKEN && !fields.email.wrap.hasAttribute('hidden')) payload.email = fields.email.control.value.trim() || null;
-      if (TOKEN && !fields.name.wrap.hasAttribute('hidden')) payload.name = fields.name.control.value.trim() || null;
+      if (TOKEN && !fields.email.wrap.hasAttribute('hidden')) payload.email = clean(fields.email.control.value) || null;
+      if (TOKEN && !fields.name.wrap.hasAttribute('hidden')) payload.name = clean(fields.name.control.value) || null;
       if (DEPARTMENT) payload.department = DEPARTMENT;
       var missing = false;
       ['name', 'email', 'text'].forEach(function (k) {
         var f = fields[k];
-        if (!f.wrap.hasAttribute('hidden') && !f.control.value.trim()) {
+        if (!f.wrap.hasAttribute('hidden') && !clean(f.control.value)) {
           f.err.textContent = t('errRequired');
           show(f.err, true);
           f.control.setAttribute('aria-invalid', 'true');
@@ -548,7 +557,8 @@
   }
 
   function applyStatus(status, agent, announce) {
-    var changed = status !== state.status || (agent || null) !== (state.agent || null);
+    // A frame without an agent (welcome) keeps the one we know; only a new name is a change.
+    var changed = status !== state.status || (!!agent && agent !== state.agent);
     state.status = status;
     if (agent) state.agent = agent;
     if (announce && changed) {
@@ -576,7 +586,10 @@
     setStatus(t('ended'));
     hideTyping();
     if (input) { input.disabled = true; sendBtn.disabled = true; endBtn.disabled = true; show(newBtn, true); }
-    disconnect();
+    // The desk still sends the lines we missed (a chat that ended while we were away): read them
+    // for a moment before hanging up.
+    if (ws) { var sock = ws; setTimeout(function () { if (ws === sock) disconnect(); }, 3000); }
+    else disconnect();
   }
 
   // ---- typing --------------------------------------------------------------------------------
@@ -605,13 +618,16 @@
   // ---- sending -------------------------------------------------------------------------------
   function say() {
     if (!state || state.ended || !input) return;
-    var text = input.value.trim();
+    var text = clean(input.value);
     if (!text) return;
-    if (text.length > MAX_TEXT) { setError(t('errTooBig')); return; }
+    var p = { client_id: newClientId(), text: text };
+    if (text.length > MAX_TEXT || utf8Length(JSON.stringify({ type: 'say', client_id: p.client_id, text: text })) > MAX_FRAME) {
+      setError(t('errTooBig'));
+      return;
+    }
     setError(null);
     input.value = '';
     stopTyping();
-    var p = { client_id: newClientId(), text: text };
     state.pending.push(p);
     saveState();
     renderPending(p);
@@ -723,6 +739,7 @@
         return;
       case 'error':
         if (f.code === 'chat_ended') { applyStatus('ended', null, true); setError(t('errEnded')); }
+        else if (f.code !== 'bad_frame') setError(t('errGeneric'));
         return;
       default:
         return; // frames we do not know are ignored, as the protocol may grow
