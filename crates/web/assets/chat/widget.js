@@ -246,8 +246,22 @@
     if (state) { state.open = open; saveState(); }
     if (open && view === 'idle') begin();
   }
-  launcher.addEventListener('click', function () { setOpen(true); });
-  closeBtn.addEventListener('click', function () { setOpen(false); });
+  launcher.addEventListener('click', function () {
+    setOpen(true);
+    focusFirst();
+  });
+  closeBtn.addEventListener('click', function () { setOpen(false); launcher.focus(); });
+  panel.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape') { setOpen(false); launcher.focus(); }
+  });
+  /** Focus goes to the first thing to fill in, when the player opened the panel. */
+  function focusFirst() {
+    if (!isOpen) return;
+    var all = shadow.querySelectorAll('.panel textarea, .panel input');
+    for (var i = 0; i < all.length; i++) {
+      if (!all[i].disabled && !all[i].closest('[hidden]')) { all[i].focus(); return; }
+    }
+  }
 
   function setStatus(text) { statusEl.textContent = text || ''; }
   function setError(text, retry) {
@@ -346,6 +360,7 @@
     var submit = el('button', { type: 'submit', testid: prefix + '-submit', text: kind === 'offline' ? t('offlineSend') : t('start') });
     form.appendChild(submit);
     body.appendChild(form);
+    focusFirst();
 
     function clearFieldErrors() {
       for (var k in fields) {
