@@ -208,8 +208,11 @@ pub async fn run(b: ChatBench) -> anyhow::Result<ChatReport> {
             tokio::time::sleep(offset).await;
             let mut tick = tokio::time::interval(period);
             let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 tick.tick().await;
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 n += 1;
                 let (cid, text) = (format!("m{n}"), format!("bench {i} {n}"));
                 let now = Instant::now();
@@ -235,9 +238,10 @@ pub async fn run(b: ChatBench) -> anyhow::Result<ChatReport> {
     let seconds = t0.elapsed().as_secs_f64();
     let (sent1, recv1) = (sent_count.load(Ordering::Relaxed), received.load(Ordering::Relaxed));
     stop.store(true, Ordering::Relaxed);
-    // Stragglers: what is still unanswered two seconds after the last send is lost.
+    let stopped = Instant::now();
+    // Stragglers: what was sent before the stop and is still unseen two seconds later is lost.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let lost = sent.lock().await.len() as u64;
+    let lost = sent.lock().await.values().filter(|at| **at <= stopped).count() as u64;
     for p in players {
         p.abort();
     }

@@ -31,7 +31,7 @@ fn chat_from(r: &Row) -> Result<Chat, StoreError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedChat {
     pub chat: Chat,
-    pub reference: String,
+    pub reference: ombuds_core::ComplaintRef,
     /// The start of the player's first message.
     pub preview: String,
 }
@@ -93,7 +93,8 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let preview: String = r.text("description")?.chars().take(140).collect();
-                Ok(QueuedChat { chat: chat_from(r)?, reference: r.text("ref")?, preview })
+                let reference = ombuds_core::ComplaintRef::parse(&r.text("ref")?).map_err(|e| StoreError::Corrupt(format!("complaints.ref: {e}")))?;
+                Ok(QueuedChat { chat: chat_from(r)?, reference, preview })
             })
             .collect()
     }

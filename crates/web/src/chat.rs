@@ -241,6 +241,23 @@ fn desk_error_frame(e: &DeskError, chat_id: Option<Uuid>) -> Message {
     error_frame(e.code(), e.to_string(), chat_id)
 }
 
+/// Sends the close frame, then reads (and drops) what the client still sends until it answers
+/// the close, for at most a second: closing the TCP connection with unread data would reset it,
+/// and the client could lose the close frame and its reason.
+async fn close_gracefully(socket: &mut WebSocket, m: Message) {
+    if socket.send(m).await.is_err() {
+        return;
+    }
+    let _ = timeout(Duration::from_secs(1), async {
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
@@ -313,8 +330,23 @@ fn uuid_field(v: &Value, k: &str) -> Option<Uuid> {
 fn parse_say(v: &Value, chat_id: Option<Uuid>) -> Result<(ClientMessageId, Body), Message> {
     let cid = ClientMessageId::parse(str_field(v, "client_id").unwrap_or(""))
         .map_err(|e| error_frame("validation_failed", format!("client_id {}", e.message), chat_id))?;
-    let text = Body::parse(str_field(v, "text").unwrap_or("")).map_err(|e| error_frame("validation_failed", format!("text {}", e.message), chat_id))?;
+    let text = Body::parse(str_field(v, "text").unwrap_or(""))
+        .map_err(|e| with_client_id(error_frame("validation_failed", format!("text {}", e.message), chat_id), &cid))?;
     Ok((cid, text))
+}
+
+/// An error frame that answers a `say` names its `client_id`, so the sender knows which failed.
+fn with_client_id(m: Message, cid: &ClientMessageId) -> Message {
+    match &m {
+        Message::Text(t) => match serde_json::from_str::<Value>(t) {
+            Ok(mut v) => {
+                v["client_id"] = json!(cid.as_str());
+                frame(v)
+            }
+            Err(_) => m,
+        },
+        _ => m,
+    }
 }
 
 // ------------------------------------------------------------------------- the player's socket
@@ -330,7 +362,7 @@ async fn player_session(s: AppState, mut socket: WebSocket) {
     metrics::gauge!("ombuds_chat_connections", "side" => "player").increment(1.0);
     let reason = player_loop(&s, &mut socket).await;
     if let Some(m) = reason {
-        let _ = socket.send(m).await;
+        close_gracefully(&mut socket, m).await;
     }
     metrics::gauge!("ombuds_chat_connections", "side" => "player").decrement(1.0);
 }
@@ -405,7 +437,7 @@ async fn player_loop(s: &AppState, socket: &mut WebSocket) -> Option<Message> {
                             Ok(Said::Again { seq, .. }) => {
                                 if socket.send(frame(json!({"type": "ack", "client_id": cid.as_str(), "seq": seq}))).await.is_err() { return None; }
                             }
-                            Err(e) => if socket.send(desk_error_frame(&e, None)).await.is_err() { return None; },
+                            Err(e) => if socket.send(with_client_id(desk_error_frame(&e, None), &cid)).await.is_err() { return None; },
                         }
                     }
                     "typing" => {
@@ -540,23 +572,23 @@ async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal
             Ok(Incoming::Frame(v)) if str_field(&v, "type") == Some("auth") => match s.desk.authenticate(str_field(&v, "token").unwrap_or("")).await {
                 Ok(p) => p,
                 Err(_) => {
-                    let _ = socket.send(close(CLOSE_POLICY, "authentication failed")).await;
+                    close_gracefully(&mut socket, close(CLOSE_POLICY, "authentication failed")).await;
                     return;
                 }
             },
             Ok(Incoming::Closed) => return,
             Err(_) => {
-                let _ = socket.send(close(CLOSE_POLICY, "no auth within 10 s")).await;
+                close_gracefully(&mut socket, close(CLOSE_POLICY, "no auth within 10 s")).await;
                 return;
             }
             Ok(_) => {
-                let _ = socket.send(close(CLOSE_POLICY, "the first frame must be auth")).await;
+                close_gracefully(&mut socket, close(CLOSE_POLICY, "the first frame must be auth")).await;
                 return;
             }
         },
     };
     let Principal::Agent(agent) = &who else {
-        let _ = socket.send(close(CLOSE_POLICY, "only agents use the chat console")).await;
+        close_gracefully(&mut socket, close(CLOSE_POLICY, "only agents use the chat console")).await;
         return;
     };
     let agent_id = agent.id;
@@ -564,7 +596,7 @@ async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal
     s.desk.agent_presence(agent_id, 1).await;
     let reason = agent_loop(&s, &mut socket, &who, agent_id).await;
     if let Some(m) = reason {
-        let _ = socket.send(m).await;
+        close_gracefully(&mut socket, m).await;
     }
     s.desk.agent_presence(agent_id, -1).await;
     metrics::gauge!("ombuds_chat_connections", "side" => "agent").decrement(1.0);
@@ -588,7 +620,7 @@ fn chat_frame(chat: &Chat, reference: &str, names: &HashMap<Uuid, String>) -> Me
 async fn queue_frame(desk: &Desk, who: &Principal) -> Message {
     match desk.chat_queue(who).await {
         Ok(list) => frame(json!({"type": "queue", "waiting": list.iter().map(|q| json!({
-            "chat_id": q.chat.id, "reference": q.reference, "department": q.chat.department.as_ref().map(|d| d.to_string()),
+            "chat_id": q.chat.id, "reference": q.reference.to_string(), "department": q.chat.department.as_ref().map(|d| d.to_string()),
             "language": q.chat.language.as_str(), "name": q.chat.player_name.as_ref().map(|n| n.to_string()),
             "since": q.chat.created_at.to_string(), "preview": q.preview,
         })).collect::<Vec<_>>()})),
@@ -656,7 +688,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                                     Ok((cid, text)) => match desk.agent_says(who, &h.chat, &cid, text).await {
                                         Ok(Said::Stored { message_id }) => { pending.insert(message_id, cid.as_str().to_string()); None }
                                         Ok(Said::Again { seq, .. }) => Some(frame(json!({"type": "ack", "chat_id": id, "client_id": cid.as_str(), "seq": seq}))),
-                                        Err(e) => Some(desk_error_frame(&e, Some(id))),
+                                        Err(e) => Some(with_client_id(desk_error_frame(&e, Some(id)), &cid)),
                                     },
                                 },
                             }
@@ -678,7 +710,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                                 Ok(to) => match desk.transfer_chat(who, id, to).await {
                                     Ok(chat) => {
                                         let names = desk.chat_hub().refresh_names(desk).await;
-                                        let reference = held.get(&chat.complaint_id).map(|_| String::new()).unwrap_or_default();
+                                        let reference = desk.chat_complaint(&chat).await.map(|c| c.reference.to_string()).unwrap_or_default();
                                         if chat.agent_id != Some(me) {
                                             held.remove(&chat.complaint_id);
                                             sub.unwatch(Watch::Complaint(chat.complaint_id));
@@ -766,7 +798,8 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                                     held.remove(complaint_id);
                                     sub.unwatch(Watch::Complaint(*complaint_id));
                                     let names = desk.chat_hub().refresh_names(desk).await;
-                                    let m = if c.status == ChatStatus::Ended { frame(json!({"type": "ended", "chat_id": c.id})) } else { chat_frame(&c, "", &names) };
+                                    let reference = desk.chat_complaint(&c).await.map(|x| x.reference.to_string()).unwrap_or_default();
+                                    let m = if c.status == ChatStatus::Ended { frame(json!({"type": "ended", "chat_id": c.id})) } else { chat_frame(&c, &reference, &names) };
                                     socket.send(m).await.is_ok()
                                 }
                                 Err(e) => { tracing::warn!(error = %e, "reloading a chat failed"); true }

@@ -494,7 +494,12 @@ async fn two_nodes_on_postgres() {
         assert_eq!((&m["text"], &m["seq"]), (&json!(format!("сообщение {i}")), &ack["seq"]));
         send(&mut agent, json!({"type": "say", "chat_id": chat_id, "client_id": format!("r{i}"), "text": format!("ответ {i}")})).await;
         let ack = until(&mut agent, "ack").await;
-        let m = until(&mut player, "msg").await;
+        let m = loop {
+            let m = until(&mut player, "msg").await;
+            if m["from"] == "agent" {
+                break m;
+            }
+        };
         assert_eq!((&m["text"], &m["seq"]), (&json!(format!("ответ {i}")), &ack["seq"]));
     }
     send(&mut agent, json!({"type": "typing", "chat_id": chat_id, "on": true})).await;
