@@ -507,3 +507,41 @@ async fn two_nodes_on_postgres() {
     drop((player, agent));
     db.cleanup().await;
 }
+
+// --------------------------------------------------------------------------------- phone pop-up
+
+/// A call answered at an agent's extension pops up in that agent's console (over the same
+/// socket as chats), with the caller's open complaints; other agents see nothing.
+async fn call_pops_up(db: &TestDb) {
+    let n = node(db.open().await, 60).await;
+    n.desk.seed_departments().await.unwrap();
+    let admin = n.admin().await;
+    let (s, b) = n.call(Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({"name": "pbx", "scopes": ["cti"]}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let pbx = b["token"].as_str().unwrap().to_string();
+    let gulnar = n.agent(&admin, "gulnar", &["payments"]).await;
+    let other = n.agent(&admin, "other", &["payments"]).await;
+    let (s, b) = n.call(Method::PUT, "/api/v1/agents/gulnar/extension", Some(&admin), Some(json!({"extension": "101"}))).await;
+    assert!(s.is_success(), "{b}");
+    // The caller has an open complaint from an earlier chat, under the same phone number.
+    let (s, b) = n
+        .call(Method::POST, "/api/v1/complaints", Some(&admin), Some(json!({"kind": "complaint", "channel": "phone", "subject": "Вывод не пришёл", "description": "Жду третий день", "player": {"phone": "8 701 555 12 34", "name": "Марат"}})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let reference = b["reference"].clone();
+    let mut console = n.console(&gulnar).await;
+    let mut bystander = n.console(&other).await;
+    let event = |e: Value| n.call(Method::POST, "/api/v1/cti/events", Some(&pbx), Some(e));
+    let (s, b) = event(json!({"event": "ringing", "call_id": "pbx-1", "caller": "+7 (701) 555-12-34", "called": "7172000000"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = event(json!({"event": "answered", "call_id": "pbx-1", "extension": "101"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let pop = until(&mut console, "call").await;
+    assert_eq!((&pop["status"], &pop["caller"]), (&json!("answered"), &json!("+77015551234")), "{pop}");
+    assert_eq!(pop["open_complaints"][0]["reference"], reference, "{pop}");
+    quiet(&mut bystander).await;
+}
+
+ombuds_store::both_backends! {
+    chat_call_pops_up => call_pops_up,
+}
