@@ -162,6 +162,16 @@ async fn quiet(ws: &mut Ws) {
     }
 }
 
+/// The next line written by `party` (each side also sees its own lines).
+async fn from(ws: &mut Ws, party: &str) -> Value {
+    loop {
+        let m = until(ws, "msg").await;
+        if m["from"] == party {
+            return m;
+        }
+    }
+}
+
 /// The first queue update that lists `n` waiting chats.
 async fn queue_of(ws: &mut Ws, n: usize) -> Value {
     loop {
@@ -490,16 +500,11 @@ async fn two_nodes_on_postgres() {
     for i in 0..5 {
         send(&mut player, json!({"type": "say", "client_id": format!("p{i}"), "text": format!("сообщение {i}")})).await;
         let ack = until(&mut player, "ack").await;
-        let m = until(&mut agent, "msg").await;
+        let m = from(&mut agent, "player").await;
         assert_eq!((&m["text"], &m["seq"]), (&json!(format!("сообщение {i}")), &ack["seq"]));
         send(&mut agent, json!({"type": "say", "chat_id": chat_id, "client_id": format!("r{i}"), "text": format!("ответ {i}")})).await;
         let ack = until(&mut agent, "ack").await;
-        let m = loop {
-            let m = until(&mut player, "msg").await;
-            if m["from"] == "agent" {
-                break m;
-            }
-        };
+        let m = from(&mut player, "agent").await;
         assert_eq!((&m["text"], &m["seq"]), (&json!(format!("ответ {i}")), &ack["seq"]));
     }
     send(&mut agent, json!({"type": "typing", "chat_id": chat_id, "on": true})).await;
