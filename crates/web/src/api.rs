@@ -184,17 +184,17 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, Query(q): Query<Ha
     let mut page = PageRequest { after: None, limit: 50 };
     let ts = |s: &str| s.parse::<jiff::Timestamp>().map_err(|_| FieldError::new("", "invalid_timestamp", "use RFC 3339, e.g. 2026-11-25T10:00:00Z"));
     let uuid = |s: &str| Uuid::parse_str(s).map_err(|_| FieldError::new("", "invalid_id", "is not a valid id"));
-    for (k, v) in &q {
-        let v = Some(v.as_str());
+    for (k, raw_v) in &q {
+        let v = Some(raw_v.as_str());
         match k.as_str() {
             "status" => {
-                let raw: Vec<String> = v.unwrap().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let raw: Vec<String> = raw_v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
                 filter.statuses = f.list("status", &Some(raw), Status::parse);
             }
             "department" if v == Some("none") => filter.unrouted = true,
             "department" => filter.department = f.opt(k, v, DepartmentCode::parse),
             "assignee" => {
-                filter.assignee = match v.unwrap() {
+                filter.assignee = match raw_v.as_str() {
                     "none" => Some(AssigneeFilter::Nobody),
                     "me" => match &who {
                         Principal::Agent(a) => Some(AssigneeFilter::Agent(a.id)),
@@ -220,7 +220,7 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, Query(q): Query<Ha
             "created_from" => filter.created_from = f.opt(k, v, ts),
             "created_to" => filter.created_to = f.opt(k, v, ts),
             "q" => {
-                let t = v.unwrap().trim();
+                let t = raw_v.trim();
                 if t.chars().count() > 200 {
                     f.0.push(FieldError::new("q", "too_long", "at most 200 characters"));
                 } else if !t.is_empty() {

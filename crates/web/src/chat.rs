@@ -471,7 +471,7 @@ async fn player_loop(s: &AppState, socket: &mut WebSocket) -> Option<Message> {
                 },
             },
             item = feed.recv() => {
-                let Some(item) = item else { return None };
+                let item = item?;
                 let ok = match item {
                     ChatFeed::Event(e) => {
                         if e.seq <= last_seq { true } else {
@@ -764,7 +764,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                 if socket.send(queue_frame(desk, who).await).await.is_err() { return None; }
             }
             item = feed.recv() => {
-                let Some(item) = item else { return None };
+                let item = item?;
                 let ok = match item {
                     ChatFeed::Event(e) => match held.get_mut(&e.event.complaint_id) {
                         Some(h) if e.seq > h.last_seq => {

@@ -34,7 +34,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         })?;
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        if !json_type && !(bytes.is_empty() && declared_len.unwrap_or(0) == 0) {
+        if !json_type && (!bytes.is_empty() || declared_len.unwrap_or(0) != 0) {
             return Err(Problem::new("unsupported_media_type", "send the body as application/json").into());
         }
         match serde_json::from_slice::<T>(body) {

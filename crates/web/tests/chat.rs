@@ -251,7 +251,7 @@ async fn conversation(db: &TestDb) {
     let (s, b) = n.call(Method::GET, &format!("/api/v1/complaints/{reference}"), Some(&daniyar), None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["channel"], "chat");
-    assert_eq!(b["assignee"].is_string(), true, "accepting assigned the complaint: {b}");
+    assert!(b["assignee"].is_string(), "accepting assigned the complaint: {b}");
     let texts: Vec<&str> = b["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(texts, ["Сәлеметсіз бе! Тексеріп жатырмын.", "Рақмет!"]);
     // Chat lines make no e-mail: only the acknowledgment is in the outbox.

@@ -53,10 +53,10 @@ impl Server {
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         loop {
-            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+                && r.status().is_success()
+            {
+                break;
             }
             assert!(started.elapsed() < Duration::from_secs(30), "server did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
