@@ -293,6 +293,8 @@ enum Incoming {
     Frame(Value),
     TooBig,
     Bad(String),
+    /// A ping or pong: the peer is there.
+    Alive,
     Closed,
 }
 
@@ -313,9 +315,28 @@ async fn next_frame(socket: &mut WebSocket) -> Incoming {
             Some(Ok(Message::Binary(b))) => {
                 return if b.len() > MAX_FRAME { Incoming::TooBig } else { Incoming::Bad("binary frames are not part of the protocol".into()) };
             }
-            Some(Ok(_)) => {} // ping/pong: handled by the library
+            Some(Ok(_)) => return Incoming::Alive, // ping/pong: answered by the library
         }
     }
+}
+
+/// The first frame that is not a ping or pong.
+async fn first_frame(socket: &mut WebSocket) -> Incoming {
+    loop {
+        match next_frame(socket).await {
+            Incoming::Alive => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The server pings every connection this often, and closes one it has heard nothing from
+/// (not even a pong) for `IDLE_LIMIT`: a vanished client does not hold a task and a chat forever.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const IDLE_LIMIT: Duration = Duration::from_secs(75);
+
+fn keepalive() -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY)
 }
 
 fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -376,7 +397,7 @@ async fn player_session(s: AppState, mut socket: WebSocket) {
 /// Runs one player connection; returns the close frame to end it with, if any.
 async fn player_loop(s: &AppState, socket: &mut WebSocket) -> Option<Message> {
     let desk = &s.desk;
-    let hello = match timeout(HELLO_WITHIN, next_frame(socket)).await {
+    let hello = match timeout(HELLO_WITHIN, first_frame(socket)).await {
         Err(_) => return Some(close(CLOSE_POLICY, "no hello within 10 s")),
         Ok(Incoming::Frame(v)) if str_field(&v, "type") == Some("hello") => v,
         Ok(Incoming::TooBig) => return Some(close(CLOSE_TOO_BIG, "message too big")),
@@ -416,9 +437,17 @@ async fn player_loop(s: &AppState, socket: &mut WebSocket) -> Option<Message> {
     let mut bucket = Bucket::new(s.chat.messages_per_minute, s.chat.burst);
     let mut bad = 0;
     let mut last_typing = Instant::now() - Duration::from_secs(1);
+    let (mut ping, mut seen) = (keepalive(), Instant::now());
     loop {
         tokio::select! {
-            incoming = next_frame(socket) => match incoming {
+            _ = ping.tick() => {
+                if seen.elapsed() > IDLE_LIMIT {
+                    return Some(close(1001, "idle"));
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() { return None; }
+            }
+            incoming = next_frame(socket) => match { seen = Instant::now(); incoming } {
+                Incoming::Alive => {}
                 Incoming::Closed => return None,
                 Incoming::TooBig => return Some(close(CLOSE_TOO_BIG, "message too big")),
                 Incoming::Bad(why) => {
@@ -574,7 +603,7 @@ pub async fn agent_ws(State(s): State<AppState>, headers: HeaderMap, ws: WebSock
 async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal>) {
     let who = match pre {
         Some(p) => p,
-        None => match timeout(HELLO_WITHIN, next_frame(&mut socket)).await {
+        None => match timeout(HELLO_WITHIN, first_frame(&mut socket)).await {
             Ok(Incoming::Frame(v)) if str_field(&v, "type") == Some("auth") => match s.desk.authenticate(str_field(&v, "token").unwrap_or("")).await {
                 Ok(p) => p,
                 Err(_) => {
@@ -655,6 +684,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
     let mut bad = 0;
     // Queue changes come in bursts; the console reads the queue at most every 100 ms.
     let mut queue_due: Option<tokio::time::Instant> = None;
+    let (mut ping, mut seen) = (keepalive(), Instant::now());
     loop {
         let queue_timer = async {
             match queue_due {
@@ -663,7 +693,14 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
             }
         };
         tokio::select! {
-            incoming = next_frame(socket) => match incoming {
+            _ = ping.tick() => {
+                if seen.elapsed() > IDLE_LIMIT {
+                    return Some(close(1001, "idle"));
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() { return None; }
+            }
+            incoming = next_frame(socket) => match { seen = Instant::now(); incoming } {
+                Incoming::Alive => {}
                 Incoming::Closed => return None,
                 Incoming::TooBig => return Some(close(CLOSE_TOO_BIG, "message too big")),
                 Incoming::Bad(why) => {
