@@ -10,6 +10,7 @@ pub mod event;
 pub mod fields;
 pub mod model;
 pub mod reference;
+pub mod rules;
 
 pub use access::{Principal, Scope, Visibility};
 pub use command::{Command, Ctx, Decision, Job, Registration};
