@@ -94,6 +94,23 @@ impl Decision {
     }
 }
 
+/// What automatic routing (rules, then the classifier) decided for a new complaint. The
+/// registration's own fields win over it; it fills what the registration left open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoRoute {
+    pub department: Option<DepartmentCode>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub tags: BTreeSet<Tag>,
+    /// An agent to assign: only when the complaint ends up in a department the agent works in.
+    pub assignee: Option<Agent>,
+    /// Recorded on the `routed` event: `rule:<name>` or `classifier:<confidence>`.
+    pub by: Option<String>,
+    /// The language detected in the text, used when neither the registration nor the player's
+    /// contact names one.
+    pub detected_language: Option<Language>,
+}
+
 /// Registers a complaint for a known player. The desk resolves `player_id` (matching or creating
 /// the player) and draws the reference.
 pub fn register(
@@ -103,11 +120,26 @@ pub fn register(
     player_id: Uuid,
     ctx: &mut Ctx<'_>,
 ) -> Result<Decision, DomainError> {
+    register_routed(reg, &AutoRoute::default(), id, reference, player_id, ctx)
+}
+
+/// Registers a complaint and applies what automatic routing decided where the registration is
+/// silent. An automatic department that is unknown or inactive is ignored (rules are checked when
+/// saved, but a department may be deactivated later): the complaint stays unrouted rather than
+/// being refused.
+pub fn register_routed(
+    reg: &Registration,
+    auto: &AutoRoute,
+    id: Uuid,
+    reference: ComplaintRef,
+    player_id: Uuid,
+    ctx: &mut Ctx<'_>,
+) -> Result<Decision, DomainError> {
     reg.check()?;
     if let Some(d) = &reg.department {
         ctx.department(d, "department")?;
     }
-    let language = reg.language.or(reg.player.language).unwrap_or(Language::Ru);
+    let language = reg.language.or(reg.player.language).or(auto.detected_language).unwrap_or(Language::Ru);
     let complaint = Complaint {
         id,
         reference,
@@ -132,6 +164,13 @@ pub fn register(
         closed_at: None,
         version: 0,
     };
+    let mut tags = reg.tags.clone();
+    for t in &auto.tags {
+        if tags.len() >= MAX_TAGS {
+            break;
+        }
+        tags.insert(t.clone());
+    }
     let mut data = vec![EventData::Registered {
         reference,
         kind: reg.kind,
@@ -140,11 +179,24 @@ pub fn register(
         subject: reg.subject.clone(),
         description: reg.description.clone(),
         language,
-        priority: reg.priority.unwrap_or(Priority::Normal),
-        tags: reg.tags.clone(),
+        priority: reg.priority.or(auto.priority).unwrap_or(Priority::Normal),
+        tags,
     }];
-    if let Some(department) = &reg.department {
-        data.push(EventData::Routed { department: department.clone(), category: reg.category.clone(), previous: None });
+    let routed = match (&reg.department, &auto.department) {
+        (Some(d), _) => Some((d.clone(), reg.category.clone(), None)),
+        (None, Some(d)) if ctx.department(d, "department").is_ok() => Some((d.clone(), auto.category.clone(), auto.by.clone())),
+        _ => None,
+    };
+    if let Some((department, category, by)) = routed {
+        let assignee = auto
+            .assignee
+            .as_ref()
+            .filter(|a| a.active && (a.role == Role::Admin || a.departments.contains(&department)))
+            .map(|a| a.id);
+        data.push(EventData::Routed { department, category, previous: None, by });
+        if let Some(agent) = assignee {
+            data.push(EventData::Assigned { agent, previous: None });
+        }
     }
     Ok(Decision::new(complaint, stamp(data, id, ctx)))
 }
@@ -248,6 +300,7 @@ pub fn decide(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Eve
                     department: department.clone(),
                     category: category.clone(),
                     previous: c.department.clone(),
+                    by: None,
                 }]
             }
         }

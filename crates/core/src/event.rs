@@ -28,6 +28,10 @@ pub enum EventData {
         department: DepartmentCode,
         category: Option<Category>,
         previous: Option<DepartmentCode>,
+        /// How an automatic routing decided: `rule:<name>` or `classifier:<confidence>`. Absent
+        /// when a person (or the registration itself) named the department.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     Assigned {
         agent: Uuid,

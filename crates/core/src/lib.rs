@@ -13,7 +13,7 @@ pub mod reference;
 pub mod rules;
 
 pub use access::{Principal, Scope, Visibility};
-pub use command::{Command, Ctx, Decision, Job, Registration};
+pub use command::{AutoRoute, Command, Ctx, Decision, Job, Registration};
 pub use error::DomainError;
 pub use event::{Event, EventData};
 pub use fields::*;

@@ -288,3 +288,68 @@ fn language_guess_by_script() {
     // A Russian letter quoting an English subject stays Russian.
     assert_eq!(Language::guess("Re: Withdrawal — добрый день, деньги так и не пришли"), Some(Language::Ru));
 }
+
+fn routed(w: &mut World, reg: &Registration, auto: &AutoRoute) -> Decision {
+    w.run(|ctx| command::register_routed(reg, auto, Uuid::from_u128(1), ComplaintRef::from_bits(1), Uuid::from_u128(2), ctx)).unwrap()
+}
+
+fn specialist(departments: &[&str]) -> Agent {
+    Agent {
+        id: Uuid::from_u128(77),
+        login: "dana".into(),
+        name: PersonName::parse("Dana").unwrap(),
+        email: None,
+        role: Role::Agent,
+        departments: departments.iter().map(|d| DepartmentCode::parse(d).unwrap()).collect(),
+        languages: BTreeSet::new(),
+        active: true,
+    }
+}
+
+#[test]
+fn automatic_routing_fills_what_the_registration_leaves_open() {
+    let mut w = World::new();
+    let tag = |t: &str| Tag::parse(t).unwrap();
+    let auto = AutoRoute {
+        department: Some(DepartmentCode::parse("payments").unwrap()),
+        category: Some(Category::parse("withdrawal").unwrap()),
+        priority: Some(Priority::High),
+        tags: [tag("vip")].into(),
+        assignee: Some(specialist(&["payments"])),
+        by: Some("rule:big withdrawals".into()),
+        detected_language: Some(Language::En),
+    };
+    let d = routed(&mut w, &registration(None), &auto);
+    let c = &d.complaint;
+    assert_eq!(c.department.as_ref().map(|d| d.as_str()), Some("payments"));
+    assert_eq!(c.category.as_ref().map(|c| c.as_str()), Some("withdrawal"));
+    assert_eq!((c.priority, c.status, c.assignee), (Priority::High, Status::InProgress, Some(Uuid::from_u128(77))));
+    assert!(c.tags.contains(&tag("vip")));
+    // The contact's language wins over the detected one.
+    assert_eq!(c.language, Language::Kk);
+    assert!(d.events.iter().any(|e| matches!(&e.data, EventData::Routed { by: Some(b), .. } if b == "rule:big withdrawals")));
+
+    // The registration's own department and priority win; the agent of another department is not assigned.
+    let mut reg = registration(Some("security"));
+    reg.priority = Some(Priority::Low);
+    reg.player.language = None;
+    let d = routed(&mut w, &reg, &auto);
+    assert_eq!(d.complaint.department.as_ref().map(|d| d.as_str()), Some("security"));
+    assert_eq!((d.complaint.priority, d.complaint.assignee, d.complaint.language), (Priority::Low, None, Language::En));
+    assert!(d.events.iter().any(|e| matches!(&e.data, EventData::Routed { by: None, .. })));
+
+    // An inactive or unknown automatic department leaves the complaint new, not refused.
+    for code in ["legacy", "nowhere"] {
+        let auto = AutoRoute { department: Some(DepartmentCode::parse(code).unwrap()), ..auto.clone() };
+        let d = routed(&mut w, &registration(None), &auto);
+        assert_eq!((d.complaint.status, d.complaint.department.clone(), d.complaint.assignee), (Status::New, None, None));
+        assert_eq!(d.complaint.priority, Priority::High);
+    }
+}
+
+#[test]
+fn a_routed_event_without_a_reason_hashes_as_before() {
+    // Events stored before `by` existed must serialize to the same bytes (the hash chain).
+    let data = EventData::Routed { department: DepartmentCode::parse("payments").unwrap(), category: None, previous: None, by: None };
+    assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"type":"routed","department":"payments","category":null,"previous":null}"#);
+}

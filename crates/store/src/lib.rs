@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod migrate;
 pub mod queries;
+pub mod routing;
 mod rows;
 pub mod writer;
 #[cfg(feature = "testing")]
@@ -23,6 +24,7 @@ pub use audit::ChainReport;
 pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
+pub use routing::{StoredModel, StoredRules, TrainingRow};
 pub use chat::QueuedChat;
 pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};
 pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, WriteOp, Writer};
