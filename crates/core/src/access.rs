@@ -82,6 +82,15 @@ impl Principal {
         if self.is_admin() { Ok(()) } else { Err(forbidden("this needs an administrator")) }
     }
 
+    /// Reading routing rules and trying them (dry run): supervisors and administrators.
+    pub fn require_supervisor(&self) -> Result<(), DomainError> {
+        match self {
+            Principal::Agent(a) if matches!(a.role, Role::Admin | Role::Supervisor) => Ok(()),
+            _ if self.is_admin() => Ok(()),
+            _ => Err(forbidden("this needs a supervisor or an administrator")),
+        }
+    }
+
     pub fn may_register(&self) -> Result<(), DomainError> {
         if self.has(Scope::ComplaintsWrite) { Ok(()) } else { Err(forbidden("this token lacks the complaints:write scope")) }
     }

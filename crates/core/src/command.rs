@@ -44,6 +44,10 @@ pub struct Registration {
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub tags: BTreeSet<Tag>,
+    /// The player's segments as the operator knows them (`vip`, `new`, …): routing rules may
+    /// test them; they are not stored on the complaint.
+    #[serde(default)]
+    pub segments: BTreeSet<Tag>,
 }
 
 impl Registration {

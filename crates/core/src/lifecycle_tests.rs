@@ -74,6 +74,7 @@ fn registration(department: Option<&str>) -> Registration {
         category: None,
         priority: None,
         tags: BTreeSet::new(),
+        segments: Default::default(),
     }
 }
 

@@ -30,6 +30,35 @@ pub struct RuleSetSpec {
     pub rules: Vec<RuleSpec>,
 }
 
+/// A rule file that does not read as a rule set (before any rule is checked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+impl RuleSetSpec {
+    /// Reads a rule file in TOML (`[[rule]]` tables). Syntax errors and unknown keys are
+    /// reported with their line and column.
+    pub fn from_toml(text: &str) -> Result<RuleSetSpec, SpecError> {
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!(" (line {line})")
+            });
+            SpecError(format!("{}{}", e.message(), at.unwrap_or_default()))
+        })
+    }
+
+    /// Reads the same rule set as JSON (`{"rule": [...]}`).
+    pub fn from_json(text: &[u8]) -> Result<RuleSetSpec, SpecError> {
+        serde_json::from_slice(text).map_err(|e| SpecError(e.to_string()))
+    }
+
+    /// The rule set as a TOML file that `from_toml` reads back to the same set.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a rule set is representable in TOML")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
@@ -137,6 +166,8 @@ pub struct RoutingDecision {
     pub add_tags: BTreeSet<Tag>,
     /// The names of the rules that fired, in order.
     pub fired: Vec<String>,
+    /// The rule that set the department.
+    pub department_by: Option<String>,
 }
 
 /// Why each rule did or did not fire (the dry run).
@@ -403,8 +434,9 @@ impl RuleSet {
                 continue;
             }
             let th = &r.then;
-            if d.department.is_none() {
+            if d.department.is_none() && th.department.is_some() {
                 d.department = th.department.clone();
+                d.department_by = Some(r.name.clone());
             }
             if d.category.is_none() {
                 d.category = th.category.clone();
@@ -600,6 +632,43 @@ mod tests {
         vip.segments.insert("vip".into());
         let d = rs.route(&vip);
         assert_eq!((d.department.unwrap().as_str(), d.assign.as_deref()), ("payments", Some("aliya")));
+    }
+
+    #[test]
+    fn rule_files_in_toml_read_back_and_bad_ones_are_named() {
+        let text = r#"
+[[rule]]
+name = "withdrawals"
+when.any_words = ["вывод*", "ақша шығару", "withdrawal*"]
+when.amount_at_least = 1000
+then.department = "payments"
+then.category = "withdrawal_delay"
+
+[[rule]]
+name = "vip"
+enabled = false
+stop = true
+[rule.when]
+segment = ["vip"]
+[rule.then]
+priority = "high"
+add_tags = ["vip"]
+"#;
+        let spec = RuleSetSpec::from_toml(text).unwrap();
+        assert_eq!(spec.rules.len(), 2);
+        assert_eq!(spec.rules[0].when.amount_at_least, Some(1000.0));
+        assert!(!spec.rules[1].enabled && spec.rules[1].stop);
+        assert_eq!(RuleSetSpec::from_toml(&spec.to_toml()).unwrap(), spec);
+        assert!(RuleSet::compile(&spec, &depts(), None).is_ok());
+        assert_eq!(RuleSetSpec::from_toml("").unwrap(), RuleSetSpec::default());
+        // Syntax errors and unknown keys: the line is named.
+        let e = RuleSetSpec::from_toml("[[rule]]\nname = \"x\"\nthen.department = \n").unwrap_err();
+        assert!(e.0.contains("line 3"), "{e}");
+        let e = RuleSetSpec::from_toml("[[rule]]\nname = \"x\"\nwhen.any_word = [\"a\"]\n").unwrap_err();
+        assert!(e.0.contains("any_word") && e.0.contains("line 3"), "{e}");
+        let e = RuleSetSpec::from_toml("[[rule]]\nname = \"x\"\nthen.priority = \"asap\"\n").unwrap_err();
+        assert!(e.0.contains("asap"), "{e}");
+        assert!(RuleSetSpec::from_json(b"{\"rule\": [{\"nam\": 1}]}").is_err());
     }
 
     #[test]

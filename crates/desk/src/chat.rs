@@ -174,6 +174,7 @@ impl Desk {
             category: None,
             priority: None,
             tags: Default::default(),
+            segments: Default::default(),
         }
     }
 
@@ -606,6 +607,7 @@ impl ChatHub {
                                 LiveSignal::ToAgent { agent_id, .. } => Watch::Agent(*agent_id),
                                 LiveSignal::Typing { complaint_id, .. } | LiveSignal::ChatChanged { complaint_id, .. } => Watch::Complaint(*complaint_id),
                                 LiveSignal::QueueChanged => Watch::Queue,
+                                LiveSignal::RoutingChanged => continue,
                             };
                             deliver(&st, to, ChatFeed::Signal(Arc::new(s)));
                         }

@@ -723,6 +723,7 @@ impl Desk {
             category: input.category,
             priority: input.priority,
             tags: Default::default(),
+            segments: Default::default(),
         };
         reg.check()?;
         let agent = match call.agent_id {
@@ -1167,6 +1168,7 @@ mod tests {
             category: None,
             priority: None,
             tags: BTreeSet::new(),
+            segments: Default::default(),
         };
         let open = d.register(&backend(), reg, None).await.unwrap().complaint;
         let mut live = d.live().subscribe();

@@ -1857,6 +1857,7 @@ impl<'a> Planner<'a> {
             category: None,
             priority: Some(priority),
             tags,
+            segments: Default::default(),
         };
         if pre_routed {
             registration.department = Some(department(sc));

@@ -137,6 +137,7 @@ impl Desk {
             category: None,
             priority: None,
             tags,
+            segments: Default::default(),
         };
         let channel = reg.channel;
         for _ in 0..ATTEMPTS {

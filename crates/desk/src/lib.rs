@@ -11,6 +11,7 @@ mod error;
 pub mod intake;
 pub mod jobs;
 pub mod live;
+pub mod routing;
 
 pub use auth::{NewAgent, NewToken, Session};
 pub use error::{DeskError, Result};
@@ -35,11 +36,12 @@ pub struct DeskConfig {
     pub db: DbOptions,
     pub chat: chat::ChatConfig,
     pub cti: cti::CtiConfig,
+    pub routing: routing::RoutingConfig,
 }
 
 impl Default for DeskConfig {
     fn default() -> Self {
-        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default() }
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default() }
     }
 }
 
@@ -61,6 +63,8 @@ pub struct ComplaintView {
     pub complaint: Complaint,
     pub player: Player,
     pub messages: Vec<Message>,
+    /// What the classifier thinks the complaint is about (`None` without a trained model).
+    pub suggestion: Option<routing::Suggestion>,
 }
 
 #[doc(hidden)]
@@ -73,6 +77,7 @@ pub struct Inner {
     jobs_ready: tokio::sync::Notify,
     live: live::Live,
     chat_hub: chat::ChatHub,
+    router_cache: routing::RouterCache,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -109,7 +114,25 @@ impl Desk {
         let dummy_hash = auth::hash_password(auth::random_password()).await.expect("argon2 works");
         let live = live::Live::start(&store);
         let chat_hub = chat::ChatHub::start(&store, live.subscribe());
+        let router_cache = routing::RouterCache::default();
+        let generation = router_cache.generation();
+        let mut signals = live.subscribe();
+        // Another node saved rules or retrained: reload on the next complaint. The task ends
+        // when the desk (and with it the live feed) is dropped.
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match signals.recv().await {
+                    Ok(live::LiveSignal::RoutingChanged) | Err(RecvError::Lagged(_)) => {
+                        generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
         Desk(Arc::new(Inner {
+            router_cache,
             live,
             chat_hub,
             store,
@@ -223,14 +246,16 @@ impl Desk {
         mail: Option<NewMail>,
     ) -> Result<Outcome> {
         let departments = self.departments().await?;
+        let auto = self.auto_route(reg).await?;
         let (id, reference, now) = (Uuid::now_v7(), ComplaintRef::from_bits(rand::random::<u64>()), now());
+        // A new player without a stated language gets the one detected in the text.
+        let language = reg.language.or(auto.detected_language).unwrap_or(Language::Ru);
         let reg2 = reg.clone();
         let build: Build = Box::new(move |player_id| {
             let mut new_id = Uuid::now_v7;
             let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
-            command::register(&reg2, id, reference, player_id, &mut ctx)
+            command::register_routed(&reg2, &auto, id, reference, player_id, &mut ctx)
         });
-        let language = reg.language.unwrap_or(Language::Ru);
         let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency, mail: mail.map(Box::new) };
         let outcome = self.store.write(WriteOp::Register(Box::new(op))).await?;
         if let Outcome::Registered(c) = &outcome {
@@ -300,7 +325,8 @@ impl Desk {
     pub async fn complaint(&self, who: &Principal, reference: &ComplaintRef) -> Result<ComplaintView> {
         let complaint = self.visible(who, reference).await?;
         let (player, messages) = tokio::try_join!(self.store.player(complaint.player_id), self.store.messages(complaint.id))?;
-        Ok(ComplaintView { complaint, player, messages })
+        let suggestion = self.suggest(&format!("{}\n{}", complaint.subject.as_str(), complaint.description.as_str())).await?;
+        Ok(ComplaintView { complaint, player, messages, suggestion })
     }
 
     pub async fn history(&self, who: &Principal, reference: &ComplaintRef) -> Result<Vec<StoredEvent>> {

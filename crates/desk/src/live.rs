@@ -27,6 +27,8 @@ pub enum LiveSignal {
     QueueChanged,
     /// A chat's status or agent changed.
     ChatChanged { chat_id: Uuid, complaint_id: Uuid },
+    /// The routing rules were saved or the classifier retrained: every node reloads them.
+    RoutingChanged,
 }
 
 const TOPIC: &str = "live";

@@ -35,6 +35,7 @@ fn reg(ext: Option<&str>, email: Option<&str>, name: &str) -> Registration {
         category: None,
         priority: None,
         tags: BTreeSet::new(),
+        segments: Default::default(),
     }
 }
 

@@ -133,12 +133,18 @@ impl Store {
         .transpose()
     }
 
-    /// When each model was trained (to notice another node's retraining).
-    pub async fn models_trained_at(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let rows = with_read!(self.db(), |conn| conn
-            .fetch_all("SELECT target, trained_at FROM classifier_models ORDER BY target", &[])
+    /// The newest rule-set version and model training time: a node compares it with what it
+    /// loaded to notice a change made by another process (the CLI on a SQLite store, say).
+    pub async fn routing_stamp(&self) -> Result<(i64, i64), StoreError> {
+        let row = with_read!(self.db(), |conn| conn
+            .fetch_optional(
+                "SELECT (SELECT COALESCE(MAX(version), 0) FROM routing_rules) AS v, \
+                 (SELECT COALESCE(MAX(trained_at), 0) FROM classifier_models) AS t",
+                &[]
+            )
             .await)?;
-        rows.iter().map(|r| Ok((r.text("target")?, from_micros(r.i64("trained_at")?)))).collect()
+        let row = row.ok_or(StoreError::NotFound)?;
+        Ok((row.i64("v")?, row.i64("t")?))
     }
 
     /// Up to `limit` resolved (or closed) complaints with a department, newest resolution first:

@@ -52,6 +52,7 @@ fn new_complaint(contact: PlayerContact, subject: &str, department: Option<&str>
         category: None,
         priority: None,
         tags: BTreeSet::new(),
+        segments: Default::default(),
     };
     let id = Uuid::now_v7();
     let at = now();

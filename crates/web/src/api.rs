@@ -90,6 +90,8 @@ pub struct RegisterRequest {
     /// `low`, `normal` (default), `high` or `urgent`.
     pub priority: Option<String>,
     pub tags: Option<Vec<String>>,
+    /// The player's segments (`vip`, `new`, …) for the routing rules; not stored.
+    pub segments: Option<Vec<String>>,
 }
 
 fn parse_registration(r: &RegisterRequest) -> ApiResult<Registration> {
@@ -103,6 +105,10 @@ fn parse_registration(r: &RegisterRequest) -> ApiResult<Registration> {
     let category = f.opt("category", r.category.as_deref(), Category::parse);
     let priority = f.opt("priority", r.priority.as_deref(), Priority::parse);
     let tags: BTreeSet<Tag> = f.list("tags", &r.tags, Tag::parse).into_iter().collect();
+    let segments: BTreeSet<Tag> = f.list("segments", &r.segments, Tag::parse).into_iter().collect();
+    if segments.len() > 20 {
+        f.0.push(FieldError::new("segments", "too_many_segments", "at most 20 segments"));
+    }
     if tags.len() > ombuds_core::command::MAX_TAGS {
         f.0.push(FieldError::new("tags", "too_many_tags", format!("at most {} tags", ombuds_core::command::MAX_TAGS)));
     }
@@ -131,6 +137,7 @@ fn parse_registration(r: &RegisterRequest) -> ApiResult<Registration> {
         category,
         priority,
         tags,
+        segments,
     })
 }
 
@@ -247,11 +254,15 @@ pub struct ComplaintDetail {
     pub complaint: Complaint,
     pub player: Player,
     pub messages: Vec<Message>,
+    /// What the classifier thinks the complaint is about: `department`, `confidence` (0–1),
+    /// `category`, `alternatives`. Null until a model is trained.
+    #[schema(value_type = Option<Object>)]
+    pub suggestion: Option<ombuds_desk::routing::Suggestion>,
 }
 
 impl From<ComplaintView> for ComplaintDetail {
     fn from(v: ComplaintView) -> Self {
-        ComplaintDetail { complaint: v.complaint, player: v.player, messages: v.messages }
+        ComplaintDetail { complaint: v.complaint, player: v.player, messages: v.messages, suggestion: v.suggestion }
     }
 }
 

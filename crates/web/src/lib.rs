@@ -6,6 +6,7 @@ pub mod chat;
 pub mod cti;
 pub mod extract;
 pub mod problem;
+pub mod routing;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -52,10 +53,11 @@ impl Default for WebConfig {
         api::departments, api::put_department, api::agents, api::add_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
+        routing::get_rules, routing::put_rules, routing::dry_run, routing::train,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
-    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"))
+    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"))
 )]
 pub struct ApiDoc;
 
@@ -127,6 +129,9 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/tokens", get(api::tokens).post(api::create_token))
         .route("/tokens/{id}", axum::routing::delete(api::revoke_token))
         .route("/audit/verify", get(api::audit_verify))
+        .route("/routing/rules", get(routing::get_rules).put(routing::put_rules))
+        .route("/routing/dry-run", post(routing::dry_run))
+        .route("/routing/train", post(routing::train))
         .merge(cti::routes())
         .route("/chat/ws", get(chat::agent_ws));
     Router::new()
