@@ -300,22 +300,28 @@ impl Desk {
         })
     }
 
+    /// Checks a rule set exactly as saving would, without saving it; answers how many rules are
+    /// in force once saved (disabled ones are not).
+    pub async fn check_routing_rules(&self, who: &Principal, spec: &RuleSetSpec) -> Result<usize> {
+        who.require_admin()?;
+        let departments = self.department_codes().await?;
+        let logins: Vec<String> = self.store.agents().await?.into_iter().filter(|a| a.active).map(|a| a.login).collect();
+        Ok(RuleSet::compile(spec, &departments, Some(&logins)).map_err(invalid_rules)?.len())
+    }
+
     /// Checks and saves a new version of the rule set (administrators). Every mistake is
     /// refused here, with the rule and field named. `expected_version` guards against two
     /// editors overwriting each other (`Conflict` when someone saved meanwhile).
     pub async fn save_routing_rules(&self, who: &Principal, spec: RuleSetSpec, expected_version: Option<i64>) -> Result<RulesView> {
-        who.require_admin()?;
-        let departments = self.department_codes().await?;
-        let logins: Vec<String> = self.store.agents().await?.into_iter().filter(|a| a.active).map(|a| a.login).collect();
-        let compiled = RuleSet::compile(&spec, &departments, Some(&logins)).map_err(invalid_rules)?;
+        let in_force = self.check_routing_rules(who, &spec).await?;
         let json = serde_json::to_string(&spec).expect("a rule set serialises");
         let by = match who {
             Principal::Agent(a) => a.login.clone(),
             Principal::Token { name, .. } => format!("token:{name}"),
         };
-        let saved = self.store.save_rules(&json, compiled.len() as i64, &by, expected_version).await?;
+        let saved = self.store.save_rules(&json, in_force as i64, &by, expected_version).await?;
         self.routing_changed().await;
-        Ok(RulesView { version: saved.version, rules: compiled.len(), saved_by: Some(saved.saved_by), saved_at: Some(saved.saved_at), spec })
+        Ok(RulesView { version: saved.version, rules: in_force, saved_by: Some(saved.saved_by), saved_at: Some(saved.saved_at), spec })
     }
 
     /// Shows which rule would fire for a text and why, against the rules in force or a draft.

@@ -4,6 +4,7 @@ mod bench;
 mod bench_chat;
 mod bench_mail;
 mod email;
+mod routing_cli;
 mod settings;
 
 use anyhow::{Context, bail};
@@ -69,6 +70,15 @@ enum Cmd {
     },
     /// Make an online, consistent copy of the embedded store.
     Backup { path: PathBuf },
+    /// Routing rules: export the set in force, or import a file (checked whole before saving).
+    Rules {
+        #[command(subcommand)]
+        command: routing_cli::RulesCmd,
+    },
+    /// (Re)train the routing classifier on the resolved complaints; --eval only measures it.
+    Train(routing_cli::TrainArgs),
+    /// Label a JSONL or CSV file of texts with the trained classifier (offline evaluation).
+    Classify(routing_cli::ClassifyArgs),
     /// Load benchmarks.
     Bench {
         #[command(subcommand)]
@@ -209,6 +219,12 @@ async fn open_desk(s: &Settings) -> anyhow::Result<Desk> {
         identity_max_age: jiff::SignedDuration::from_hours(s.chat.identity_max_age_hours as i64),
         default_department: s.chat.default_department.as_deref().map(|d| ombuds_core::DepartmentCode::parse(d).expect("checked when loading")),
     };
+    config.routing = ombuds_desk::routing::RoutingConfig {
+        min_confidence: s.routing.min_confidence,
+        retrain_every: (s.routing.retrain_hours > 0).then(|| Duration::from_secs(s.routing.retrain_hours * 3600)),
+        max_training_rows: s.routing.max_training_rows,
+        min_training_rows: s.routing.min_training_rows,
+    };
     config.db.max_connections = s.max_connections;
     Desk::open(&location, config).await.with_context(|| format!("cannot open the store at {}", redact(&s.database_url())))
 }
@@ -303,6 +319,24 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             eprintln!("exported {n} records");
             desk.close().await;
+        }
+        Cmd::Rules { command } => {
+            let desk = open_desk(&s).await?;
+            let r = routing_cli::rules(&desk, command).await;
+            desk.close().await;
+            return r;
+        }
+        Cmd::Train(args) => {
+            let desk = open_desk(&s).await?;
+            let r = routing_cli::train(&desk, args).await;
+            desk.close().await;
+            return r;
+        }
+        Cmd::Classify(args) => {
+            let desk = open_desk(&s).await?;
+            let r = routing_cli::classify(&desk, args).await;
+            desk.close().await;
+            return r;
         }
         Cmd::Backup { path } => {
             let desk = open_desk(&s).await?;
@@ -423,6 +457,7 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
             println!("e-mail: {l}");
         }
     }
+    let retraining = desk.spawn_retraining();
     let mut rx = stop_rx.clone();
     let runner_task = tokio::spawn(runner.run(async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -440,6 +475,9 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = runner_task.await;
+    if let Some(t) = retraining {
+        t.abort();
+    }
     desk.close().await;
     Ok(())
 }

@@ -30,6 +30,30 @@ pub struct Settings {
     /// The phone channel (CTI webhook).
     #[serde(default)]
     pub cti: CtiSettings,
+    /// Routing: the classifier's threshold and retraining.
+    #[serde(default)]
+    pub routing: RoutingSettings,
+}
+
+/// `[routing]`: when the classifier may route on its own, and when it is retrained.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSettings {
+    /// The classifier routes a complaint no rule took only at this confidence or above (0–1);
+    /// below it the complaint waits unrouted in the triage queue with the suggestion shown.
+    pub min_confidence: f32,
+    /// Retrain on the resolved complaints every this many hours; 0: only by `ombuds train`.
+    pub retrain_hours: u64,
+    /// Train on at most this many of the newest resolved complaints.
+    pub max_training_rows: i64,
+    /// Do not train on fewer resolved complaints than this.
+    pub min_training_rows: usize,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings { min_confidence: 0.6, retrain_hours: 24, max_training_rows: 100_000, min_training_rows: 30 }
+    }
 }
 
 /// `[cti]`: the phone channel. The PBX authenticates with an API token of scope `cti`.
@@ -318,6 +342,16 @@ impl Settings {
         }
         if s.cti.callback_minutes == 0 || s.cti.callback_minutes > 7 * 24 * 60 {
             bail!("[cti] callback_minutes must be between 1 and 10080 (a week)");
+        }
+        let r = &s.routing;
+        if !(0.0..=1.0).contains(&r.min_confidence) {
+            bail!("[routing] min_confidence must be between 0 and 1");
+        }
+        if r.retrain_hours > 24 * 365 {
+            bail!("[routing] retrain_hours must be at most 8760 (a year); 0 turns scheduled retraining off");
+        }
+        if r.max_training_rows < 1 || r.min_training_rows < 2 || r.min_training_rows as i64 > r.max_training_rows {
+            bail!("[routing] min_training_rows must be at least 2 and at most max_training_rows");
         }
         if c.messages_per_minute == 0 || c.burst == 0 {
             bail!("[chat] messages_per_minute and burst must be at least 1");
