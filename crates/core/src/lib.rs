@@ -11,6 +11,7 @@ pub mod fields;
 pub mod model;
 pub mod reference;
 pub mod rules;
+pub mod sla;
 
 pub use access::{Principal, Scope, Visibility};
 pub use command::{AutoRoute, Command, Ctx, Decision, Job, Registration};
