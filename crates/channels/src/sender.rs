@@ -157,6 +157,10 @@ impl MailSender {
                     None => return Err(JobFailure::permanent(format!("message {message_id} is not in the complaint's history"))),
                 }
             }
+            // Not player notices: the desk's own handlers run these.
+            Job::SlaTimer { .. } | Job::NotifyStaff { .. } => {
+                return Err(JobFailure::permanent(format!("a '{}' job is not an e-mail to the player", job_kind.kind())));
+            }
         };
         self.send(desk, job.id, &ctx, to.as_str(), notice, message_id).await.map_err(|f| f.to(to.as_str()))
     }

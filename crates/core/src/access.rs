@@ -108,6 +108,9 @@ impl Principal {
         if let Command::RecordDeliveryFailure { .. } = cmd {
             return Err(forbidden("only ombuds itself records delivery failures"));
         }
+        if let Command::CheckSla = cmd {
+            return Err(forbidden("only ombuds itself checks SLA clocks"));
+        }
         let Principal::Agent(me) = self else { return Ok(()) };
         if me.role == Role::Admin {
             return Ok(());

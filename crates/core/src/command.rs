@@ -17,6 +17,8 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
     pub actor: Actor,
     pub departments: &'a [Department],
+    /// Calendars and SLA policies.
+    pub sla: &'a crate::sla::Sla,
     /// Fresh ids for events and messages (UUIDv7 in production, a counter in tests).
     pub new_id: &'a mut (dyn FnMut() -> Uuid + Send),
 }
@@ -83,12 +85,21 @@ pub struct Decision {
 impl Decision {
     /// Folds `events` into `complaint`, one version further on.
     fn new(mut complaint: Complaint, events: Vec<Event>) -> Decision {
+        let timer_before = complaint.next_sla_instant();
         for e in &events {
             complaint.apply(e);
         }
         complaint.version += 1;
         let messages = events.iter().filter_map(|e| e.message(complaint.channel)).collect();
-        let jobs = events.iter().filter_map(jobs_for).collect();
+        let mut jobs: Vec<Job> = events.iter().filter_map(jobs_for).collect();
+        // One timer per complaint at a time: at its next SLA instant, set again whenever that
+        // instant changes. A timer made stale by a later change finds nothing due and records
+        // nothing.
+        if let Some(at) = complaint.next_sla_instant()
+            && Some(at) != timer_before
+        {
+            jobs.push(Job::SlaTimer { complaint_id: complaint.id, at });
+        }
         Decision { complaint, events, messages, jobs }
     }
 
@@ -167,6 +178,7 @@ pub fn register_routed(
         resolved_at: None,
         closed_at: None,
         version: 0,
+        sla: None,
     };
     let mut tags = reg.tags.clone();
     for t in &auto.tags {
@@ -202,6 +214,14 @@ pub fn register_routed(
             data.push(EventData::Assigned { agent, previous: None });
         }
     }
+    // The clocks start now, in the calendar of the department it lands in, with the policy of
+    // its priority and kind.
+    let mut folded = complaint.clone();
+    for e in stamp(data.clone(), id, ctx) {
+        folded.apply(&e);
+    }
+    let targets = ctx.sla.targets(folded.department.as_ref(), folded.priority, folded.kind, folded.channel);
+    data.push(EventData::SlaSet { clocks: ctx.sla.clocks(folded.department.as_ref(), targets, ctx.now, jiff::SignedDuration::ZERO, false) });
     Ok(Decision::new(complaint, stamp(data, id, ctx)))
 }
 
@@ -226,6 +246,8 @@ pub enum Command<A = Agent> {
     Tag { add: BTreeSet<Tag>, remove: BTreeSet<Tag> },
     /// The outbox gave up delivering a notice (ombuds itself records this, never a person).
     RecordDeliveryFailure { notice: String, message_id: Option<Uuid>, recipient: Option<String>, reason: String },
+    /// A timer fired: raise the SLA alarms that are due (ombuds itself, never a person).
+    CheckSla,
 }
 
 impl<A> Command<A> {
@@ -248,6 +270,7 @@ impl<A> Command<A> {
             ChangePriority { priority } => ChangePriority { priority },
             Tag { add, remove } => Tag { add, remove },
             RecordDeliveryFailure { notice, message_id, recipient, reason } => RecordDeliveryFailure { notice, message_id, recipient, reason },
+            CheckSla => CheckSla,
         })
     }
 }
@@ -270,6 +293,7 @@ impl<A> Command<A> {
             Command::ChangePriority { .. } => "change the priority of",
             Command::Tag { .. } => "tag",
             Command::RecordDeliveryFailure { .. } => "record a delivery failure on",
+            Command::CheckSla => "check the SLA of",
         }
     }
 }
@@ -282,8 +306,76 @@ fn stamp(data: Vec<EventData>, complaint_id: Uuid, ctx: &mut Ctx<'_>) -> Vec<Eve
 
 /// Decides `cmd` against the complaint and folds the result: `None` when it changes nothing.
 pub fn change(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Option<Decision>, DomainError> {
-    let events = decide(c, cmd, ctx)?;
-    Ok((!events.is_empty()).then(|| Decision::new(c.clone(), events)))
+    let mut events = decide(c, cmd, ctx)?;
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let follow = sla_follow_up(c, &events, ctx);
+    events.extend(stamp(follow, c.id, ctx));
+    Ok(Some(Decision::new(c.clone(), events)))
+}
+
+/// What the SLA clocks do after `events`: pause when the complaint starts waiting on the player,
+/// resume (deadlines moved on by the working time waited) when it stops, recount when its
+/// department or priority changes, start afresh when it is reopened, and set the dispute
+/// deadline when it is first escalated.
+fn sla_follow_up(before: &Complaint, events: &[Event], ctx: &Ctx<'_>) -> Vec<EventData> {
+    use Status::*;
+    let mut after = before.clone();
+    for e in events {
+        after.apply(e);
+    }
+    let Some(clocks) = after.sla.clone() else { return vec![] };
+    let sla = ctx.sla;
+    let recount = |c: &Complaint, paused: jiff::SignedDuration, start: Timestamp, first_done: bool, keep: &crate::sla::SlaClocks| {
+        let targets = sla.targets(c.department.as_ref(), c.priority, c.kind, c.channel);
+        let mut n = sla.clocks(c.department.as_ref(), targets, start, paused, first_done);
+        n.alarms = keep.alarms.clone();
+        n.dispute_deadline = keep.dispute_deadline;
+        n
+    };
+    let paused = jiff::SignedDuration::from_secs(clocks.paused);
+    let mut out = vec![];
+    let reopened = !before.status.is_open() && after.status.is_open();
+    if reopened {
+        // A new cycle: the resolution and hard-limit clocks start again from now.
+        let mut n = recount(&after, jiff::SignedDuration::ZERO, ctx.now, true, &clocks);
+        n.alarms.clear();
+        out.push(EventData::SlaSet { clocks: n });
+    } else if after.status == WaitingOnPlayer && clocks.paused_since.is_none() {
+        out.push(EventData::SlaPaused);
+    } else if after.status.is_open() && after.status != WaitingOnPlayer && let Some(since) = clocks.paused_since {
+        let waited = sla.calendar(after.department.as_ref()).working_between(since, ctx.now);
+        let n = recount(&after, paused + waited, clocks.started_at.unwrap_or(before.created_at), after.first_response_at.is_some(), &clocks);
+        out.push(EventData::SlaSet { clocks: n });
+    } else if after.status.is_open()
+        && clocks.paused_since.is_none()
+        && (after.department != before.department || after.priority != before.priority)
+    {
+        let n = recount(&after, paused, clocks.started_at.unwrap_or(before.created_at), after.first_response_at.is_some(), &clocks);
+        if n != clocks {
+            out.push(EventData::SlaSet { clocks: n });
+        }
+    }
+    if after.escalation.is_some() && before.escalation.is_none() && clocks.dispute_deadline.is_none()
+        && let Some(deadline) = sla.dispute_deadline(before.created_at)
+    {
+        let mut n = match out.last() {
+            Some(EventData::SlaSet { clocks }) => clocks.clone(),
+            _ => clocks.clone(),
+        };
+        n.dispute_deadline = Some(deadline);
+        if let Some(EventData::SlaSet { clocks }) = out.last_mut() {
+            *clocks = n;
+        } else {
+            // A pause in the same change keeps its place; the deadline follows it.
+            if matches!(out.last(), Some(EventData::SlaPaused)) {
+                n.paused_since = Some(ctx.now);
+            }
+            out.push(EventData::SlaSet { clocks: n });
+        }
+    }
+    out
 }
 
 /// Checks `cmd` against the complaint's state and returns the events it causes. An empty list
@@ -447,6 +539,30 @@ pub fn decide(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Eve
             recipient: recipient.clone(),
             reason: reason.chars().take(2_000).collect(),
         }],
+        Command::CheckSla => {
+            // A timer may fire late, twice, or after the complaint moved on: only alarms whose
+            // instant has come and that were never raised are recorded.
+            let Some(clocks) = c.sla.as_ref().filter(|s| c.status.is_open() && s.paused_since.is_none()) else {
+                return Ok(vec![]);
+            };
+            let mut data: Vec<EventData> = clocks
+                .pending()
+                .into_iter()
+                .filter(|(_, _, at)| *at <= ctx.now)
+                .map(|(clock, level, _)| EventData::SlaAlarm { clock, level })
+                .collect();
+            let breach = data.iter().find_map(|e| match e {
+                EventData::SlaAlarm { clock, level: crate::sla::AlarmLevel::Breach } => Some(*clock),
+                _ => None,
+            });
+            if let Some(clock) = breach
+                && c.escalation.is_none()
+            {
+                let reason = format!("SLA breached: the {} deadline passed", clock.as_str().replace('_', " "));
+                data.push(EventData::Escalated { level: EscalationLevel::Supervisor, reason: Body::parse(&reason).expect("static text") });
+            }
+            data
+        }
     };
     Ok(stamp(data, c.id, ctx))
 }
@@ -525,6 +641,17 @@ impl Complaint {
                 self.escalation = Some(Escalation { level: *level, reason: reason.clone(), at });
             }
             EventData::Deescalated { .. } => self.escalation = None,
+            EventData::SlaSet { clocks } => self.sla = Some(clocks.clone()),
+            EventData::SlaPaused => {
+                if let Some(s) = &mut self.sla {
+                    s.paused_since = Some(at);
+                }
+            }
+            EventData::SlaAlarm { clock, level } => {
+                if let Some(s) = &mut self.sla {
+                    s.alarms.insert(crate::sla::SlaClocks::alarm_key(*clock, *level));
+                }
+            }
             EventData::PriorityChanged { to, .. } => self.priority = *to,
             EventData::Tagged { added, removed } => {
                 self.tags.extend(added.iter().cloned());
@@ -532,7 +659,23 @@ impl Complaint {
             }
             EventData::DeliveryFailed { .. } => {}
         }
+        // The first reply, solution or information request stops the first-response clock.
+        if self.first_response_at.is_some()
+            && let Some(s) = &mut self.sla
+        {
+            s.first_response = None;
+        }
         self.updated_at = at;
+    }
+
+    /// When the next SLA alarm is due: `None` when the complaint is not open, its clocks are
+    /// paused, or every alarm was raised.
+    pub fn next_sla_instant(&self) -> Option<Timestamp> {
+        let s = self.sla.as_ref()?;
+        if !self.status.is_open() || s.paused_since.is_some() {
+            return None;
+        }
+        s.pending().into_iter().map(|(_, _, at)| at).min()
     }
 }
 
@@ -546,6 +689,14 @@ pub enum Job {
     DeliverMessage { complaint_id: Uuid, message_id: Uuid },
     /// Tell the player of the measures taken and the result.
     NotifyResolved { complaint_id: Uuid },
+    /// Check the complaint's SLA clocks at `at` (a durable timer).
+    SlaTimer {
+        complaint_id: Uuid,
+        at: Timestamp,
+    },
+    /// Tell staff (in the workspace, and by e-mail where configured): `assigned`,
+    /// `sla_warning` or `sla_breach`, for the clock named.
+    NotifyStaff { complaint_id: Uuid, notice: String, clock: Option<crate::sla::ClockKind> },
 }
 
 impl Job {
@@ -554,13 +705,24 @@ impl Job {
             Job::Acknowledge { .. } => "acknowledge",
             Job::DeliverMessage { .. } => "deliver_message",
             Job::NotifyResolved { .. } => "notify_resolved",
+            Job::SlaTimer { .. } => "sla_timer",
+            Job::NotifyStaff { .. } => "notify_staff",
+        }
+    }
+    /// When the job is due (`None`: at once).
+    pub fn run_at(&self) -> Option<Timestamp> {
+        match self {
+            Job::SlaTimer { at, .. } => Some(*at),
+            _ => None,
         }
     }
     pub fn complaint_id(&self) -> Uuid {
         match self {
-            Job::Acknowledge { complaint_id } | Job::DeliverMessage { complaint_id, .. } | Job::NotifyResolved { complaint_id } => {
-                *complaint_id
-            }
+            Job::Acknowledge { complaint_id }
+            | Job::DeliverMessage { complaint_id, .. }
+            | Job::NotifyResolved { complaint_id }
+            | Job::SlaTimer { complaint_id, .. }
+            | Job::NotifyStaff { complaint_id, .. } => *complaint_id,
         }
     }
 }
@@ -577,6 +739,12 @@ pub fn jobs_for(event: &Event) -> Option<Job> {
         | EventData::SolutionProposed { message_id, .. }
         | EventData::InformationRequested { message_id, .. } => Some(Job::DeliverMessage { complaint_id, message_id: *message_id }),
         EventData::Resolved { .. } => Some(Job::NotifyResolved { complaint_id }),
+        EventData::Assigned { .. } => Some(Job::NotifyStaff { complaint_id, notice: "assigned".into(), clock: None }),
+        EventData::SlaAlarm { clock, level } => Some(Job::NotifyStaff {
+            complaint_id,
+            notice: format!("sla_{}", level.as_str()),
+            clock: Some(*clock),
+        }),
         _ => None,
     }
 }

@@ -71,6 +71,18 @@ pub enum EventData {
         level: EscalationLevel,
         reason: Body,
     },
+    /// The SLA clocks as they now stand (registration, a new department or priority, the
+    /// player's reply resuming them, a reopening, an escalation's dispute deadline).
+    SlaSet {
+        clocks: crate::sla::SlaClocks,
+    },
+    /// The complaint waits on the player: the clocks stop.
+    SlaPaused,
+    /// A clock reached its warning share or its deadline.
+    SlaAlarm {
+        clock: crate::sla::ClockKind,
+        level: crate::sla::AlarmLevel,
+    },
     Deescalated {
         note: Option<Body>,
     },
@@ -111,6 +123,9 @@ impl EventData {
             EventData::Closed => "closed",
             EventData::Reopened { .. } => "reopened",
             EventData::Escalated { .. } => "escalated",
+            EventData::SlaSet { .. } => "sla_set",
+            EventData::SlaPaused => "sla_paused",
+            EventData::SlaAlarm { .. } => "sla_alarm",
             EventData::Deescalated { .. } => "deescalated",
             EventData::PriorityChanged { .. } => "priority_changed",
             EventData::Tagged { .. } => "tagged",

@@ -24,12 +24,16 @@ impl World {
     }
 
     fn run<T>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
+        self.run_at(now(), f)
+    }
+
+    fn run_at<T>(&mut self, at: jiff::Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
         let mut next = self.next;
         let mut new_id = || {
             next += 1;
             Uuid::from_u128(next)
         };
-        let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &self.departments, new_id: &mut new_id };
+        let mut ctx = Ctx { now: at, actor: Actor::System, departments: &self.departments, sla: crate::sla::Sla::shared_default(), new_id: &mut new_id };
         let out = f(&mut ctx);
         self.next = next;
         out
@@ -245,7 +249,10 @@ fn jobs_follow_events() {
     let mut w = World::new();
     let reg = registration(None);
     let r = w.run(|ctx| command::register(&reg, Uuid::from_u128(1), ComplaintRef::from_bits(1), Uuid::from_u128(2), ctx)).unwrap();
-    assert_eq!(r.jobs, vec![Job::Acknowledge { complaint_id: Uuid::from_u128(1) }]);
+    // The acknowledgment, and the SLA timer at the first-response warning (75 % of 4 h).
+    let warn = r.complaint.sla.as_ref().unwrap().first_response.unwrap().warn.unwrap();
+    assert_eq!(warn.duration_since(r.complaint.created_at), jiff::SignedDuration::from_hours(3));
+    assert_eq!(r.jobs, vec![Job::Acknowledge { complaint_id: Uuid::from_u128(1) }, Job::SlaTimer { complaint_id: Uuid::from_u128(1), at: warn }]);
     assert!(r.messages.is_empty());
     let c = w.step(&r.complaint, route("payments"));
     let events = w.run(|ctx| decide(&c, &Command::AddMessage { kind: MessageKind::Note, channel: None, body: body("n") }, ctx)).unwrap();
@@ -353,4 +360,68 @@ fn a_routed_event_without_a_reason_hashes_as_before() {
     // Events stored before `by` existed must serialize to the same bytes (the hash chain).
     let data = EventData::Routed { department: DepartmentCode::parse("payments").unwrap(), category: None, previous: None, by: None };
     assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"type":"routed","department":"payments","category":null,"previous":null}"#);
+}
+
+#[test]
+fn sla_clocks_warn_breach_pause_resume_and_restart() {
+    use crate::sla::{AlarmLevel, ClockKind};
+    let mut w = World::new();
+    let h = jiff::SignedDuration::from_hours;
+    let c = w.register(Some("payments"));
+    let t0 = c.created_at;
+    let s = c.sla.clone().unwrap();
+    assert_eq!((s.first_response.unwrap().due, s.resolution.unwrap().due, s.hard_limit.unwrap().due), (t0 + h(4), t0 + h(24), t0 + h(48)));
+    assert_eq!(c.next_sla_instant(), Some(t0 + h(3)));
+    let check = |w: &mut World, c: &Complaint, at| w.run_at(at, |ctx| change(c, &Command::CheckSla, ctx)).unwrap();
+
+    // Too early: nothing. At the warning: one alarm, a staff notice, the next timer.
+    assert!(check(&mut w, &c, t0 + h(2)).is_none());
+    let d = check(&mut w, &c, t0 + h(3)).unwrap();
+    assert!(matches!(d.events[..], [Event { data: EventData::SlaAlarm { clock: ClockKind::FirstResponse, level: AlarmLevel::Warning }, .. }]));
+    assert!(d.jobs.contains(&Job::NotifyStaff { complaint_id: c.id, notice: "sla_warning".into(), clock: Some(ClockKind::FirstResponse) }));
+    assert!(d.jobs.contains(&Job::SlaTimer { complaint_id: c.id, at: t0 + h(4) }));
+    let c = d.complaint;
+    // The same timer again (two runners, a retry): nothing more.
+    assert!(check(&mut w, &c, t0 + h(3)).is_none());
+
+    // Late by hours (the desk was down): every alarm due is raised at once; the breach escalates
+    // to the supervisor and sets the dispute deadline.
+    let d = check(&mut w, &c, t0 + h(19)).unwrap();
+    let alarms: Vec<_> = d.events.iter().filter_map(|e| match &e.data { EventData::SlaAlarm { clock, level } => Some((*clock, *level)), _ => None }).collect();
+    assert_eq!(alarms, [(ClockKind::FirstResponse, AlarmLevel::Breach), (ClockKind::Resolution, AlarmLevel::Warning)]);
+    let c = d.complaint;
+    assert_eq!(c.escalation.as_ref().map(|e| e.level), Some(EscalationLevel::Supervisor));
+    assert_eq!(c.sla.as_ref().unwrap().dispute_deadline, Some(t0 + h(8 * 7 * 24)));
+    assert!(c.sla.as_ref().unwrap().breached());
+    assert_eq!(c.next_sla_instant(), Some(t0 + h(24)));
+
+    // Waiting on the player (5 h): the clocks stop; the reply resumes them 5 h later.
+    let d = w.run_at(t0 + h(20), |ctx| change(&c, &Command::RequestInformation { text: body("your card number?") }, ctx)).unwrap().unwrap();
+    let c = d.complaint;
+    assert_eq!((c.status, c.next_sla_instant()), (Status::WaitingOnPlayer, None));
+    assert!(c.sla.as_ref().unwrap().first_response.is_none(), "the request was a first response");
+    assert!(check(&mut w, &c, t0 + h(24)).is_none(), "paused clocks do not fire");
+    let d = w.run_at(t0 + h(25), |ctx| change(&c, &Command::RecordPlayerReply { channel: None, text: body("4400…") }, ctx)).unwrap().unwrap();
+    let c = d.complaint;
+    let s = c.sla.clone().unwrap();
+    assert_eq!((s.resolution.unwrap().due, s.hard_limit.unwrap().due, s.paused), (t0 + h(29), t0 + h(53), 5 * 3600));
+    assert!(s.paused_since.is_none() && s.dispute_deadline.is_some() && s.alarms.len() == 3);
+    assert!(d.jobs.contains(&Job::SlaTimer { complaint_id: c.id, at: t0 + h(29) }));
+
+    // Resolved: nothing more fires. Reopened: new clocks from the reopening, alarms cleared.
+    let c = w.run_at(t0 + h(26), |ctx| change(&c, &Command::Resolve { measures: body("m"), result: body("r") }, ctx)).unwrap().unwrap().complaint;
+    assert_eq!(c.next_sla_instant(), None);
+    assert!(check(&mut w, &c, t0 + h(60)).is_none());
+    let c = w.run_at(t0 + h(30), |ctx| change(&c, &Command::Reopen { reason: body("not fixed") }, ctx)).unwrap().unwrap().complaint;
+    let s = c.sla.clone().unwrap();
+    assert_eq!((s.resolution.unwrap().due, s.alarms.len(), s.first_response), (t0 + h(54), 0, None));
+
+    // A new priority recounts from the registration: urgent has no policy of its own here, so
+    // nothing changes and no event is written for the clocks.
+    let d = w.run(|ctx| change(&c, &Command::ChangePriority { priority: Priority::Urgent }, ctx)).unwrap().unwrap();
+    assert!(!d.events.iter().any(|e| matches!(e.data, EventData::SlaSet { .. })));
+
+    // Only ombuds checks clocks.
+    let admin = Principal::Agent(agent(9, Role::Admin, &[]));
+    assert!(admin.may_apply(&c, &Command::CheckSla).is_err());
 }

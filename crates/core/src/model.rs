@@ -190,6 +190,10 @@ pub struct Complaint {
     pub closed_at: Option<Timestamp>,
     /// Optimistic concurrency: bumped by every change.
     pub version: i64,
+    /// The SLA clocks (first response, resolution, hard limit), their alarms and the dispute
+    /// deadline.
+    #[serde(default)]
+    pub sla: Option<crate::sla::SlaClocks>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

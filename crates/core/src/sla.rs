@@ -14,7 +14,7 @@
 //! after the complaint moved on records nothing wrong.
 
 use crate::fields::{DepartmentCode, FieldError};
-use crate::model::{Channel, Kind, Priority};
+use crate::model::{Channel, Complaint, Kind, Priority};
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -345,6 +345,14 @@ impl Default for Sla {
 }
 
 impl Sla {
+    /// The defaults (every department around the clock, default targets), shared.
+    pub fn shared_default() -> &'static Sla {
+        static DEFAULT: std::sync::LazyLock<Sla> = std::sync::LazyLock::new(Sla::default);
+        &DEFAULT
+    }
+}
+
+impl Sla {
     /// Checks the settings against the departments that exist. Errors are (field, message).
     pub fn compile(spec: &SlaSpec, departments: &[DepartmentCode]) -> Result<Sla, Vec<(String, String)>> {
         let mut errors = vec![];
@@ -446,6 +454,7 @@ impl Sla {
             first_response: if first_response_done { None } else { at(targets.first_response).map(|due| Clock { warn: at(warn(targets.first_response)), due }) },
             resolution: at(targets.resolution).map(|due| Clock { warn: at(warn(targets.resolution)), due }),
             hard_limit: at(targets.hard_limit).map(|due| Clock { warn: None, due }),
+            started_at: Some(start),
             paused_since: None,
             paused: paused.as_secs(),
             alarms: BTreeSet::new(),
@@ -486,6 +495,10 @@ crate::model::word_enum!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaClocks {
+    /// When this cycle's clocks started: the registration, or the last reopening.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
     /// `None` once the first response was given (or was never due).
     pub first_response: Option<Clock>,
     pub resolution: Option<Clock>,
@@ -532,6 +545,11 @@ impl SlaClocks {
             }
         }
         out
+    }
+
+    /// The alarms not raised yet, with their instants.
+    pub fn pending(&self) -> Vec<(ClockKind, AlarmLevel, Timestamp)> {
+        self.instants().into_iter().filter(|(k, l, _)| !self.alarms.contains(&Self::alarm_key(*k, *l))).collect()
     }
 
     /// The earliest deadline still running (for the at-risk list and sorting).
@@ -671,4 +689,92 @@ resolution_hours = 4
         assert_eq!(c.next_due(), Some(ts("2026-12-04T11:30:00Z")));
         assert_eq!(sla.dispute_deadline(start), Some(ts("2027-01-29T11:00:00Z")));
     }
+}
+
+// ============================================================== at risk
+
+/// One complaint's outlook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Risk {
+    pub complaint_id: uuid::Uuid,
+    pub reference: crate::reference::ComplaintRef,
+    pub department: Option<DepartmentCode>,
+    /// The deadline that matters next (resolution, or the hard limit once that passed).
+    pub clock: ClockKind,
+    pub due: Timestamp,
+    /// Seconds left (negative: overdue).
+    pub remaining: i64,
+    /// Its place in its department's open work, soonest deadline first (1-based).
+    pub position: usize,
+    /// Complaints the department resolved per hour over the last day.
+    pub pace_per_hour: f64,
+    /// When it would be resolved at that pace, taking the ones before it first (`None`: the
+    /// department resolved nothing lately).
+    pub expected_at: Option<Timestamp>,
+    pub predicted_breach: bool,
+    pub why: String,
+}
+
+/// The complaints predicted to miss their deadline, or within `near` of it, most urgent first.
+///
+/// Each department's running complaints are queued by deadline; at the department's pace over
+/// the last day (resolved in 24 h / 24), the complaint at place `k` is expected done in `k / pace`
+/// hours. It is at risk when that is after its deadline, when the deadline is within `near`, or
+/// when it is overdue already. A department that resolved nothing lately puts every complaint with
+/// less than a day left at risk. Wall-clock hours: an estimate, not a calendar computation.
+pub fn at_risk(now: Timestamp, running: &[Complaint], resolved_last_day: &BTreeMap<String, i64>, near: SignedDuration) -> Vec<Risk> {
+    let mut by_department: BTreeMap<Option<&DepartmentCode>, Vec<(&Complaint, ClockKind, Timestamp)>> = BTreeMap::new();
+    for c in running {
+        let Some(s) = c.sla.as_ref() else { continue };
+        let next = [ClockKind::Resolution, ClockKind::HardLimit]
+            .into_iter()
+            .filter_map(|k| s.clock(k).map(|cl| (k, cl.due)))
+            .find(|(k, _)| !s.alarms.contains(&SlaClocks::alarm_key(*k, AlarmLevel::Breach)));
+        if let Some((kind, due)) = next {
+            by_department.entry(c.department.as_ref()).or_default().push((c, kind, due));
+        }
+    }
+    let mut out = vec![];
+    for (department, mut items) in by_department {
+        items.sort_by_key(|(c, _, due)| (*due, c.id));
+        let resolved = department.and_then(|d| resolved_last_day.get(d.as_str())).copied().unwrap_or(0);
+        let pace = resolved as f64 / 24.0;
+        for (i, (c, clock, due)) in items.into_iter().enumerate() {
+            let position = i + 1;
+            let remaining = due.duration_since(now).as_secs();
+            let expected_at = (pace > 0.0)
+                .then(|| now.checked_add(SignedDuration::from_secs_f64(position as f64 / pace * 3600.0)).ok())
+                .flatten();
+            let (predicted_breach, why) = if remaining < 0 {
+                (true, "overdue".to_string())
+            } else if let Some(at) = expected_at {
+                if at > due {
+                    (true, format!("place {position} in the queue at {pace:.1} resolved per hour: done about {} h after the deadline", at.duration_since(due).as_secs() / 3600))
+                } else if SignedDuration::from_secs(remaining) <= near {
+                    (false, format!("{} min left", remaining / 60))
+                } else {
+                    continue;
+                }
+            } else if remaining < 24 * 3600 {
+                (true, "the department resolved nothing in the last day".to_string())
+            } else {
+                continue;
+            };
+            out.push(Risk {
+                complaint_id: c.id,
+                reference: c.reference,
+                department: department.cloned(),
+                clock,
+                due,
+                remaining,
+                position,
+                pace_per_hour: pace,
+                expected_at,
+                predicted_breach,
+                why,
+            });
+        }
+    }
+    out.sort_by_key(|r| (r.remaining, r.complaint_id));
+    out
 }

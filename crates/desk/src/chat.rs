@@ -281,6 +281,7 @@ impl Desk {
         let text_hash = Sha256::new().chain_update(serde_json::to_vec(&actor).expect("actors serialise")).chain_update(text.as_str()).finalize().to_vec();
         let key = IdempotencyKey { principal: format!("chat:{}", chat.id), key: client_id.as_str().to_string(), request_hash: text_hash };
         let departments = self.departments().await?;
+        let sla = self.sla();
         let decide: Decide = Box::new(move |current: &Complaint| {
             if let Some(who) = &who {
                 if !who.may_view(current) {
@@ -290,7 +291,7 @@ impl Desk {
             }
             let mut first = Some(message_id);
             let mut new_id = move || first.take().unwrap_or_else(Uuid::now_v7);
-            let mut ctx = Ctx { now: now(), actor: actor.clone(), departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now: now(), actor: actor.clone(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
         let req = ChangeRequest { complaint_id: chat.complaint_id, decide, idempotency: Some(key), mail: None };
@@ -377,9 +378,10 @@ impl Desk {
     /// was handed); the core still checks it against the complaint as it stands.
     async fn apply_as_system(&self, complaint_id: Uuid, cmd: Command) -> Result<()> {
         let departments = self.departments().await?;
+        let sla = self.sla();
         let decide: Decide = Box::new(move |current: &Complaint| {
             let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
         match self.store.write(WriteOp::Change(ChangeRequest::new(complaint_id, decide))).await? {

@@ -732,13 +732,14 @@ impl Desk {
         };
         let body = Body::lossy(&call_summary(&call, agent.as_ref())).expect("a call summary is never empty");
         let departments = self.departments().await?;
+        let sla = self.sla();
         let actor = who.actor();
         for _ in 0..ATTEMPTS {
             let (id, reference, at) = (Uuid::now_v7(), ComplaintRef::from_bits(rand::random::<u64>()), now());
-            let (reg2, body2, departments2, actor2) = (reg.clone(), body.clone(), departments.clone(), actor.clone());
+            let (reg2, body2, departments2, actor2, sla2) = (reg.clone(), body.clone(), departments.clone(), actor.clone(), sla.clone());
             let build: ombuds_store::Build = Box::new(move |player_id| {
                 let mut new_id = Uuid::now_v7;
-                let mut ctx = Ctx { now: at, actor: actor2.clone(), departments: &departments2, new_id: &mut new_id };
+                let mut ctx = Ctx { now: at, actor: actor2.clone(), departments: &departments2, sla: &sla2, new_id: &mut new_id };
                 let registered = command::register(&reg2, id, reference, player_id, &mut ctx)?;
                 let message = Command::AddMessage { kind: MessageKind::Inbound, channel: Some(Channel::Phone), body: body2.clone() };
                 let Some(first) = command::change(&registered.complaint, &message, &mut ctx)? else { return Ok(registered) };
@@ -792,6 +793,7 @@ impl Desk {
         let cmd = Command::AddMessage { kind: MessageKind::Inbound, channel: Some(Channel::Phone), body };
         who.may_apply(&target, &cmd)?;
         let departments = self.departments().await?;
+        let sla = self.sla();
         let who2 = who.clone();
         let decide: Decide = Box::new(move |current: &Complaint| {
             if !who2.may_view(current) {
@@ -799,7 +801,7 @@ impl Desk {
             }
             who2.may_apply(current, &cmd)?;
             let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now: now(), actor: who2.actor(), departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now: now(), actor: who2.actor(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
         let req = ChangeRequest { complaint_id: target.id, decide, idempotency: Some(call_key(&call)), mail: None };

@@ -42,6 +42,7 @@ impl Desk {
     /// Records on the complaint that a notice was given up on.
     pub async fn record_delivery_failure(&self, complaint_id: Uuid, notice: &str, message_id: Option<Uuid>, failure: &JobFailure) -> Result<()> {
         let departments = self.departments().await?;
+        let sla = self.sla();
         let cmd = Command::RecordDeliveryFailure {
             notice: notice.to_string(),
             message_id,
@@ -50,7 +51,7 @@ impl Desk {
         };
         let decide: Decide = Box::new(move |current: &Complaint| {
             let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
         match self.store.write(WriteOp::Change(ChangeRequest::new(complaint_id, decide))).await? {

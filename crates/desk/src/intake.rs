@@ -99,10 +99,11 @@ impl Desk {
 
     async fn reply(&self, complaint: &Complaint, inbound: &Inbound, key: Option<IdempotencyKey>) -> Result<Option<Received>> {
         let departments = self.departments().await?;
+        let sla = self.sla();
         let (player_id, channel, text) = (complaint.player_id, inbound.channel, inbound.text.clone());
         let decide: Decide = Box::new(move |current: &Complaint| {
             let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now: now(), actor: Actor::Player { id: player_id }, departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now: now(), actor: Actor::Player { id: player_id }, departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &Command::RecordPlayerReply { channel: Some(channel), text: text.clone() }, &mut ctx)
         });
         let req = ChangeRequest { complaint_id: complaint.id, decide, idempotency: key, mail: inbound.mail.clone().map(Box::new) };

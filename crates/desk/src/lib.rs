@@ -12,6 +12,7 @@ pub mod intake;
 pub mod jobs;
 pub mod live;
 pub mod routing;
+pub mod sla;
 
 pub use auth::{NewAgent, NewToken, Session};
 pub use error::{DeskError, Result};
@@ -78,6 +79,7 @@ pub struct Inner {
     live: live::Live,
     chat_hub: chat::ChatHub,
     router_cache: routing::RouterCache,
+    sla: RwLock<Arc<ombuds_core::sla::Sla>>,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -133,6 +135,7 @@ impl Desk {
         });
         Desk(Arc::new(Inner {
             router_cache,
+            sla: RwLock::new(Arc::new(ombuds_core::sla::Sla::default())),
             live,
             chat_hub,
             store,
@@ -246,6 +249,7 @@ impl Desk {
         mail: Option<NewMail>,
     ) -> Result<Outcome> {
         let departments = self.departments().await?;
+        let sla = self.sla();
         let auto = self.auto_route(reg).await?;
         let (id, reference, now) = (Uuid::now_v7(), ComplaintRef::from_bits(rand::random::<u64>()), now());
         // A new player without a stated language gets the one detected in the text.
@@ -253,7 +257,7 @@ impl Desk {
         let reg2 = reg.clone();
         let build: Build = Box::new(move |player_id| {
             let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::register_routed(&reg2, &auto, id, reference, player_id, &mut ctx)
         });
         let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency, mail: mail.map(Box::new) };
@@ -272,6 +276,7 @@ impl Desk {
     pub async fn apply(&self, who: &Principal, reference: &ComplaintRef, input: CommandInput) -> Result<Complaint> {
         let cmd = self.resolve(input).await?;
         let departments = self.departments().await?;
+        let sla = self.sla();
         let target = self.visible(who, reference).await?;
         who.may_apply(&target, &cmd)?;
         let who = who.clone();
@@ -281,7 +286,7 @@ impl Desk {
             }
             who.may_apply(current, &cmd)?;
             let mut new_id = Uuid::now_v7;
-            let mut ctx = Ctx { now: now(), actor: who.actor(), departments: &departments, new_id: &mut new_id };
+            let mut ctx = Ctx { now: now(), actor: who.actor(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
         match self.store.write(WriteOp::Change(ChangeRequest::new(target.id, decide))).await? {

@@ -425,6 +425,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     let desk = open_desk(&s).await?;
     desk.seed_departments().await?;
+    desk.set_sla(&s.sla).await.map_err(user_error).context("invalid [sla] settings")?;
     if let Some((login, password)) = desk.ensure_admin().await? {
         println!("================================================================");
         println!(" First start: an administrator account was created.");
@@ -449,7 +450,7 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     };
     let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit, chat });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut runner = JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id()));
+    let mut runner = ombuds_desk::sla::with_handlers(JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id())));
     if let Some(e) = &s.email {
         let (r, lines) = email::start(&desk, e, runner, &stop_rx).await?;
         runner = r;

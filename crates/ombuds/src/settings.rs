@@ -33,6 +33,9 @@ pub struct Settings {
     /// Routing: the classifier's threshold and retraining.
     #[serde(default)]
     pub routing: RoutingSettings,
+    /// Service levels: calendars, policies, warning share, dispute deadline (docs/sla.md).
+    #[serde(default)]
+    pub sla: ombuds_core::sla::SlaSpec,
 }
 
 /// `[routing]`: when the classifier may route on its own, and when it is retrained.

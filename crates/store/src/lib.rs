@@ -14,6 +14,7 @@ pub mod mail;
 pub mod migrate;
 pub mod queries;
 pub mod routing;
+pub mod sla;
 mod rows;
 pub mod writer;
 #[cfg(feature = "testing")]

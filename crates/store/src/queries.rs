@@ -25,6 +25,8 @@ pub struct ComplaintFilter {
     pub priority: Option<Priority>,
     pub player_id: Option<Uuid>,
     pub escalated: Option<bool>,
+    /// Complaints with (or without) a breached SLA deadline.
+    pub sla_breached: Option<bool>,
     pub created_from: Option<jiff::Timestamp>,
     pub created_to: Option<jiff::Timestamp>,
     /// Words that must all appear in the reference, subject or description (any case).
@@ -169,6 +171,9 @@ impl Store {
         }
         if let Some(p) = f.player_id {
             w.push(|i| format!("player_id = ${i}"), P::from(p));
+        }
+        if let Some(b) = f.sla_breached {
+            w.push(|i| format!("sla_breached = ${i}"), P::from(b));
         }
         if let Some(e) = f.escalated {
             w.push(|i| format!("escalated = ${i}"), P::from(e));

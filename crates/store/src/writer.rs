@@ -548,7 +548,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
             }
         }
         for j in jobs {
-            job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), now, now, now]);
+            job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), j.run_at().map(to_micros).unwrap_or(now), now, now]);
         }
         outcomes.push(match op {
             WriteOp::Register(_) => Outcome::Registered(Box::new(registered.last().expect("registered").complaint.clone())),
@@ -626,7 +626,8 @@ mod tests {
         let width = COMPLAINT_COLS.split(',').count();
         let read: Vec<P> = (0..width as i64).map(P::from).collect();
         let mut new = read.clone();
-        let (status, version) = (3, width - 2);
+        let cols: Vec<&str> = COMPLAINT_COLS.split(',').map(str::trim).collect();
+        let (status, version) = (3, cols.iter().position(|c| *c == "version").unwrap());
         new[status] = P::from("in_progress");
         new[version] = P::from(99i64);
         let (sql, params) = update_sql(&new, &read);

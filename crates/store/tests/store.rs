@@ -59,7 +59,7 @@ fn new_complaint(contact: PlayerContact, subject: &str, department: Option<&str>
     let build: Build = Box::new(move |player_id| {
         let deps = departments();
         let mut new_id = Uuid::now_v7;
-        let mut ctx = Ctx { now: at, actor: Actor::System, departments: &deps, new_id: &mut new_id };
+        let mut ctx = Ctx { now: at, actor: Actor::System, departments: &deps, sla: ombuds_core::sla::Sla::shared_default(), new_id: &mut new_id };
         command::register(&reg, id, ComplaintRef::from_bits(bits), player_id, &mut ctx)
     });
     NewComplaint { contact, language: Language::Ru, build, idempotency: None, mail: None }
@@ -78,7 +78,7 @@ fn change(id: Uuid, cmd: Command) -> WriteOp {
     let decide: Decide = Box::new(move |c: &Complaint| {
         let deps = departments();
         let mut new_id = Uuid::now_v7;
-        let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, new_id: &mut new_id };
+        let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &deps, sla: ombuds_core::sla::Sla::shared_default(), new_id: &mut new_id };
         command::change(c, &cmd, &mut ctx)
     });
     WriteOp::Change(ChangeRequest::new(id, decide))
@@ -105,11 +105,15 @@ async fn register_and_read_back(db: &TestDb) {
     assert_eq!(back, c);
     assert_eq!(store.complaint(c.id).await.unwrap(), c);
     let events = store.events(c.id).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.event.data.name()).collect::<Vec<_>>(), ["registered", "routed"]);
+    assert_eq!(events.iter().map(|e| e.event.data.name()).collect::<Vec<_>>(), ["registered", "routed", "sla_set"]);
     let jobs = store.jobs_for_complaint(c.id).await.unwrap();
-    assert_eq!(jobs.len(), 1);
-    assert_eq!((jobs[0].kind.as_str(), jobs[0].status.as_str()), ("acknowledge", "pending"));
+    assert_eq!(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(), ["acknowledge", "sla_timer"]);
+    assert_eq!(jobs[0].status, "pending");
     assert!(jobs[0].run_at <= now(), "the acknowledgment is due at once");
+    // The SLA timer is due at the complaint's first warning, stored with the row.
+    let warn = c.sla.as_ref().unwrap().first_response.unwrap().warn.unwrap();
+    assert_eq!((jobs[1].run_at, c.next_sla_instant()), (warn, Some(warn)));
+    assert!(back.sla.is_some());
     assert!(matches!(store.complaint_by_ref(&ComplaintRef::from_bits(7)).await, Err(StoreError::NotFound)));
     let player = store.player(c.player_id).await.unwrap();
     assert_eq!(player.external_id.unwrap().as_str(), "P-1");
@@ -142,7 +146,8 @@ async fn concurrent_writes_batch_and_chain(db: &TestDb) {
     }
     let report = store.verify_chain().await.unwrap();
     assert_eq!(report.broken, None);
-    assert_eq!(report.checked, 250);
+    // 200 registrations of three events (registered, routed, sla_set), 50 routings.
+    assert_eq!(report.checked, 200 * 2 + 50);
     store.close().await;
 }
 
@@ -158,13 +163,14 @@ async fn changes_decide_against_the_current_state(db: &TestDb) {
     assert!(matches!(rb.unwrap(), Outcome::Changed(_)));
     let now_c = store.complaint(c.id).await.unwrap();
     assert_eq!(now_c.version, 3);
-    assert_eq!(store.events(c.id).await.unwrap().len(), 4);
+    // registered, routed, sla_set, and two priority changes (same targets: the clocks stay).
+    assert_eq!(store.events(c.id).await.unwrap().len(), 5);
     // Refused against the current state, and no-ops, write nothing.
     assert!(matches!(store.write(change(c.id, Command::Close)).await.unwrap(), Outcome::Refused(DomainError::IllegalTransition { .. })));
     assert!(matches!(store.write(change(c.id, Command::ChangePriority { priority: now_c.priority })).await.unwrap(), Outcome::Unchanged(_)));
     assert_eq!(store.write(change(Uuid::now_v7(), Command::Close)).await.unwrap(), Outcome::Missing);
     assert_eq!(store.complaint(c.id).await.unwrap().version, 3);
-    assert_eq!(store.verify_chain().await.unwrap().checked, 4);
+    assert_eq!(store.verify_chain().await.unwrap().checked, 5);
     store.close().await;
 }
 
@@ -249,11 +255,12 @@ async fn tampering_is_found(db: &TestDb) {
     for i in 0..5 {
         register(&store, &format!("P-{i}"), "s", Some("payments")).await;
     }
-    assert_eq!(store.verify_chain().await.unwrap(), ChainReport { checked: 10, broken: None });
-    tamper(db, "UPDATE events SET data = replace(data, 'payments', 'security') WHERE seq = 4").await;
+    assert_eq!(store.verify_chain().await.unwrap(), ChainReport { checked: 15, broken: None });
+    // The second complaint's routed event (three events per registration).
+    tamper(db, "UPDATE events SET data = replace(data, 'payments', 'security') WHERE seq = 5").await;
     let r = store.verify_chain().await.unwrap();
-    assert_eq!(r.broken, Some(ombuds_core::chain::Break::Tampered { seq: 4 }));
-    assert_eq!(r.checked, 3);
+    assert_eq!(r.broken, Some(ombuds_core::chain::Break::Tampered { seq: 5 }));
+    assert_eq!(r.checked, 4);
     store.close().await;
 }
 
@@ -375,7 +382,7 @@ async fn export_everything(db: &TestDb) {
     let text = String::from_utf8(out).unwrap();
     let types: Vec<String> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string()).collect();
     assert_eq!(n as usize, types.len());
-    for (t, want) in [("department", 3), ("player", 3), ("complaint", 3), ("event", 6), ("job", 3)] {
+    for (t, want) in [("department", 3), ("player", 3), ("complaint", 3), ("event", 9), ("job", 6)] {
         assert_eq!(types.iter().filter(|x| *x == t).count(), want, "{t}");
     }
     if let Some(dir) = &db.dir {
@@ -383,7 +390,7 @@ async fn export_everything(db: &TestDb) {
         store.backup(&dest).await.unwrap();
         assert!(store.backup(&dest).await.is_err(), "never overwrites");
         let copy = Store::open(&Location::Sqlite(dest), &DbOptions::default()).await.unwrap();
-        assert_eq!(copy.verify_chain().await.unwrap().checked, 6);
+        assert_eq!(copy.verify_chain().await.unwrap().checked, 9);
         copy.close().await;
     } else {
         assert!(store.backup(std::path::Path::new("/tmp/x.db")).await.is_err());

@@ -176,12 +176,12 @@ pub struct ComplaintPage {
 
 /// List complaints the caller may see, newest first. Filters: `status` (comma-separated),
 /// `department` (or `none`), `assignee` (agent id, `me` or `none`), `channel`, `kind`,
-/// `priority`, `player_id`, `escalated`, `created_from`/`created_to` (RFC 3339), `q` (words in
+/// `priority`, `player_id`, `escalated`, `sla_breached`, `created_from`/`created_to` (RFC 3339), `q` (words in
 /// reference, subject or description), `limit` (1–200, default 50), `cursor`.
 #[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints",
     params(("status" = Option<String>, Query), ("department" = Option<String>, Query), ("assignee" = Option<String>, Query),
         ("channel" = Option<String>, Query), ("kind" = Option<String>, Query), ("priority" = Option<String>, Query),
-        ("player_id" = Option<String>, Query), ("escalated" = Option<bool>, Query), ("created_from" = Option<String>, Query),
+        ("player_id" = Option<String>, Query), ("escalated" = Option<bool>, Query), ("sla_breached" = Option<bool>, Query), ("created_from" = Option<String>, Query),
         ("created_to" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ComplaintPage), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -217,12 +217,13 @@ pub async fn list(State(s): State<AppState>, Auth(who): Auth, Query(q): Query<Ha
             "kind" => filter.kind = f.opt(k, v, Kind::parse),
             "priority" => filter.priority = f.opt(k, v, Priority::parse),
             "player_id" => filter.player_id = f.opt(k, v, uuid),
-            "escalated" => {
-                filter.escalated = f.opt(k, v, |s| match s {
+            "escalated" | "sla_breached" => {
+                let b = f.opt(k, v, |s| match s {
                     "true" => Ok(true),
                     "false" => Ok(false),
                     _ => Err(FieldError::new("", "invalid_value", "use true or false")),
-                })
+                });
+                if k == "escalated" { filter.escalated = b } else { filter.sla_breached = b }
             }
             "created_from" => filter.created_from = f.opt(k, v, ts),
             "created_to" => filter.created_to = f.opt(k, v, ts),

@@ -7,6 +7,7 @@ pub mod cti;
 pub mod extract;
 pub mod problem;
 pub mod routing;
+pub mod sla;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -53,11 +54,11 @@ impl Default for WebConfig {
         api::departments, api::put_department, api::agents, api::add_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
-        routing::get_rules, routing::put_rules, routing::dry_run, routing::train,
+        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::at_risk,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
-    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"))
+    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"), (name = "sla", description = "Service levels: settings and the at-risk list"))
 )]
 pub struct ApiDoc;
 
@@ -132,6 +133,8 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/routing/rules", get(routing::get_rules).put(routing::put_rules))
         .route("/routing/dry-run", post(routing::dry_run))
         .route("/routing/train", post(routing::train))
+        .route("/sla", get(sla::settings))
+        .route("/sla/at-risk", get(sla::at_risk))
         .merge(cti::routes())
         .route("/chat/ws", get(chat::agent_ws));
     Router::new()

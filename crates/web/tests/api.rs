@@ -149,11 +149,16 @@ async fn lifecycle_over_http(db: &TestDb) {
     let names: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["data"]["type"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["registered", "routed", "assigned", "message_added", "information_requested", "player_replied", "solution_proposed", "escalated", "priority_changed", "tagged", "resolved", "closed", "reopened"]
+        [
+            "registered", "sla_set", "routed", "assigned", "message_added", "information_requested", "sla_paused", "player_replied", "sla_set",
+            "solution_proposed", "sla_paused", "escalated", "sla_set", "priority_changed", "tagged", "resolved", "closed", "reopened", "sla_set"
+        ]
     );
     let (_, jobs) = app.get(&path("jobs")).await;
     let jobs: Vec<&str> = jobs.as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect();
-    assert_eq!(jobs, ["acknowledge", "deliver_message", "deliver_message", "notify_resolved"]);
+    // Player notices; the SLA timer set again whenever the next alarm moved (registration,
+    // resumption, reopening); the assignee's notice.
+    assert_eq!(jobs, ["acknowledge", "sla_timer", "notify_staff", "deliver_message", "sla_timer", "deliver_message", "notify_resolved", "sla_timer"]);
     // Commands that change nothing record nothing.
     let (s, _) = app.post(&path("priority"), json!({"priority": "high"})).await;
     assert_eq!(s, StatusCode::OK);
@@ -182,7 +187,7 @@ async fn idempotent_registration(db: &TestDb) {
     assert_eq!(c.2["reference"], a.2["reference"]);
     assert_eq!(d.0, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(d.2["code"], "idempotency_key_reused");
-    assert_eq!(app.fingerprint().await, (1, 1));
+    assert_eq!(app.fingerprint().await, (1, 2), "one complaint: registered and its clocks");
     let (s, b) = app
         .http
         .post(format!("{}/api/v1/complaints", app.base))
@@ -417,7 +422,7 @@ async fn service_endpoints(db: &TestDb) {
     assert!(text.contains("ombuds_http_request_seconds"), "{text}");
     assert!(text.contains("ombuds_complaints_registered_total"));
     let (s, b) = app.call(Method::GET, "/api/v1/audit/verify", Some(&app.admin), None).await;
-    assert_eq!((s, b["ok"].as_bool(), b["checked"].as_u64()), (StatusCode::OK, Some(true), Some(1)));
+    assert_eq!((s, b["ok"].as_bool(), b["checked"].as_u64()), (StatusCode::OK, Some(true), Some(2)));
 }
 
 /// A complaint received by e-mail: its mails and attachments are listed, the original bytes

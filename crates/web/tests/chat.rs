@@ -254,10 +254,12 @@ async fn conversation(db: &TestDb) {
     assert!(b["assignee"].is_string(), "accepting assigned the complaint: {b}");
     let texts: Vec<&str> = b["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(texts, ["Сәлеметсіз бе! Тексеріп жатырмын.", "Рақмет!"]);
-    // Chat lines make no e-mail: only the acknowledgment is in the outbox.
+    // Chat lines make no e-mail: the acknowledgment is the only notice to the player (beside
+    // it: the SLA timer, set again when the agent's first line stopped the first-response
+    // clock, and the agent's assignment notice).
     let (_, jobs) = n.call(Method::GET, &format!("/api/v1/complaints/{reference}/jobs"), Some(&daniyar), None).await;
     let kinds: Vec<&str> = jobs.as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["acknowledge"]);
+    assert_eq!(kinds, ["acknowledge", "sla_timer", "notify_staff", "sla_timer"]);
 
     // The player's connection drops; the agent writes twice; the player resumes after what it
     // had shown and gets exactly the two.

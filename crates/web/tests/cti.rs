@@ -203,7 +203,7 @@ async fn a_call_reaches_an_agent_and_becomes_a_complaint(db: &TestDb) {
         assert!(text.contains(part), "{part} in {text}");
     }
     let (_, jobs) = app.get(&format!("/api/v1/complaints/{reference}/jobs"), &app.backend).await;
-    assert_eq!(jobs.as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["acknowledge"], "the call itself sends nothing");
+    assert_eq!(jobs.as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["acknowledge", "sla_timer"], "the call itself sends nothing (beside the acknowledgment: the SLA timer)");
     let (s, b) = app.call(Method::POST, &format!("/api/v1/calls/{id}/complaint"), Some(&dana), Some(json!({"subject": "x", "description": "y"}))).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
     assert_eq!(b["detail"], format!("the call is already part of complaint {reference}"));

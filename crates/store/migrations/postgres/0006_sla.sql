@@ -1,0 +1,8 @@
+-- SLA clocks on each complaint: the whole state as JSON (the fold of its sla_* events), the
+-- instant the next alarm is due (NULL: none running) for the at-risk list and queues, and
+-- whether any deadline was breached.
+ALTER TABLE complaints ADD COLUMN sla TEXT;
+ALTER TABLE complaints ADD COLUMN sla_next_at BIGINT;
+ALTER TABLE complaints ADD COLUMN sla_breached BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX complaints_sla_next ON complaints(sla_next_at) WHERE sla_next_at IS NOT NULL;
+CREATE INDEX complaints_sla_breached ON complaints(sla_breached, id) WHERE sla_breached;
