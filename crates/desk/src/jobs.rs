@@ -72,6 +72,12 @@ impl JobRunner {
         self
     }
 
+    /// Keeps only the handlers of these kinds (the others' jobs stay pending for other runners).
+    pub fn only(mut self, kinds: &[&str]) -> Self {
+        self.handlers.retain(|k, _| kinds.contains(k));
+        self
+    }
+
     /// Claims and runs one round of due jobs, concurrently; returns how many ran. Successes
     /// are recorded together in one transaction. A job given up on (a permanent failure, or
     /// the last attempt) is recorded on its complaint as `delivery_failed`, so someone sees

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_chat;
 mod bench_mail;
+mod bench_timers;
 mod email;
 mod routing_cli;
 mod settings;
@@ -193,6 +194,23 @@ enum BenchCmd {
         pool: usize,
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fire SLA timers: registers --count complaints on the (fresh, empty) store given by
+    /// --database, with timers due at once, and times the job runners firing them.
+    Timers {
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+        /// Runners racing for the same jobs (as several nodes would).
+        #[arg(long, default_value_t = 1)]
+        runners: usize,
+        /// Jobs each runner claims per round.
+        #[arg(long, default_value_t = 2_000)]
+        batch: u32,
+        /// Jobs of one round in flight at once.
+        #[arg(long, default_value_t = 512)]
+        concurrency: usize,
         #[arg(long)]
         json: bool,
     },
@@ -415,6 +433,28 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 );
             }
             if r.refused > 0 {
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
+        Cmd::Bench { command: BenchCmd::Timers { count, runners, batch, concurrency, json } } => {
+            if count == 0 || runners == 0 || batch == 0 || concurrency == 0 {
+                bail!("--count, --runners, --batch and --concurrency must be at least 1");
+            }
+            let desk = open_desk(&s).await?;
+            let first = ombuds_desk::PageRequest { after: None, limit: 1 };
+            if !desk.store().list_complaints(&Default::default(), &ombuds_core::Visibility::All, first).await?.items.is_empty() {
+                bail!("the store at {} holds complaints: give the benchmark a fresh one (--database sqlite:///tmp/timers.db)", redact(&s.database_url()));
+            }
+            let r = bench_timers::run(&desk, count, runners, batch, concurrency).await?;
+            desk.close().await;
+            let rate = r.timers as f64 / r.seconds;
+            if json {
+                println!("{}", serde_json::json!({"timers": r.timers, "seconds": r.seconds, "timers_per_s": rate, "runners": runners, "register_seconds": r.register_seconds}));
+            } else {
+                println!("timers: {} fired by {runners} runner(s) in {:.2} s: {rate:.0} timers/s (registering them took {:.1} s)", r.timers, r.seconds, r.register_seconds);
+            }
+            if r.timers != count {
+                eprintln!("expected {count} timers to fire, {} did", r.timers);
                 return Ok(std::process::ExitCode::from(1));
             }
         }

@@ -82,17 +82,18 @@ async fn audit_finds_an_edited_event() {
     }
     drop(server);
     let o = run(&database, &["audit", "verify"]);
-    assert!(o.status.success() && text(&o).contains("6 events verified"), "{}", text(&o));
+    assert!(o.status.success() && text(&o).contains("9 events verified"), "{}", text(&o));
     use sqlx::{Connection, Executor};
     let mut c = sqlx::SqliteConnection::connect(&database).await.unwrap();
-    c.execute("UPDATE events SET data = replace(data, 'bonuses', 'payments') WHERE seq = 4").await.unwrap();
+    // The second complaint's routed event (registered, routed, sla_set per complaint).
+    c.execute("UPDATE events SET data = replace(data, 'bonuses', 'payments') WHERE seq = 5").await.unwrap();
     c.close().await.unwrap();
     let o = run(&database, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("event #4 was altered"), "{}", text(&o));
+    assert!(text(&o).contains("event #5 was altered"), "{}", text(&o));
     let mut c = sqlx::SqliteConnection::connect(&database).await.unwrap();
-    c.execute("DELETE FROM events WHERE seq = 6").await.unwrap();
-    c.execute("UPDATE events SET data = replace(data, 'payments', 'bonuses') WHERE seq = 4").await.unwrap();
+    c.execute("DELETE FROM events WHERE seq = 9").await.unwrap();
+    c.execute("UPDATE events SET data = replace(data, 'payments', 'bonuses') WHERE seq = 5").await.unwrap();
     c.close().await.unwrap();
     let o = run(&database, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(1));

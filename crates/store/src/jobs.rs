@@ -68,6 +68,14 @@ impl Store {
         self.complete_jobs(&[id]).await
     }
 
+    /// How many jobs of `kind` are in `status` (`pending`, `done`, `failed`).
+    pub async fn job_count(&self, kind: &str, status: &str) -> Result<i64, StoreError> {
+        let row = with_read!(self.db(), |conn| conn
+            .fetch_optional("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND status = $2", &params![kind, status])
+            .await)?;
+        Ok(row.map(|r| r.i64("n")).transpose()?.unwrap_or(0))
+    }
+
     /// Marks several jobs done in one transaction (one fsync for a whole round).
     pub async fn complete_jobs(&self, ids: &[Uuid]) -> Result<(), StoreError> {
         if ids.is_empty() {

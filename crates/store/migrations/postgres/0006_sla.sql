@@ -6,3 +6,8 @@ ALTER TABLE complaints ADD COLUMN sla_next_at BIGINT;
 ALTER TABLE complaints ADD COLUMN sla_breached BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX complaints_sla_next ON complaints(sla_next_at) WHERE sla_next_at IS NOT NULL;
 CREATE INDEX complaints_sla_breached ON complaints(sla_breached, id) WHERE sla_breached;
+
+-- Runners claim due jobs of the kinds they handle. Without the kind in the index, a claim for
+-- SLA timers would step over every pending job of other kinds (acknowledgments waiting for an
+-- e-mail relay, say) on each round.
+CREATE INDEX jobs_pending_kind ON jobs(kind, run_at) WHERE status = 'pending';
