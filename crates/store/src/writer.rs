@@ -270,6 +270,36 @@ async fn insert_all(
 
 /// `UPDATE complaints SET <changed columns> WHERE id = … AND version = <as read>` for a
 /// complaint whose row was `read` and is now `new` (both in `COMPLAINT_COLS` order).
+/// The positions (in `COMPLAINT_COLS`) of the columns whose value changed, the id excepted.
+fn changed_columns(new: &[P], read: &[P]) -> Vec<usize> {
+    (1..new.len()).filter(|i| new[*i] != read[*i]).collect()
+}
+
+/// One UPDATE for several complaints that changed the same columns: the new values come from a
+/// VALUES list (`column1` the id, `column2` the version read, then the columns), and each row is
+/// guarded by its version. SQLite (3.33+) and PostgreSQL both name VALUES columns `columnN`.
+fn update_many_sql(cols: &[usize], rows: &[(Vec<P>, &[P])]) -> (String, Vec<P>) {
+    let names: Vec<&str> = COMPLAINT_COLS.split(',').map(str::trim).collect();
+    let version = names.iter().position(|c| *c == "version").expect("complaints have a version");
+    let width = cols.len() + 2;
+    let mut params = Vec::with_capacity(rows.len() * width);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (new, read) in rows {
+        let base = params.len();
+        params.push(new[0].clone());
+        params.push(read[version].clone());
+        params.extend(cols.iter().map(|i| new[*i].clone()));
+        tuples.push(format!("({})", placeholders(base + 1, width)));
+    }
+    let sets: Vec<String> = cols.iter().enumerate().map(|(k, i)| format!("{} = v.column{}", names[*i], k + 3)).collect();
+    let sql = format!(
+        "UPDATE complaints SET {} FROM (VALUES {}) AS v WHERE complaints.id = v.column1 AND complaints.version = v.column2",
+        sets.join(", "),
+        tuples.join(", ")
+    );
+    (sql, params)
+}
+
 fn update_sql(new: &[P], read: &[P]) -> (String, Vec<P>) {
     let cols: Vec<&str> = COMPLAINT_COLS.split(',').map(str::trim).collect();
     let version = cols.iter().position(|c| *c == "version").expect("complaints have a version");
@@ -582,13 +612,38 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
         )
         .await?;
     }
-    // One UPDATE per complaint, of the columns its final state changed (an index is
+    // Each complaint's UPDATE sets only the columns its final state changed (an index is
     // maintained only when one of its columns is SET), guarded by the version it was read at.
+    // Complaints that changed the same columns (a round of SLA timers, say) share one
+    // statement, so a batch costs a few round trips, not one per complaint.
+    let mut groups: HashMap<Vec<usize>, Vec<(Vec<P>, &[P])>> = HashMap::new();
+    let mut order: Vec<Vec<usize>> = vec![];
     for id in &changed {
         let (state, read) = &current[id];
-        let (sql, p) = update_sql(&complaint_params(state), read);
-        if conn.execute(&sql, &p).await? != 1 {
-            return Err(StoreError::Corrupt(format!("complaint {id} changed under the writer's lock")));
+        let new = complaint_params(state);
+        let cols = changed_columns(&new, read);
+        let group = groups.entry(cols.clone()).or_insert_with(|| {
+            order.push(cols);
+            vec![]
+        });
+        group.push((new, read.as_slice()));
+    }
+    for cols in order {
+        let rows = &groups[&cols];
+        if rows.len() == 1 {
+            let (new, read) = &rows[0];
+            let (sql, p) = update_sql(new, read);
+            if conn.execute(&sql, &p).await? != 1 {
+                return Err(StoreError::Corrupt("a complaint changed under the writer's lock".into()));
+            }
+            continue;
+        }
+        let per_statement = (30_000 / (cols.len() + 2)).max(1);
+        for chunk in rows.chunks(per_statement) {
+            let (sql, p) = update_many_sql(&cols, chunk);
+            if conn.execute(&sql, &p).await? != chunk.len() as u64 {
+                return Err(StoreError::Corrupt("a complaint changed under the writer's lock".into()));
+            }
         }
     }
     phase("updates", t2.elapsed());
@@ -633,5 +688,30 @@ mod tests {
         let (sql, params) = update_sql(&new, &read);
         assert_eq!(sql, "UPDATE complaints SET status = $2, version = $3 WHERE id = $1 AND version = $4");
         assert_eq!(params, vec![read[0].clone(), new[status].clone(), new[version].clone(), read[version].clone()]);
+    }
+
+    #[test]
+    fn complaints_that_changed_the_same_columns_share_one_update() {
+        let cols: Vec<&str> = COMPLAINT_COLS.split(',').map(str::trim).collect();
+        let (status, version) = (3, cols.iter().position(|c| *c == "version").unwrap());
+        let row = |id: i64| -> (Vec<P>, Vec<P>) {
+            let read: Vec<P> = (0..cols.len() as i64).map(|i| P::from(i + id * 1000)).collect();
+            let mut new = read.clone();
+            new[status] = P::from("routed");
+            new[version] = P::from(id * 1000 + 99);
+            (new, read)
+        };
+        let (a, b) = (row(1), row(2));
+        let changed = changed_columns(&a.0, &a.1);
+        assert_eq!(changed, vec![status, version]);
+        assert_eq!(changed_columns(&b.0, &b.1), changed);
+        let (sql, params) = update_many_sql(&changed, &[(a.0.clone(), a.1.as_slice()), (b.0.clone(), b.1.as_slice())]);
+        assert_eq!(
+            sql,
+            "UPDATE complaints SET status = v.column3, version = v.column4 FROM (VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)) AS v \
+             WHERE complaints.id = v.column1 AND complaints.version = v.column2"
+        );
+        assert_eq!(params[..4], [a.0[0].clone(), a.1[version].clone(), a.0[status].clone(), a.0[version].clone()]);
+        assert_eq!(params[4..], [b.0[0].clone(), b.1[version].clone(), b.0[status].clone(), b.0[version].clone()]);
     }
 }
