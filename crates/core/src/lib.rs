@@ -2,6 +2,7 @@
 //! these types, ask the core to decide, and persist or send what it decided.
 
 pub mod access;
+pub mod assign;
 pub mod chain;
 pub mod chat;
 pub mod command;

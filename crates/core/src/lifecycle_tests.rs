@@ -96,6 +96,8 @@ fn agent(id: u128, role: Role, departments: &[&str]) -> Agent {
         departments: departments.iter().map(|d| DepartmentCode::parse(d).unwrap()).collect(),
         languages: BTreeSet::new(),
         active: true,
+        skills: Default::default(),
+        capacity: crate::DEFAULT_CAPACITY,
     }
 }
 
@@ -311,6 +313,8 @@ fn specialist(departments: &[&str]) -> Agent {
         departments: departments.iter().map(|d| DepartmentCode::parse(d).unwrap()).collect(),
         languages: BTreeSet::new(),
         active: true,
+        skills: Default::default(),
+        capacity: crate::DEFAULT_CAPACITY,
     }
 }
 

@@ -235,6 +235,19 @@ pub struct Agent {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub languages: BTreeSet<Language>,
     pub active: bool,
+    /// What the agent is good at (`crypto`, `vip`, …): auto-assignment matches a rule's skill.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub skills: BTreeSet<crate::fields::Tag>,
+    /// How many open complaints auto-assignment gives the agent at most (0: none).
+    #[serde(default = "default_capacity")]
+    pub capacity: u32,
+}
+
+pub const DEFAULT_CAPACITY: u32 = 20;
+
+fn default_capacity() -> u32 {
+    DEFAULT_CAPACITY
 }
 
 impl Player {

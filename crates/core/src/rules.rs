@@ -132,6 +132,9 @@ pub struct Then {
     /// An agent's login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<String>,
+    /// A skill the agent must have when the complaint is assigned automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skill: Option<Tag>,
 }
 
 /// A mistake in a rule set, named by rule and field.
@@ -163,6 +166,7 @@ pub struct RoutingDecision {
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub assign: Option<String>,
+    pub skill: Option<Tag>,
     pub add_tags: BTreeSet<Tag>,
     /// The names of the rules that fired, in order.
     pub fired: Vec<String>,
@@ -246,8 +250,8 @@ impl RuleSet {
             }
             let w = &r.when;
             let t = &r.then;
-            if t.department.is_none() && t.category.is_none() && t.priority.is_none() && t.add_tags.is_empty() && t.assign.is_none() {
-                err(&mut errors, i, name, "then", "the rule does nothing: set a department, category, priority, tags or an assignee".into());
+            if t.department.is_none() && t.category.is_none() && t.priority.is_none() && t.add_tags.is_empty() && t.assign.is_none() && t.skill.is_none() {
+                err(&mut errors, i, name, "then", "the rule does nothing: set a department, category, priority, tags, a skill or an assignee".into());
             }
             if let Some(d) = &t.department
                 && !departments.contains(d)
@@ -446,6 +450,9 @@ impl RuleSet {
             }
             if d.assign.is_none() {
                 d.assign = th.assign.clone();
+            }
+            if d.skill.is_none() {
+                d.skill = th.skill.clone();
             }
             for t in &th.add_tags {
                 tags.insert(t.clone());

@@ -116,6 +116,18 @@ pub struct NewAgent {
     pub languages: BTreeSet<Language>,
     /// `None`: a random password is made and returned.
     pub password: Option<String>,
+    pub skills: BTreeSet<Tag>,
+    /// `None`: the default capacity.
+    pub capacity: Option<u32>,
+}
+
+/// Changes to an agent's routing attributes.
+#[derive(Debug, Clone, Default)]
+pub struct AgentUpdate {
+    pub departments: Option<BTreeSet<DepartmentCode>>,
+    pub languages: Option<BTreeSet<Language>>,
+    pub skills: Option<BTreeSet<Tag>>,
+    pub capacity: Option<u32>,
 }
 
 pub fn parse_login(raw: &str) -> Result<String> {
@@ -220,9 +232,45 @@ impl Desk {
             departments: new.departments,
             languages: new.languages,
             active: true,
+            skills: new.skills,
+            capacity: new.capacity.unwrap_or(DEFAULT_CAPACITY),
         };
         self.store.insert_agent(&agent, Some(&hash_password(password).await?)).await?;
         Ok((agent, generated))
+    }
+
+    /// Changes what routing knows of an agent (administrators); `None` fields stay as they are.
+    pub async fn update_agent(&self, who: Option<&Principal>, login: &str, update: AgentUpdate) -> Result<Agent> {
+        if let Some(p) = who {
+            p.require_admin()?;
+        }
+        let login = parse_login(login)?;
+        let Some((mut a, _)) = self.store.agent_credentials(&login).await? else { return Err(DeskError::NotFound("agent")) };
+        if let Some(d) = update.departments {
+            let known = self.departments().await?;
+            if let Some(bad) = d.iter().find(|c| !known.iter().any(|k| &k.code == *c)) {
+                return Err(DomainError::invalid("departments", "unknown_department", format!("there is no department '{bad}'")).into());
+            }
+            a.departments = d;
+        }
+        if let Some(l) = update.languages {
+            a.languages = l;
+        }
+        if let Some(s) = update.skills {
+            if s.len() > 50 {
+                return Err(DomainError::invalid("skills", "too_many", "at most 50 skills").into());
+            }
+            a.skills = s;
+        }
+        if let Some(c) = update.capacity {
+            if c > 10_000 {
+                return Err(DomainError::invalid("capacity", "too_large", "at most 10000").into());
+            }
+            a.capacity = c;
+        }
+        let a = self.store.update_agent_routing(&a).await?;
+        self.auth_cache.clear();
+        Ok(a)
     }
 
     pub async fn set_agent_active(&self, who: Option<&Principal>, login: &str, active: bool) -> Result<Agent> {
@@ -286,6 +334,8 @@ impl Desk {
                     departments: BTreeSet::new(),
                     languages: [Language::Ru, Language::Kk, Language::En].into(),
                     password: None,
+                    skills: Default::default(),
+                    capacity: None,
                 },
             )
             .await?;

@@ -1149,6 +1149,8 @@ mod tests {
             departments: BTreeSet::new(),
             languages: BTreeSet::new(),
             password: Some("correct horse battery".into()),
+            skills: Default::default(),
+            capacity: None,
         };
         d.add_agent(None, new).await.unwrap().0
     }

@@ -168,6 +168,8 @@ async fn create_agents(desk: &Desk, known: &BTreeSet<String>) -> Result<usize> {
             departments,
             languages: a.languages.iter().copied().collect(),
             password: Some(DEMO_PASSWORD.into()),
+            skills: Default::default(),
+            capacity: None,
         };
         match desk.add_agent(None, new).await {
             Ok(_) => created += 1,
@@ -196,6 +198,8 @@ async fn admin(desk: &Desk) -> Result<Agent> {
         departments: BTreeSet::new(),
         languages: Language::ALL.iter().copied().collect(),
         password: Some(DEMO_PASSWORD.into()),
+        skills: Default::default(),
+        capacity: None,
     };
     match desk.add_agent(None, new).await {
         Ok((a, _)) => Ok(a),
@@ -2076,6 +2080,8 @@ mod tests {
                 departments: a.departments.iter().map(|d| DepartmentCode::parse(d).unwrap()).collect(),
                 languages: a.languages.iter().copied().collect(),
                 active: true,
+                skills: Default::default(),
+                capacity: DEFAULT_CAPACITY,
             })
             .collect()
     }

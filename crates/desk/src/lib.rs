@@ -14,7 +14,7 @@ pub mod live;
 pub mod routing;
 pub mod sla;
 
-pub use auth::{NewAgent, NewToken, Session};
+pub use auth::{AgentUpdate, NewAgent, NewToken, Session};
 pub use error::{DeskError, Result};
 pub use delivery::DeliveryContext;
 pub use intake::{Inbound, Received};
@@ -79,6 +79,7 @@ pub struct Inner {
     live: live::Live,
     chat_hub: chat::ChatHub,
     router_cache: routing::RouterCache,
+    turns: routing::Turns,
     sla: RwLock<Arc<ombuds_core::sla::Sla>>,
 }
 
@@ -135,6 +136,7 @@ impl Desk {
         });
         Desk(Arc::new(Inner {
             router_cache,
+            turns: routing::Turns::default(),
             sla: RwLock::new(Arc::new(ombuds_core::sla::Sla::default())),
             live,
             chat_hub,

@@ -31,11 +31,20 @@ pub struct RoutingConfig {
     pub max_training_rows: i64,
     /// Fewer resolved complaints than this: no model (it would only guess).
     pub min_training_rows: usize,
+    /// Auto-assignment of new complaints inside their department (chats are taken from the
+    /// queue instead).
+    pub auto_assign: ombuds_core::assign::AssignStrategy,
 }
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        RoutingConfig { min_confidence: 0.6, retrain_every: None, max_training_rows: 100_000, min_training_rows: 30 }
+        RoutingConfig {
+            min_confidence: 0.6,
+            retrain_every: None,
+            max_training_rows: 100_000,
+            min_training_rows: 30,
+            auto_assign: ombuds_core::assign::AssignStrategy::Off,
+        }
     }
 }
 
@@ -55,6 +64,10 @@ pub(crate) struct Router {
 /// How often a node asks the store whether the rules or models changed behind its back (a
 /// signal lost, or the CLI writing to a SQLite store the server has open).
 const RECHECK: Duration = Duration::from_secs(3);
+
+/// Each department's round-robin turn on this node.
+#[derive(Default)]
+pub(crate) struct Turns(std::sync::Mutex<std::collections::HashMap<DepartmentCode, usize>>);
 
 /// The node's router, reloaded when its generation moves on (a save or retraining signalled
 /// by any node) or when the store's stamp differs from the loaded one.
@@ -242,10 +255,11 @@ impl Desk {
     pub(crate) async fn auto_route(&self, reg: &Registration) -> Result<AutoRoute> {
         let detected = Language::guess(&text_of(reg.subject.as_str(), reg.description.as_str()));
         let router = self.router().await?;
+        let input_language = reg.language.or(reg.player.language).or(detected);
         let input = RoutingInput {
             channel: Some(reg.channel),
             kind: Some(reg.kind),
-            language: reg.language.or(reg.player.language).or(detected),
+            language: input_language,
             subject: reg.subject.as_str(),
             text: reg.description.as_str(),
             segments: reg.segments.iter().map(|s| s.as_str().to_string()).collect(),
@@ -254,10 +268,10 @@ impl Desk {
         let d = router.rules.route(&input);
         let mut auto = AutoRoute {
             by: d.department_by.as_ref().map(|r| format!("rule:{r}")),
-            department: d.department,
-            category: d.category,
+            department: d.department.clone(),
+            category: d.category.clone(),
             priority: d.priority,
-            tags: d.add_tags,
+            tags: d.add_tags.clone(),
             assignee: None,
             detected_language: detected,
         };
@@ -276,7 +290,48 @@ impl Desk {
             auto.category = auto.category.or(s.category);
             auto.department = Some(s.department);
         }
+        let strategy = self.config.routing.auto_assign;
+        if auto.assignee.is_none()
+            && strategy != ombuds_core::assign::AssignStrategy::Off
+            && reg.channel != Channel::Chat
+            && let Some(department) = reg.department.as_ref().or(auto.department.as_ref())
+        {
+            let language = input_language.unwrap_or(Language::Ru);
+            auto.assignee = self.pick_agent(strategy, department, language, d.skill.as_ref()).await?;
+        }
         Ok(auto)
+    }
+
+    /// The agent auto-assignment gives a new complaint of `department`, if any is free.
+    async fn pick_agent(
+        &self,
+        strategy: ombuds_core::assign::AssignStrategy,
+        department: &DepartmentCode,
+        language: Language,
+        skill: Option<&Tag>,
+    ) -> Result<Option<Agent>> {
+        let agents: Vec<Agent> = self.store.agents().await?.into_iter().filter(|a| a.active && a.departments.contains(department)).collect();
+        if agents.is_empty() {
+            return Ok(None);
+        }
+        let online: BTreeSet<uuid::Uuid> =
+            self.store.online_agents(now() - jiff::SignedDuration::from_secs(60)).await?.into_iter().collect();
+        let ids: Vec<uuid::Uuid> = agents.iter().filter(|a| online.contains(&a.id)).map(|a| a.id).collect();
+        let load: std::collections::HashMap<uuid::Uuid, i64> = self.store.open_load(&ids).await?.into_iter().collect();
+        let turn = {
+            let mut turns = self.turns.0.lock().expect("lock");
+            let t = turns.entry(department.clone()).or_default();
+            *t += 1;
+            *t - 1
+        };
+        let need = ombuds_core::assign::Need { department, language, skill };
+        match ombuds_core::assign::pick(strategy, &need, &agents, &|id| online.contains(&id), &load, turn) {
+            Ok(a) => Ok(Some(a.clone())),
+            Err(why) => {
+                tracing::debug!(%department, ?why, "nobody to auto-assign");
+                Ok(None)
+            }
+        }
     }
 
     /// The classifier's suggestion for a text (`None` without a trained model).

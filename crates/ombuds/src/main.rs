@@ -107,6 +107,12 @@ enum UserCmd {
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+        /// A skill for auto-assignment (`crypto`, `vip`); repeat for several.
+        #[arg(long = "skill")]
+        skills: Vec<String>,
+        /// Open complaints auto-assignment gives the agent at most (default 20; 0: none).
+        #[arg(long)]
+        capacity: Option<u32>,
     },
     List,
     Disable { login: String },
@@ -242,6 +248,7 @@ async fn open_desk(s: &Settings) -> anyhow::Result<Desk> {
         retrain_every: (s.routing.retrain_hours > 0).then(|| Duration::from_secs(s.routing.retrain_hours * 3600)),
         max_training_rows: s.routing.max_training_rows,
         min_training_rows: s.routing.min_training_rows,
+        auto_assign: ombuds_core::assign::AssignStrategy::parse(&s.routing.auto_assign).expect("checked when loading"),
     };
     config.db.max_connections = s.max_connections;
     Desk::open(&location, config).await.with_context(|| format!("cannot open the store at {}", redact(&s.database_url())))
@@ -538,7 +545,9 @@ fn hostname() -> String {
 
 async fn user(desk: &Desk, cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
-        UserCmd::Add { login, name, role, departments, languages, email, password_stdin } => {
+        UserCmd::Add { login, name, role, departments, languages, email, password_stdin, skills, capacity } => {
+            let skills: BTreeSet<ombuds_core::Tag> =
+                skills.iter().map(|s| ombuds_core::Tag::parse(s).map_err(|e| anyhow::anyhow!("--skill '{s}': {}", e.message))).collect::<Result<_, _>>()?;
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {}", e.message))?;
             let departments: BTreeSet<DepartmentCode> = departments
                 .iter()
@@ -557,7 +566,7 @@ async fn user(desk: &Desk, cmd: UserCmd) -> anyhow::Result<()> {
             };
             desk.seed_departments().await?;
             let (agent, generated) =
-                desk.add_agent(None, NewAgent { login, name, email, role, departments, languages, password }).await.map_err(user_error)?;
+                desk.add_agent(None, NewAgent { login, name, email, role, departments, languages, password, skills, capacity }).await.map_err(user_error)?;
             println!("added {} ({}) id {}", agent.login, agent.role, agent.id);
             if let Some(p) = generated {
                 println!("password: {p}");

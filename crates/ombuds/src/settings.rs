@@ -51,11 +51,14 @@ pub struct RoutingSettings {
     pub max_training_rows: i64,
     /// Do not train on fewer resolved complaints than this.
     pub min_training_rows: usize,
+    /// `off`, `least_loaded` or `round_robin`: assign new complaints inside their department to
+    /// an online agent with the language and skill, within capacity.
+    pub auto_assign: String,
 }
 
 impl Default for RoutingSettings {
     fn default() -> Self {
-        RoutingSettings { min_confidence: 0.6, retrain_hours: 24, max_training_rows: 100_000, min_training_rows: 30 }
+        RoutingSettings { min_confidence: 0.6, retrain_hours: 24, max_training_rows: 100_000, min_training_rows: 30, auto_assign: "off".into() }
     }
 }
 
@@ -352,6 +355,9 @@ impl Settings {
         }
         if r.retrain_hours > 24 * 365 {
             bail!("[routing] retrain_hours must be at most 8760 (a year); 0 turns scheduled retraining off");
+        }
+        if let Err(e) = ombuds_core::assign::AssignStrategy::parse(&r.auto_assign) {
+            bail!("[routing] auto_assign: {}", e.message);
         }
         if r.max_training_rows < 1 || r.min_training_rows < 2 || r.min_training_rows as i64 > r.max_training_rows {
             bail!("[routing] min_training_rows must be at least 2 and at most max_training_rows");

@@ -74,8 +74,8 @@ impl Store {
         let now = to_micros(now());
         with_tx!(self.db(), |conn| conn
             .execute(
-                "INSERT INTO agents (id, login, name, email, role, departments, languages, password_hash, active, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                "INSERT INTO agents (id, login, name, email, role, departments, languages, password_hash, active, created_at, updated_at, skills, capacity) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
                 &params![
                     a.id,
                     a.login.as_str(),
@@ -86,7 +86,9 @@ impl Store {
                     json(&a.languages),
                     password_hash,
                     a.active,
-                    now
+                    now,
+                    json(&a.skills),
+                    i64::from(a.capacity)
                 ],
             )
             .await)
@@ -95,6 +97,38 @@ impl Store {
             e => e,
         })?;
         Ok(())
+    }
+
+    /// Sets what routing needs of an agent: departments, languages, skills and capacity.
+    pub async fn update_agent_routing(&self, a: &Agent) -> Result<Agent, StoreError> {
+        let now = to_micros(now());
+        let id = with_tx!(self.db(), |conn| {
+            let row = conn
+                .fetch_optional(
+                    "UPDATE agents SET departments = $2, languages = $3, skills = $4, capacity = $5, updated_at = $6 WHERE id = $1 RETURNING id",
+                    &params![a.id, json(&a.departments), json(&a.languages), json(&a.skills), i64::from(a.capacity), now],
+                )
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            row.uuid("id")
+        })?;
+        self.agent(id).await
+    }
+
+    /// Open complaints assigned to each of `agents` (those with none are absent).
+    pub async fn open_load(&self, agents: &[Uuid]) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        if agents.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (1..=agents.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT assignee, COUNT(*) AS n FROM complaints WHERE assignee IN ({}) \
+             AND status IN ('routed', 'in_progress', 'waiting_on_player') GROUP BY assignee",
+            marks.join(", ")
+        );
+        let p: Vec<crate::db::P> = agents.iter().map(|a| crate::db::P::from(*a)).collect();
+        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &p).await)?;
+        rows.iter().map(|r| Ok((r.uuid("assignee")?, r.i64("n")?))).collect()
     }
 
     /// Enables or disables an agent; disabling also ends its sessions.

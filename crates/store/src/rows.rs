@@ -134,7 +134,7 @@ pub(crate) fn message_from(r: &Row) -> Result<Message, StoreError> {
     })
 }
 
-pub(crate) const AGENT_COLS: &str = "id, login, name, email, role, departments, languages, active";
+pub(crate) const AGENT_COLS: &str = "id, login, name, email, role, departments, languages, active, skills, capacity";
 
 pub(crate) fn agent_from(r: &Row) -> Result<Agent, StoreError> {
     Ok(Agent {
@@ -146,6 +146,8 @@ pub(crate) fn agent_from(r: &Row) -> Result<Agent, StoreError> {
         departments: parse_json("departments", &r.text("departments")?)?,
         languages: parse_json("languages", &r.text("languages")?)?,
         active: r.boolean("active")?,
+        skills: parse_json("skills", &r.text("skills")?)?,
+        capacity: u32::try_from(r.i64("capacity")?).map_err(corrupt("capacity"))?,
     })
 }
 

@@ -351,6 +351,8 @@ async fn directory(db: &TestDb) {
         departments: [DepartmentCode::parse("payments").unwrap()].into(),
         languages: [Language::Kk, Language::Ru].into(),
         active: true,
+        skills: [ombuds_core::Tag::parse("crypto").unwrap()].into(),
+        capacity: 7,
     };
     store.insert_agent(&agent, Some("$argon2id$fake")).await.unwrap();
     let mut twin = agent.clone();

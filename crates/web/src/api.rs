@@ -686,6 +686,34 @@ pub struct AgentRequest {
     pub languages: Option<Vec<String>>,
     /// At least 10 characters; omit to have one generated.
     pub password: Option<String>,
+    /// What the agent is good at, for auto-assignment (`crypto`, `vip`).
+    pub skills: Option<Vec<String>>,
+    /// Open complaints auto-assignment gives the agent at most (default 20; 0: none).
+    pub capacity: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentUpdateRequest {
+    pub departments: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub skills: Option<Vec<String>>,
+    pub capacity: Option<u32>,
+}
+
+/// Change an agent's departments, languages, skills or capacity (administrators); fields left
+/// out stay as they are.
+#[utoipa::path(patch, path = "/api/v1/agents/{login}", tag = "directory", request_body = AgentUpdateRequest, params(("login" = String, Path)),
+    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn update_agent(State(s): State<AppState>, Auth(who): Auth, Path(login): Path<String>, ApiJson(b): ApiJson<AgentUpdateRequest>) -> ApiResult<Json<Agent>> {
+    who.require_admin()?;
+    let mut f = Fields::default();
+    let departments = b.departments.is_some().then(|| f.list("departments", &b.departments, DepartmentCode::parse).into_iter().collect());
+    let languages = b.languages.is_some().then(|| f.list("languages", &b.languages, Language::parse).into_iter().collect());
+    let skills = b.skills.is_some().then(|| f.list("skills", &b.skills, Tag::parse).into_iter().collect());
+    f.finish()?;
+    let update = ombuds_desk::AgentUpdate { departments, languages, skills, capacity: b.capacity };
+    Ok(Json(s.desk.update_agent(Some(&who), &login, update).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -707,8 +735,9 @@ pub async fn add_agent(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): A
     let role = f.opt("role", b.role.as_deref(), Role::parse).unwrap_or(Role::Agent);
     let departments = f.list("departments", &b.departments, DepartmentCode::parse).into_iter().collect();
     let languages = f.list("languages", &b.languages, Language::parse).into_iter().collect();
+    let skills = f.list("skills", &b.skills, Tag::parse).into_iter().collect();
     f.finish()?;
-    let new = NewAgent { login: login.unwrap(), name: name.unwrap(), email, role, departments, languages, password: b.password };
+    let new = NewAgent { login: login.unwrap(), name: name.unwrap(), email, role, departments, languages, password: b.password, skills, capacity: b.capacity };
     let (agent, password) = s.desk.add_agent(Some(&who), new).await?;
     Ok((StatusCode::CREATED, Json(CreatedAgent { agent, password })))
 }

@@ -51,7 +51,7 @@ impl Default for WebConfig {
         api::register, api::list, api::get, api::events, api::jobs, api::mails, api::mail_raw, api::attachments, api::attachment,
         api::route, api::assign, api::unassign, api::add_message, api::propose_solution, api::request_information,
         api::player_reply, api::resolve, api::close, api::reopen, api::escalate, api::deescalate, api::priority, api::tags,
-        api::departments, api::put_department, api::agents, api::add_agent, api::disable_agent, api::enable_agent,
+        api::departments, api::put_department, api::agents, api::add_agent, api::update_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
         routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::at_risk,
@@ -121,6 +121,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/departments", get(api::departments))
         .route("/departments/{code}", put(api::put_department))
         .route("/agents", get(api::agents).post(api::add_agent))
+        .route("/agents/{login}", axum::routing::patch(api::update_agent))
         .route("/agents/{login}/disable", post(api::disable_agent))
         .route("/agents/{login}/enable", post(api::enable_agent))
         .route("/auth/login", post(api::login))

@@ -135,6 +135,7 @@ ombuds_store::both_backends! {
     new_complaints_follow_the_rules => new_complaints_follow_the_rules,
     dry_run_explains => dry_run_explains,
     classifier_routes_what_no_rule_takes => classifier_routes_what_no_rule_takes,
+    auto_assignment_picks_the_least_loaded_online_agent => auto_assignment,
 }
 
 async fn rules_are_saved_whole_or_not_at_all(db: &TestDb) {
@@ -384,4 +385,76 @@ async fn classifier_routes_what_no_rule_takes(db: &TestDb) {
     let (_, b) = app.call(Method::POST, "/api/v1/routing/dry-run", Some(&app.admin), Some(json!({"text": "Still waiting for my withdrawal to reach my card"}))).await;
     assert_eq!(b["suggestion"]["department"], "payments", "{b}");
     assert!(b["routed_by"].as_str().unwrap().starts_with("classifier:"), "{b}");
+}
+
+async fn auto_assignment(db: &TestDb) {
+    use ombuds_core::assign::AssignStrategy;
+    let app = TestApp::spawn(db, RoutingConfig { auto_assign: AssignStrategy::LeastLoaded, ..Default::default() }).await;
+    let rules = "[[rule]]\nname = \"withdrawals\"\nwhen.any_words = [\"вывод*\", \"шығар*\"]\nthen.department = \"payments\"\n\n\
+                 [[rule]]\nname = \"crypto\"\nwhen.any_words = [\"usdt\", \"крипт*\"]\nthen.skill = \"crypto\"\n";
+    let (s, b, _) = app.put_rules(&app.admin, "application/toml", rules, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, a) = app
+        .call(Method::POST, "/api/v1/agents", Some(&app.admin), Some(json!({"login": "arman", "name": "Арман", "departments": ["payments"], "languages": ["ru"], "capacity": 2})))
+        .await;
+    assert_eq!((s, a["agent"]["capacity"].as_u64()), (StatusCode::CREATED, Some(2)), "{a}");
+    let (_, b) = app
+        .call(Method::POST, "/api/v1/agents", Some(&app.admin), Some(json!({"login": "bota", "name": "Бота", "departments": ["payments"], "skills": ["crypto"], "capacity": 5})))
+        .await;
+    assert_eq!(b["agent"]["skills"], json!(["crypto"]));
+    let (arman, bota) = (a["agent"]["id"].as_str().unwrap().to_string(), b["agent"]["id"].as_str().unwrap().to_string());
+    let id = |s: &str| s.parse::<uuid::Uuid>().unwrap();
+    // Nobody online: nothing is assigned, the complaint is routed.
+    let c = app.register("Вывод", "Вывод не пришёл", json!({})).await;
+    assert_eq!((c["department"].as_str(), c["assignee"].as_str()), (Some("payments"), None), "{c}");
+    app.desk.agent_presence(id(&arman), 1).await;
+    app.desk.agent_presence(id(&bota), 1).await;
+    // Both idle: bota has more room. Then arman, who holds fewer.
+    let c1 = app.register("Вывод", "Вывод не пришёл", json!({})).await;
+    assert_eq!(c1["assignee"].as_str(), Some(bota.as_str()), "{c1}");
+    let c2 = app.register("Вывод", "Вывод не пришёл опять", json!({})).await;
+    assert_eq!(c2["assignee"].as_str(), Some(arman.as_str()), "{c2}");
+    // The crypto skill: only bota; Kazakh: only bota (arman speaks Russian only).
+    let c3 = app.register("Вывод USDT", "Вывод USDT не пришёл", json!({})).await;
+    assert_eq!(c3["assignee"].as_str(), Some(bota.as_str()), "{c3}");
+    let c4 = app.register("Шығару", "Ақша шығару өтінімі орындалмады, көмектесіңіз", json!({})).await;
+    assert_eq!((c4["language"].as_str(), c4["assignee"].as_str()), (Some("kk"), Some(bota.as_str())), "{c4}");
+    // bota goes offline: arman takes the next, then is full (capacity 2).
+    app.desk.agent_presence(id(&bota), -1).await;
+    let c5 = app.register("Вывод", "Где мой вывод", json!({})).await;
+    assert_eq!(c5["assignee"].as_str(), Some(arman.as_str()), "{c5}");
+    let c6 = app.register("Вывод", "Где мой вывод?!", json!({})).await;
+    assert_eq!((c6["department"].as_str(), c6["assignee"].as_str()), (Some("payments"), None), "arman is full: {c6}");
+    // More room: assignable again. Chats are never auto-assigned (agents take them from the queue).
+    let (s, upd) = app.call(Method::PATCH, "/api/v1/agents/arman", Some(&app.admin), Some(json!({"capacity": 3}))).await;
+    assert_eq!((s, upd["capacity"].as_u64(), upd["languages"].clone()), (StatusCode::OK, Some(3), json!(["ru"])), "{upd}");
+    let c7 = app.register("Вывод", "Вывод, третий раз", json!({})).await;
+    assert_eq!(c7["assignee"].as_str(), Some(arman.as_str()), "{c7}");
+    let (s, b) = app.call(Method::PATCH, "/api/v1/agents/arman", Some(&app.admin), Some(json!({"capacity": 9}))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let c8 = app.register("Вывод", "Вывод в чате", json!({"channel": "chat"})).await;
+    assert_eq!(c8["assignee"].as_str(), None, "{c8}");
+
+    // Bad updates: clear errors, nothing changed.
+    for (body, status, field) in [
+        (json!({"departments": ["casino"]}), StatusCode::UNPROCESSABLE_ENTITY, Some("departments")),
+        (json!({"capacity": 20000}), StatusCode::UNPROCESSABLE_ENTITY, Some("capacity")),
+        (json!({"skills": ["Not A Skill!"]}), StatusCode::UNPROCESSABLE_ENTITY, Some("skills[0]")),
+        (json!({"capacity": -1}), StatusCode::UNPROCESSABLE_ENTITY, None),
+        (json!({"colour": "red"}), StatusCode::UNPROCESSABLE_ENTITY, None),
+    ] {
+        let (s, b) = app.call(Method::PATCH, "/api/v1/agents/arman", Some(&app.admin), Some(body.clone())).await;
+        assert_eq!(s, status, "{body}: {b}");
+        if let Some(f) = field {
+            assert_eq!(b["errors"][0]["field"], f, "{body}: {b}");
+        }
+    }
+    let (s, _) = app.call(Method::PATCH, "/api/v1/agents/nobody", Some(&app.admin), Some(json!({"capacity": 1}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, token) = app.agent("dana", "agent", &["payments"]).await;
+    let (s, _) = app.call(Method::PATCH, "/api/v1/agents/arman", Some(&token), Some(json!({"capacity": 1}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, list) = app.call(Method::GET, "/api/v1/agents", Some(&app.admin), None).await;
+    let arman_now = list.as_array().unwrap().iter().find(|a| a["login"] == "arman").unwrap();
+    assert_eq!((arman_now["capacity"].as_u64(), arman_now["departments"].clone()), (Some(9), json!(["payments"])));
 }

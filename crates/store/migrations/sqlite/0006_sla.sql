@@ -11,3 +11,10 @@ CREATE INDEX complaints_sla_breached ON complaints(sla_breached, id) WHERE sla_b
 -- SLA timers would step over every pending job of other kinds (acknowledgments waiting for an
 -- e-mail relay, say) on each round.
 CREATE INDEX jobs_pending_kind ON jobs(kind, run_at) WHERE status = 'pending';
+
+-- Auto-assignment: what each agent is good at and how much open work they take, and the count
+-- of an agent's open complaints read from an index of open assigned complaints only.
+ALTER TABLE agents ADD COLUMN skills TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE agents ADD COLUMN capacity BIGINT NOT NULL DEFAULT 20;
+CREATE INDEX complaints_open_assignee ON complaints(assignee)
+    WHERE assignee IS NOT NULL AND status IN ('routed', 'in_progress', 'waiting_on_player');
