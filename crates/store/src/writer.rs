@@ -616,7 +616,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
     // maintained only when one of its columns is SET), guarded by the version it was read at.
     // Complaints that changed the same columns (a round of SLA timers, say) share one
     // statement, so a batch costs a few round trips, not one per complaint.
-    let mut groups: HashMap<Vec<usize>, Vec<(Vec<P>, &[P])>> = HashMap::new();
+    type Rows<'a> = Vec<(Vec<P>, &'a [P])>;
+    let mut groups: HashMap<Vec<usize>, Rows<'_>> = HashMap::new();
     let mut order: Vec<Vec<usize>> = vec![];
     for id in &changed {
         let (state, read) = &current[id];

@@ -299,25 +299,29 @@ enum Incoming {
 }
 
 async fn next_frame(socket: &mut WebSocket) -> Incoming {
-    loop {
-        match socket.recv().await {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Incoming::Closed,
-            Some(Ok(Message::Text(t))) => {
-                if t.len() > MAX_FRAME {
-                    return Incoming::TooBig;
-                }
-                return match serde_json::from_str::<Value>(&t) {
-                    Ok(v) if v.get("type").and_then(Value::as_str).is_some() => Incoming::Frame(v),
-                    Ok(_) => Incoming::Bad("a frame is a JSON object with a \"type\"".into()),
-                    Err(e) => Incoming::Bad(format!("not JSON: {e}")),
-                };
+    match socket.recv().await {
+        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Incoming::Closed,
+        Some(Ok(Message::Text(t))) => {
+            if t.len() > MAX_FRAME {
+                return Incoming::TooBig;
             }
-            Some(Ok(Message::Binary(b))) => {
-                return if b.len() > MAX_FRAME { Incoming::TooBig } else { Incoming::Bad("binary frames are not part of the protocol".into()) };
+            match serde_json::from_str::<Value>(&t) {
+                Ok(v) if v.get("type").and_then(Value::as_str).is_some() => Incoming::Frame(v),
+                Ok(_) => Incoming::Bad("a frame is a JSON object with a \"type\"".into()),
+                Err(e) => Incoming::Bad(format!("not JSON: {e}")),
             }
-            Some(Ok(_)) => return Incoming::Alive, // ping/pong: answered by the library
         }
+        Some(Ok(Message::Binary(b))) => {
+            if b.len() > MAX_FRAME { Incoming::TooBig } else { Incoming::Bad("binary frames are not part of the protocol".into()) }
+        }
+        Some(Ok(_)) => Incoming::Alive, // ping/pong: answered by the library
     }
+}
+
+/// Notes that the peer was heard from (any frame), and passes the frame on.
+fn heard<T>(seen: &mut Instant, frame: T) -> T {
+    *seen = Instant::now();
+    frame
 }
 
 /// The first frame that is not a ping or pong.
@@ -446,7 +450,7 @@ async fn player_loop(s: &AppState, socket: &mut WebSocket) -> Option<Message> {
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() { return None; }
             }
-            incoming = next_frame(socket) => match { seen = Instant::now(); incoming } {
+            incoming = next_frame(socket) => match heard(&mut seen, incoming) {
                 Incoming::Alive => {}
                 Incoming::Closed => return None,
                 Incoming::TooBig => return Some(close(CLOSE_TOO_BIG, "message too big")),
@@ -699,7 +703,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() { return None; }
             }
-            incoming = next_frame(socket) => match { seen = Instant::now(); incoming } {
+            incoming = next_frame(socket) => match heard(&mut seen, incoming) {
                 Incoming::Alive => {}
                 Incoming::Closed => return None,
                 Incoming::TooBig => return Some(close(CLOSE_TOO_BIG, "message too big")),
