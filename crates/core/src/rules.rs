@@ -210,6 +210,8 @@ pub struct RuleSet {
     subject_set: Option<RegexSet>,
     text_set: Option<RegexSet>,
     spec: RuleSetSpec,
+    /// Whether any rule looks at the words, patterns or amounts of the text.
+    reads_text: bool,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -370,7 +372,11 @@ impl RuleSet {
                     .map_err(|e| vec![RuleError { index: 0, rule: String::new(), field: "when".into(), message: format!("too many words: {e}") }])?,
             )
         };
-        Ok(RuleSet { rules, words, scanner, subject_set, text_set, spec: spec.clone() })
+        let reads_text = scanner.is_some()
+            || subject_set.is_some()
+            || text_set.is_some()
+            || rules.iter().any(|r| r.when.amount_at_least.is_some() || r.when.amount_at_most.is_some());
+        Ok(RuleSet { rules, words, scanner, subject_set, text_set, spec: spec.clone(), reads_text })
     }
 
     pub fn spec(&self) -> &RuleSetSpec {
@@ -404,7 +410,8 @@ impl RuleSet {
                 None => normalize(s),
             }
         };
-        let haystack = format!("{}\n{}", cut(input.subject), cut(input.text));
+        // Lower-casing the text is the costly part of routing: skip it when no rule reads it.
+        let haystack = if self.reads_text { format!("{}\n{}", cut(input.subject), cut(input.text)) } else { String::new() };
         let subject_len = haystack.find('\n').unwrap_or(0);
         // Which words occur (at word starts; whole words unless a prefix).
         let mut found = vec![false; self.words.len()];

@@ -57,6 +57,21 @@ impl Store {
             marks.join(", "),
             limit.max(1)
         );
+        // Look before taking the write lock: most wake-ups (every commit notifies the runner)
+        // find nothing due, and a claim that updates nothing would still queue behind the
+        // writer for SQLite's one write lock.
+        let probe = format!(
+            "SELECT 1 AS due FROM jobs WHERE status = 'pending' AND run_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+             AND kind IN ({}) LIMIT 1",
+            marks.join(", ")
+        );
+        let mut probe_params = p.clone();
+        probe_params[0] = P::from(0i64);
+        probe_params[1] = P::from("");
+        let due = with_read!(self.db(), |conn| conn.fetch_optional(&probe, &probe_params).await)?;
+        if due.is_none() {
+            return Ok(vec![]);
+        }
         let rows = with_tx!(self.db(), |conn| conn.fetch_all(&sql, &p).await)?;
         // RETURNING keeps no order: oldest first, so one complaint's notices go out in order.
         let mut jobs = rows.iter().map(job_from).collect::<Result<Vec<_>, _>>()?;
