@@ -113,7 +113,78 @@ impl MailSender {
             });
             runner = runner.handle(kind, h);
         }
-        runner
+        // Staff notices: the workspace (as without e-mail), and an e-mail to each recipient
+        // with an address.
+        let me = self.clone();
+        let h: JobHandler = Arc::new(move |desk: Desk, job: JobRecord| {
+            let me = me.clone();
+            Box::pin(async move { me.notify_staff(&desk, &job).await })
+        });
+        runner.handle("notify_staff", h)
+    }
+
+    /// Tells staff of an assignment, an SLA warning or a breach, in their workspace and by
+    /// e-mail, in the agent's language (the complaint's when they speak it).
+    pub async fn notify_staff(&self, desk: &Desk, job: &JobRecord) -> Result<(), JobFailure> {
+        let Some(id) = job.complaint_id else { return Ok(()) };
+        let notice = job.payload.get("notice").and_then(|v| v.as_str()).unwrap_or("sla_breach").to_string();
+        let clock = job.payload.get("clock").and_then(|v| v.as_str()).and_then(|v| ombuds_core::sla::ClockKind::parse(v).ok());
+        let Some((complaint, recipients)) =
+            desk.notify_staff(id, &notice, clock).await.map_err(|e| JobFailure::transient(format!("reading the complaint failed: {e}")))?
+        else {
+            return Ok(());
+        };
+        let c = &self.config;
+        let due = complaint.sla.as_ref().and_then(|s| clock.and_then(|k| s.clock(k))).map(|cl| cl.due.strftime("%Y-%m-%d %H:%M UTC").to_string());
+        for agent in recipients {
+            let Some(to) = agent.email.as_ref() else { continue };
+            let language = if agent.languages.is_empty() || agent.languages.contains(&complaint.language) {
+                complaint.language
+            } else {
+                *agent.languages.iter().next().expect("not empty")
+            };
+            let header_id = format!("{}.{}@{}", job.id, agent.id, c.message_id_domain);
+            let out = outbound::StaffOutgoing {
+                from: Mailbox { name: c.from_name.as_deref(), address: &c.from_address },
+                to: Mailbox { name: Some(agent.name.as_str()), address: to.as_str() },
+                language,
+                reference: complaint.reference,
+                complaint_subject: complaint.subject.as_str(),
+                notice: &notice,
+                clock: clock.map(|k| k.as_str()),
+                due: due.as_deref(),
+                department: complaint.department.as_ref().map(|d| d.as_str()),
+                message_id: &header_id,
+                date: now(),
+                operator_name: &c.operator_name,
+                workspace_url: None,
+            };
+            let composed = outbound::Composer::builtin()
+                .compose_staff(&out)
+                .map_err(|e| JobFailure::permanent(format!("the staff notice cannot be composed: {e}")))?;
+            self.transmit(to.as_str(), &composed.bytes).await.map_err(|f| f.to(to.as_str()))?;
+        }
+        Ok(())
+    }
+
+    /// Hands one composed message to the relay.
+    async fn transmit(&self, to: &str, bytes: &[u8]) -> Result<(), JobFailure> {
+        let c = &self.config;
+        let envelope = lettre::address::Envelope::new(
+            Some(c.from_address.parse().map_err(|e| JobFailure::permanent(format!("our sender address is invalid: {e}")))?),
+            vec![to.parse().map_err(|e| JobFailure::permanent(format!("the address is invalid for SMTP: {e}")))?],
+        )
+        .map_err(|e| JobFailure::permanent(format!("no envelope: {e}")))?;
+        let started = std::time::Instant::now();
+        match self.transport.send_raw(&envelope, bytes).await {
+            Ok(_) => {
+                metrics::histogram!("ombuds_mail_send_seconds").record(started.elapsed().as_secs_f64());
+                metrics::counter!("ombuds_mail_sent_total").increment(1);
+                Ok(())
+            }
+            Err(e) if e.is_permanent() => Err(JobFailure::permanent(format!("the relay refused the message: {e}"))),
+            Err(e) => Err(JobFailure::transient(format!("sending failed: {e}"))),
+        }
     }
 
     /// Delivers one outbox job.
@@ -209,21 +280,7 @@ impl MailSender {
         })
         .await
         .map_err(|e| JobFailure::transient(format!("recording the mail failed: {e}")))?;
-        let envelope = lettre::address::Envelope::new(
-            Some(c.from_address.parse().map_err(|e| JobFailure::permanent(format!("our sender address is invalid: {e}")))?),
-            vec![to.parse().map_err(|e| JobFailure::permanent(format!("the player's address is invalid for SMTP: {e}")))?],
-        )
-        .map_err(|e| JobFailure::permanent(format!("no envelope: {e}")))?;
-        let started = std::time::Instant::now();
-        match self.transport.send_raw(&envelope, &composed.bytes).await {
-            Ok(_) => {
-                metrics::histogram!("ombuds_mail_send_seconds").record(started.elapsed().as_secs_f64());
-                metrics::counter!("ombuds_mail_sent_total").increment(1);
-                Ok(())
-            }
-            Err(e) if e.is_permanent() => Err(JobFailure::permanent(format!("the relay refused the message: {e}"))),
-            Err(e) => Err(JobFailure::transient(format!("sending failed: {e}"))),
-        }
+        self.transmit(to, &composed.bytes).await
     }
 }
 

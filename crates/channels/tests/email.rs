@@ -442,6 +442,54 @@ ombuds_store::both_backends! {
     pipelined => pipelining,
     failures => delivery_failures,
     notices => notices_follow_the_thread,
+    staff => staff_notices_by_mail,
+}
+
+/// Agents and supervisors hear of assignments and SLA alarms by e-mail, in their language.
+async fn staff_notices_by_mail(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let staff = |login: &str, role: Role, email: &str, languages: &[Language]| NewAgent {
+        login: login.into(),
+        name: PersonName::parse(login).unwrap(),
+        email: Some(EmailAddress::parse(email).unwrap()),
+        role,
+        departments: [DepartmentCode::parse("payments").unwrap()].into(),
+        languages: languages.iter().copied().collect(),
+        password: Some("correct horse battery".into()),
+        skills: Default::default(),
+        capacity: None,
+    };
+    let (dana, _) = w.desk.add_agent(None, staff("dana", Role::Agent, "dana@desk.example", &[Language::Kk])).await.unwrap();
+    w.desk.add_agent(None, staff("sup", Role::Supervisor, "sup@desk.example", &[Language::En])).await.unwrap();
+    let r = send_mail(&w, "john@example.com", &message("john@example.com", "s1@example.com", "Шығару", "", "Ақша шығару өтінімі үш күннен бері орындалмады.")).await;
+    let reference = reference_in(&r);
+    let who = admin();
+    w.desk.apply(&who, &reference, Command::Route { department: DepartmentCode::parse("payments").unwrap(), category: None }).await.unwrap();
+    w.desk.apply(&who, &reference, Command::Assign { agent: dana.id }).await.unwrap();
+    while w.runner.run_once().await.unwrap() > 0 {}
+    let to = |addr: &str| -> Vec<String> {
+        w.relay
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _)| e.rcpt_to.iter().any(|r| r == addr))
+            .map(|(_, raw)| mail_parser::MessageParser::default().parse(raw).unwrap().body_text(0).unwrap().to_string())
+            .collect()
+    };
+    let dana_mail = to("dana@desk.example");
+    assert_eq!(dana_mail.len(), 1, "{dana_mail:?}");
+    assert!(dana_mail[0].contains("Сізге өтініш тағайындалды") && dana_mail[0].contains(&reference.to_string()), "in Kazakh: {}", dana_mail[0]);
+    assert!(to("sup@desk.example").is_empty(), "an assignment is the assignee's business");
+    // A day later the deadlines are missed: the supervisor (in English) and the assignee hear of it.
+    let c = w.desk.store().complaint_by_ref(&reference).await.unwrap();
+    w.desk.check_sla_as_of(c.id, jiff::Timestamp::now() + jiff::SignedDuration::from_hours(25)).await.unwrap();
+    while w.runner.run_once().await.unwrap() > 0 {}
+    let sup_mail = to("sup@desk.example");
+    assert!(!sup_mail.is_empty() && sup_mail.iter().all(|m| m.contains("missed its")), "{sup_mail:?}");
+    assert!(sup_mail.iter().any(|m| m.contains("first response")) && sup_mail.iter().any(|m| m.contains("UTC")), "{sup_mail:?}");
+    assert!(to("dana@desk.example").iter().any(|m| m.contains("мерзімі бұзылды")), "{:?}", to("dana@desk.example"));
+    assert!(to("john@example.com").iter().all(|m| !m.contains("мерзімі бұзылды") && !m.contains("missed its")), "the player never sees staff notices");
 }
 
 #[tokio::test]

@@ -112,11 +112,12 @@ impl Desk {
         })
     }
 
-    /// Sends a staff notice to every recipient's workspace, on whichever node their console is.
-    pub async fn notify_staff(&self, complaint_id: Uuid, notice: &str, clock: Option<sla::ClockKind>) -> Result<usize> {
+    /// Sends a staff notice to every recipient's workspace, on whichever node their console is,
+    /// and answers the complaint and the recipients (for the e-mail channel to write to them).
+    pub async fn notify_staff(&self, complaint_id: Uuid, notice: &str, clock: Option<sla::ClockKind>) -> Result<Option<(Complaint, Vec<Agent>)>> {
         let c = match self.store.complaint(complaint_id).await {
             Ok(c) => c,
-            Err(ombuds_store::StoreError::NotFound) => return Ok(0),
+            Err(ombuds_store::StoreError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let recipients = self.staff_recipients(&c, notice).await?;
@@ -133,7 +134,7 @@ impl Desk {
             self.live().send(&LiveSignal::ToAgent { agent_id: a.id, frame }).await;
         }
         metrics::counter!("ombuds_staff_notices_total", "notice" => notice.to_string()).increment(recipients.len() as u64);
-        Ok(recipients.len())
+        Ok(Some((c, recipients)))
     }
 }
 

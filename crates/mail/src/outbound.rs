@@ -131,6 +131,29 @@ pub struct Outgoing<'a> {
     pub response_hours: u32,
 }
 
+/// A notice to an agent or supervisor: a new assignment, an SLA warning or a breach.
+#[derive(Debug, Clone)]
+pub struct StaffOutgoing<'a> {
+    pub from: Mailbox<'a>,
+    pub to: Mailbox<'a>,
+    /// The agent's language.
+    pub language: Language,
+    pub reference: ComplaintRef,
+    pub complaint_subject: &'a str,
+    /// `assigned`, `sla_warning` or `sla_breach`.
+    pub notice: &'a str,
+    /// `first_response`, `resolution` or `hard_limit`, for SLA notices.
+    pub clock: Option<&'a str>,
+    /// The deadline, as the agent should read it (already in their time zone).
+    pub due: Option<&'a str>,
+    pub department: Option<&'a str>,
+    pub message_id: &'a str,
+    pub date: jiff::Timestamp,
+    pub operator_name: &'a str,
+    /// A link to the complaint in the workspace, if the desk has a public address.
+    pub workspace_url: Option<&'a str>,
+}
+
 /// A composed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Composed {
@@ -193,7 +216,8 @@ macro_rules! language_templates {
             "reply.txt", "reply.html",
             "solution_proposed.txt", "solution_proposed.html",
             "information_requested.txt", "information_requested.html",
-            "resolved.txt", "resolved.html")
+            "resolved.txt", "resolved.html",
+            "staff.txt", "staff.html", "staff_subject.txt")
     };
     (@files $lang:literal: $($file:literal),+) => {
         [$((concat!($lang, "/", $file), include_str!(concat!("../templates/", $lang, "/", $file)))),+]
@@ -207,9 +231,9 @@ const SHARED_TEMPLATES: [(&str, &str); 2] = [
         include_str!("../templates/components.html"),
     ),
 ];
-const EN_TEMPLATES: [(&str, &str); 13] = language_templates!("en");
-const RU_TEMPLATES: [(&str, &str); 13] = language_templates!("ru");
-const KK_TEMPLATES: [(&str, &str); 13] = language_templates!("kk");
+const EN_TEMPLATES: [(&str, &str); 16] = language_templates!("en");
+const RU_TEMPLATES: [(&str, &str); 16] = language_templates!("ru");
+const KK_TEMPLATES: [(&str, &str); 16] = language_templates!("kk");
 
 fn builtin_templates() -> impl Iterator<Item = (&'static str, &'static str)> {
     SHARED_TEMPLATES
@@ -260,6 +284,7 @@ impl Composer {
         env.set_formatter(format_value);
         env.add_filter("linebreaks", linebreaks);
         env.add_filter("plural", plural);
+        env.add_filter("clock", clock_name);
         for (name, source) in builtin_templates() {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("built-in template {name} does not parse: {e}"));
@@ -369,6 +394,32 @@ impl Composer {
                                 message: "the message must show the complaint's reference".into(),
                             });
                         }
+                    }
+                }
+            }
+            for notice in ["assigned", "sla_warning", "sla_breach"] {
+                let out = StaffOutgoing {
+                    from: Mailbox { name: Some("Desk"), address: "desk@operator.example" },
+                    to: Mailbox { name: Some("Agent"), address: "agent@operator.example" },
+                    language,
+                    reference,
+                    complaint_subject: "Sample subject",
+                    notice,
+                    clock: Some("resolution"),
+                    due: Some("2026-12-01 18:00"),
+                    department: Some("payments"),
+                    message_id: "check-staff@operator.example",
+                    date: jiff::Timestamp::UNIX_EPOCH,
+                    operator_name: "Operator",
+                    workspace_url: Some("https://desk.operator.example/c/REF"),
+                };
+                let composed = self.compose_staff(&out)?;
+                for (part, body) in [("txt", &composed.text), ("html", &composed.html)] {
+                    if !body.contains(&reference.to_string()) {
+                        return Err(ComposeError::Template {
+                            name: format!("{language}/staff.{part}"),
+                            message: "the message must show the complaint's reference".into(),
+                        });
                     }
                 }
             }
@@ -491,6 +542,57 @@ impl Composer {
         })
     }
 
+    /// Composes a notice to staff (text and HTML, `Auto-Submitted: auto-generated`).
+    pub fn compose_staff(&self, out: &StaffOutgoing) -> Result<Composed, ComposeError> {
+        let from = mailbox("from", &out.from)?;
+        let to = mailbox("to", &out.to)?;
+        let message_id = clean_message_id(out.message_id)
+            .filter(|id| id.contains('@'))
+            .ok_or_else(|| ComposeError::MessageId(out.message_id.to_string()))?;
+        let workspace_url = match out.workspace_url {
+            Some(url) => Some(check_url(url).ok_or_else(|| ComposeError::TrackingUrl(url.to_string()))?),
+            None => None,
+        };
+        let language = out.language;
+        let notice = match out.notice {
+            "assigned" | "sla_warning" | "sla_breach" => out.notice,
+            _ => "sla_breach",
+        };
+        let subject = clean_subject(out.complaint_subject, out.reference);
+        let base = context! {
+            lang => language.as_str(),
+            notice,
+            clock => out.clock.map(|c| one_line(c, 40)),
+            due => out.due.map(|d| one_line(d, 60)),
+            department => out.department.map(|d| one_line(d, 100)),
+            reference => out.reference.to_string(),
+            subject => subject.clone(),
+            operator => one_line(out.operator_name, 100),
+            workspace_url,
+        };
+        let rendered = self.render(&format!("{language}/staff_subject.txt"), base.clone())?;
+        let subject_line = format!("[{}] {}", out.reference, one_line(&rendered, MAX_SUBJECT_CHARS + 60));
+        let ctx = context! { subject_line => subject_line.clone(), ..base };
+        let text = tidy_text(&self.render(&format!("{language}/staff.txt"), ctx.clone())?);
+        let html = self.render(&format!("{language}/staff.html"), ctx)?;
+        let mut bytes = Vec::new();
+        MessageBuilder::new()
+            .from(Address::new_address(from.name, from.address))
+            .to(Address::new_address(to.name, to.address))
+            .subject(Text::new(subject_line.clone()))
+            .date(Date::new(out.date.as_second()))
+            .message_id(MessageId::new(message_id))
+            .header("MIME-Version", Raw::new("1.0"))
+            .header("Content-Language", Raw::new(language.as_str()))
+            .header("X-Ombuds-Ref", Raw::new(out.reference.to_string()))
+            .header("Auto-Submitted", Raw::new("auto-generated"))
+            .header("X-Auto-Response-Suppress", Raw::new("All"))
+            .text_body(text.clone())
+            .html_body(html.clone())
+            .serialize(&mut bytes);
+        Ok(Composed { bytes, subject: subject_line, text, html })
+    }
+
     fn render(&self, name: &str, ctx: Value) -> Result<String, ComposeError> {
         self.env
             .get_template(name)
@@ -552,6 +654,25 @@ fn linebreaks(text: &str) -> Value {
         escape_html_into(line, &mut out);
     }
     Value::from_safe_string(out)
+}
+
+/// `{{ clock|clock("ru") }}`: an SLA clock's name in a language.
+fn clock_name(clock: Option<String>, language: String) -> String {
+    let name = clock.unwrap_or_default();
+    let pick = |en: &str, ru: &str, kk: &str| -> String {
+        match language.as_str() {
+            "ru" => ru,
+            "kk" => kk,
+            _ => en,
+        }
+        .to_string()
+    };
+    match name.as_str() {
+        "first_response" => pick("first response", "первый ответ", "алғашқы жауап"),
+        "resolution" => pick("resolution", "решение", "шешім"),
+        "hard_limit" => pick("hard limit", "предельный срок", "соңғы мерзім"),
+        _ => pick("SLA", "SLA", "SLA"),
+    }
 }
 
 /// `{{ n|plural("hour", "hours") }}` (one, other: English) or

@@ -889,7 +889,8 @@ fn operators_can_replace_templates_and_broken_ones_are_refused() {
             .contains("күн ішінде")
     );
     assert!(Composer::template_names().any(|n| n == "layout.html"));
-    assert_eq!(Composer::template_names().count(), 2 + 3 * 13);
+    assert_eq!(Composer::template_names().count(), 2 + 3 * 16);
+    assert!(Composer::template_names().any(|n| n == "kk/staff.html"));
 
     let base = Composer::new();
     assert_eq!(
@@ -934,4 +935,66 @@ fn operators_can_replace_templates_and_broken_ones_are_refused() {
         html.contains("<p>&lt;script&gt;x&lt;/script&gt;</p>"),
         "{html}"
     );
+}
+
+#[test]
+fn staff_notices_in_every_language() {
+    use ombuds_mail::outbound::{Composer, StaffOutgoing};
+    let composer = Composer::builtin();
+    for (language, assigned, warning, breach, clock) in [
+        (Language::En, "assigned to you", "close to its", "missed its", "resolution"),
+        (Language::Ru, "Вам назначено обращение", "Подходит срок", "Срок обращения нарушен", "решение"),
+        (Language::Kk, "Сізге өтініш тағайындалды", "мерзімі жақындап", "мерзімі бұзылды", "шешім"),
+    ] {
+        for (notice, says) in [("assigned", assigned), ("sla_warning", warning), ("sla_breach", breach)] {
+            let out = StaffOutgoing {
+                from: Mailbox { name: Some("Desk"), address: "desk@operator.example" },
+                to: Mailbox { name: Some("Дана"), address: "dana@operator.example" },
+                language,
+                reference: reference(),
+                complaint_subject: "Re: <script>alert(1)</script> вывод",
+                notice,
+                clock: (notice != "assigned").then_some("resolution"),
+                due: Some("2026-12-01 18:00"),
+                department: Some("payments"),
+                message_id: "n1@operator.example",
+                date: jiff::Timestamp::UNIX_EPOCH,
+                operator_name: "Operator",
+                workspace_url: Some("https://desk.operator.example/c/1"),
+            };
+            let c = composer.compose_staff(&out).unwrap();
+            assert!(c.subject.starts_with(&format!("[{}] ", reference())), "{}", c.subject);
+            assert!(c.text.contains(says), "{language} {notice}: {}", c.text);
+            assert!(c.text.contains(&reference().to_string()) && c.html.contains(&reference().to_string()));
+            if notice != "assigned" {
+                assert!(c.text.contains(clock) && c.text.contains("2026-12-01 18:00"), "{}", c.text);
+            }
+            assert!(!c.html.contains("<script>"), "the subject is escaped in HTML: {}", c.html);
+            let m = parse(&c);
+            assert_eq!(m.header("Auto-Submitted").and_then(|h| h.as_text()), Some("auto-generated"));
+            assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("dana@operator.example"));
+        }
+    }
+    // An unknown notice reads as a breach (never a silent empty mail); a bad link is refused.
+    let mut out = StaffOutgoing {
+        from: Mailbox { name: None, address: "desk@operator.example" },
+        to: Mailbox { name: None, address: "dana@operator.example" },
+        language: Language::En,
+        reference: reference(),
+        complaint_subject: "x",
+        notice: "weird",
+        clock: None,
+        due: None,
+        department: None,
+        message_id: "n2@operator.example",
+        date: jiff::Timestamp::UNIX_EPOCH,
+        operator_name: "Operator",
+        workspace_url: None,
+    };
+    assert!(composer.compose_staff(&out).unwrap().text.contains("missed"));
+    out.workspace_url = Some("javascript:alert(1)");
+    assert!(composer.compose_staff(&out).is_err());
+    out.workspace_url = None;
+    out.to.address = "not an address";
+    assert!(composer.compose_staff(&out).is_err());
 }
