@@ -10,7 +10,10 @@ CREATE INDEX complaints_sla_breached ON complaints(sla_breached, id) WHERE sla_b
 -- Runners claim due jobs of the kinds they handle. Without the kind in the index, a claim for
 -- SLA timers would step over every pending job of other kinds (acknowledgments waiting for an
 -- e-mail relay, say) on each round.
+-- It replaces the index on (status, run_at): done jobs (nearly all of them) leave the index, and
+-- a claim or a look for due jobs reads only the pending ones of its kinds.
 CREATE INDEX jobs_pending_kind ON jobs(kind, run_at) WHERE status = 'pending';
+DROP INDEX jobs_due;
 
 -- Auto-assignment: what each agent is good at and how much open work they take, and the count
 -- of an agent's open complaints read from an index of open assigned complaints only.
