@@ -444,25 +444,17 @@ impl Desk {
         .map_err(|e| DeskError::Conflict(format!("training failed: {e}")))?;
         let dept_model = dept_model.map_err(|e| DeskError::Domain(DomainError::invalid("examples", "untrainable", e.to_string())))?;
         let now = now();
-        self.store
-            .save_model(&StoredModel {
-                target: DEPARTMENT.into(),
-                model: dept_model.to_bytes(),
+        let models = [(DEPARTMENT, Some(dept_model), report.departments), (CATEGORY, cat_model, report.categories)];
+        for (target, model, labels) in models {
+            let Some(model) = model else { continue };
+            let stored = StoredModel {
+                target: target.into(),
+                model: model.to_bytes(),
                 examples: report.examples as i64,
-                labels: report.departments as i64,
+                labels: labels as i64,
                 trained_at: now,
-            })
-            .await?;
-        if let Some(m) = cat_model {
-            self.store
-                .save_model(&StoredModel {
-                    target: CATEGORY.into(),
-                    model: m.to_bytes(),
-                    examples: report.examples as i64,
-                    labels: report.categories as i64,
-                    trained_at: now,
-                })
-                .await?;
+            };
+            self.store.save_model(&stored).await?;
         }
         report.trained = true;
         self.routing_changed().await;

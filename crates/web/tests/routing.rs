@@ -6,50 +6,17 @@ use ombuds_core::{Body, Command, ComplaintRef, Principal};
 use ombuds_desk::routing::RoutingConfig;
 use ombuds_desk::{Desk, DeskConfig};
 use ombuds_store::testing::TestDb;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-struct TestApp {
-    base: String,
-    http: Client,
-    desk: Desk,
-    /// complaints:read/write
-    token: String,
-    /// The administrator's session.
-    admin: String,
+mod common;
+use common::{TestApp, read};
+
+async fn spawn(db: &TestDb, routing: RoutingConfig) -> TestApp {
+    TestApp::spawn(db, DeskConfig { routing, ..Default::default() }).await
 }
 
 impl TestApp {
-    async fn spawn(db: &TestDb, routing: RoutingConfig) -> TestApp {
-        let desk = Desk::with_store(db.open().await, DeskConfig { routing, ..Default::default() }).await;
-        desk.seed_departments().await.unwrap();
-        let (login, password) = desk.ensure_admin().await.unwrap().unwrap();
-        let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: 64 * 1024, ..Default::default() });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(ombuds_web::serve(listener, app, std::future::pending()));
-        let mut t = TestApp { base, http: Client::new(), desk, token: String::new(), admin: String::new() };
-        let (s, b) = t.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": password}))).await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        t.admin = b["token"].as_str().unwrap().to_string();
-        let (_, b) = t
-            .call(Method::POST, "/api/v1/tokens", Some(&t.admin), Some(json!({"name": "backend", "scopes": ["complaints:read", "complaints:write"]})))
-            .await;
-        t.token = b["token"].as_str().unwrap().to_string();
-        t
-    }
-
-    async fn call(&self, m: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(m, format!("{}{path}", self.base));
-        if let Some(b) = bearer {
-            req = req.bearer_auth(b);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        read(req.send().await.unwrap()).await
-    }
-
     /// PUT the rules as `content_type`, optionally with If-Match.
     async fn put_rules(&self, bearer: &str, content_type: &str, body: &str, if_match: Option<&str>) -> (StatusCode, Value, Option<String>) {
         let mut req = self.http.put(format!("{}/api/v1/routing/rules", self.base)).bearer_auth(bearer).header("content-type", content_type).body(body.to_string());
@@ -62,46 +29,17 @@ impl TestApp {
         (s, b, etag)
     }
 
-    async fn agent(&self, login: &str, role: &str, departments: &[&str]) -> (String, String) {
-        let (s, b) = self
-            .call(Method::POST, "/api/v1/agents", Some(&self.admin), Some(json!({"login": login, "name": login, "role": role, "departments": departments, "password": "correct horse battery"})))
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        let id = b["agent"]["id"].as_str().unwrap().to_string();
-        let (_, b) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": "correct horse battery"}))).await;
-        (id, b["token"].as_str().unwrap().to_string())
-    }
-
     async fn register(&self, subject: &str, description: &str, extra: Value) -> Value {
-        let mut body = json!({
-            "channel": "web",
-            "player": {"email": "player@mail.kz"},
-            "subject": subject,
-            "description": description,
-        });
+        let mut body = json!({"channel": "web", "player": {"email": "player@mail.kz"}, "subject": subject, "description": description});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let (s, b) = self.call(Method::POST, "/api/v1/complaints", Some(&self.token), Some(body)).await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        b
+        self.register_json(body).await
     }
 
     async fn routed_by(&self, reference: &str) -> Option<String> {
-        let (_, events) = self.call(Method::GET, &format!("/api/v1/complaints/{reference}/events"), Some(&self.token), None).await;
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["data"]["type"] == "routed")
-            .and_then(|e| e["data"]["by"].as_str().map(str::to_string))
+        self.events_of(reference, "routed").await.first().and_then(|e| e["by"].as_str().map(str::to_string))
     }
-}
-
-async fn read(res: reqwest::Response) -> (StatusCode, Value) {
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 const RULES: &str = r#"
@@ -139,7 +77,7 @@ ombuds_store::both_backends! {
 }
 
 async fn rules_are_saved_whole_or_not_at_all(db: &TestDb) {
-    let app = TestApp::spawn(db, RoutingConfig::default()).await;
+    let app = spawn(db, RoutingConfig::default()).await;
     app.agent("aliya", "agent", &["payments"]).await;
     let (_, supervisor) = app.agent("sup", "supervisor", &["payments"]).await;
     let (_, agent) = app.agent("dana", "agent", &["payments"]).await;
@@ -226,7 +164,7 @@ async fn rules_are_saved_whole_or_not_at_all(db: &TestDb) {
 }
 
 async fn new_complaints_follow_the_rules(db: &TestDb) {
-    let app = TestApp::spawn(db, RoutingConfig::default()).await;
+    let app = spawn(db, RoutingConfig::default()).await;
     let (aliya, _) = app.agent("aliya", "agent", &["payments"]).await;
     let (s, b, _) = app.put_rules(&app.admin, "application/toml", RULES, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -277,7 +215,7 @@ async fn new_complaints_follow_the_rules(db: &TestDb) {
 }
 
 async fn dry_run_explains(db: &TestDb) {
-    let app = TestApp::spawn(db, RoutingConfig::default()).await;
+    let app = spawn(db, RoutingConfig::default()).await;
     app.agent("aliya", "agent", &["payments"]).await;
     let (_, agent) = app.agent("dana", "agent", &["payments"]).await;
     app.put_rules(&app.admin, "application/toml", RULES, None).await;
@@ -334,7 +272,7 @@ fn examples() -> Vec<(String, String)> {
 
 async fn classifier_routes_what_no_rule_takes(db: &TestDb) {
     let threshold = 0.3;
-    let app = TestApp::spawn(db, RoutingConfig { min_confidence: threshold, min_training_rows: 20, ..Default::default() }).await;
+    let app = spawn(db, RoutingConfig { min_confidence: threshold, min_training_rows: 20, ..Default::default() }).await;
     // Too few resolved complaints: nothing is trained.
     let (s, b) = app.call(Method::POST, "/api/v1/routing/train", Some(&app.admin), None).await;
     assert_eq!((s, b["trained"].as_bool(), b["examples"].as_i64()), (StatusCode::OK, Some(false), Some(0)), "{b}");
@@ -389,7 +327,7 @@ async fn classifier_routes_what_no_rule_takes(db: &TestDb) {
 
 async fn auto_assignment(db: &TestDb) {
     use ombuds_core::assign::AssignStrategy;
-    let app = TestApp::spawn(db, RoutingConfig { auto_assign: AssignStrategy::LeastLoaded, ..Default::default() }).await;
+    let app = spawn(db, RoutingConfig { auto_assign: AssignStrategy::LeastLoaded, ..Default::default() }).await;
     let rules = "[[rule]]\nname = \"withdrawals\"\nwhen.any_words = [\"вывод*\", \"шығар*\"]\nthen.department = \"payments\"\n\n\
                  [[rule]]\nname = \"crypto\"\nwhen.any_words = [\"usdt\", \"крипт*\"]\nthen.skill = \"crypto\"\n";
     let (s, b, _) = app.put_rules(&app.admin, "application/toml", rules, None).await;

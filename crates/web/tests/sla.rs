@@ -8,73 +8,23 @@ use ombuds_core::{Body, Command, ComplaintRef, Principal, Scope};
 use ombuds_desk::live::LiveSignal;
 use ombuds_desk::{Desk, DeskConfig, JobRunner};
 use ombuds_store::testing::TestDb;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-struct TestApp {
-    base: String,
-    http: Client,
-    desk: Desk,
-    token: String,
-    admin: String,
+mod common;
+use common::TestApp;
+
+async fn spawn(db: &TestDb, sla: &str) -> TestApp {
+    let app = TestApp::spawn(db, DeskConfig::default()).await;
+    app.desk.set_sla(&toml::from_str::<SlaSpec>(sla).unwrap()).await.unwrap();
+    app
 }
 
 impl TestApp {
-    async fn spawn(db: &TestDb, sla: &str) -> TestApp {
-        let desk = Desk::with_store(db.open().await, DeskConfig::default()).await;
-        desk.seed_departments().await.unwrap();
-        desk.set_sla(&toml::from_str::<SlaSpec>(sla).unwrap()).await.unwrap();
-        let (login, password) = desk.ensure_admin().await.unwrap().unwrap();
-        let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(ombuds_web::serve(listener, app, std::future::pending()));
-        let mut t = TestApp { base, http: Client::new(), desk, token: String::new(), admin: String::new() };
-        let (_, b) = t.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": password}))).await;
-        t.admin = b["token"].as_str().unwrap().to_string();
-        let (_, b) = t
-            .call(Method::POST, "/api/v1/tokens", Some(&t.admin), Some(json!({"name": "backend", "scopes": ["complaints:read", "complaints:write"]})))
-            .await;
-        t.token = b["token"].as_str().unwrap().to_string();
-        t
-    }
-
-    async fn call(&self, m: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(m, format!("{}{path}", self.base));
-        if let Some(b) = bearer {
-            req = req.bearer_auth(b);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn agent(&self, login: &str, role: &str, departments: &[&str]) -> (String, String) {
-        let (s, b) = self
-            .call(Method::POST, "/api/v1/agents", Some(&self.admin), Some(json!({"login": login, "name": login, "role": role, "departments": departments, "password": "correct horse battery"})))
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        let id = b["agent"]["id"].as_str().unwrap().to_string();
-        let (_, b) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": "correct horse battery"}))).await;
-        (id, b["token"].as_str().unwrap().to_string())
-    }
-
     async fn register(&self, channel: &str, department: &str) -> Value {
-        let (s, b) = self
-            .call(
-                Method::POST,
-                "/api/v1/complaints",
-                Some(&self.token),
-                Some(json!({"channel": channel, "player": {"email": "p@mail.kz"}, "subject": "Вывод", "description": "Вывод не пришёл", "department": department})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        b
+        self.register_json(json!({"channel": channel, "player": {"email": "p@mail.kz"}, "subject": "Вывод", "description": "Вывод не пришёл", "department": department}))
+            .await
     }
 
     async fn get(&self, reference: &str) -> Value {
@@ -84,13 +34,10 @@ impl TestApp {
     }
 
     async fn alarms(&self, reference: &str) -> Vec<(String, String)> {
-        let (_, events) = self.call(Method::GET, &format!("/api/v1/complaints/{reference}/events"), Some(&self.token), None).await;
-        events
-            .as_array()
-            .unwrap()
+        self.events_of(reference, "sla_alarm")
+            .await
             .iter()
-            .filter(|e| e["data"]["type"] == "sla_alarm")
-            .map(|e| (e["data"]["clock"].as_str().unwrap().to_string(), e["data"]["level"].as_str().unwrap().to_string()))
+            .map(|e| (e["clock"].as_str().unwrap().to_string(), e["level"].as_str().unwrap().to_string()))
             .collect()
     }
 }
@@ -136,7 +83,7 @@ ombuds_store::both_backends! {
 }
 
 async fn clocks_follow_policy_and_calendar(db: &TestDb) {
-    let app = TestApp::spawn(db, BUSINESS).await;
+    let app = spawn(db, BUSINESS).await;
     // Security (24/7, its own policy): 30 min first response, 8 h resolution, 48 h hard limit.
     let c = app.register("email", "security").await;
     let t0 = ts(&c["created_at"]);
@@ -197,7 +144,7 @@ async fn clocks_follow_policy_and_calendar(db: &TestDb) {
 
 async fn timers_fire_once_notify_and_escalate(db: &TestDb) {
     // Warn almost at once (0.01 % of an hour = 0.36 s) so a real timer fires in the test.
-    let app = TestApp::spawn(db, "warn_at = 0.0001\n").await;
+    let app = spawn(db, "warn_at = 0.0001\n").await;
     let (agent_id, agent) = app.agent("dana", "agent", &["payments"]).await;
     let (supervisor_id, _) = app.agent("sup", "supervisor", &["payments"]).await;
     let mut signals = app.desk.live().subscribe();
@@ -299,7 +246,7 @@ async fn timers_fire_once_notify_and_escalate(db: &TestDb) {
 }
 
 async fn two_runners_fire_each_timer_once(db: &TestDb) {
-    let app = TestApp::spawn(db, "warn_at = 0.0001\n").await;
+    let app = spawn(db, "warn_at = 0.0001\n").await;
     // A second node on the same store, with its own runner.
     let node_b = Desk::with_store(db.open().await, DeskConfig::default()).await;
     node_b.set_sla(&toml::from_str::<SlaSpec>("warn_at = 0.0001\n").unwrap()).await.unwrap();

@@ -1,0 +1,81 @@
+//! The HTTP test harness shared by the routing and SLA tests: a desk on a test store behind a
+//! real listener, an administrator's session and a complaints:read/write token.
+#![allow(dead_code)]
+
+use ombuds_desk::{Desk, DeskConfig};
+use ombuds_store::testing::TestDb;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub http: Client,
+    pub desk: Desk,
+    /// complaints:read/write
+    pub token: String,
+    /// The administrator's session.
+    pub admin: String,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb, config: DeskConfig) -> TestApp {
+        let desk = Desk::with_store(db.open().await, config).await;
+        desk.seed_departments().await.unwrap();
+        let (login, password) = desk.ensure_admin().await.unwrap().unwrap();
+        let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: 64 * 1024, ..Default::default() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(ombuds_web::serve(listener, app, std::future::pending()));
+        let mut t = TestApp { base, http: Client::new(), desk, token: String::new(), admin: String::new() };
+        let (s, b) = t.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": password}))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        t.admin = b["token"].as_str().unwrap().to_string();
+        let (s, b) = t
+            .call(Method::POST, "/api/v1/tokens", Some(&t.admin), Some(json!({"name": "backend", "scopes": ["complaints:read", "complaints:write"]})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        t.token = b["token"].as_str().unwrap().to_string();
+        t
+    }
+
+    pub async fn call(&self, m: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    /// Adds an agent and signs them in: (id, session).
+    pub async fn agent(&self, login: &str, role: &str, departments: &[&str]) -> (String, String) {
+        let (s, b) = self
+            .call(Method::POST, "/api/v1/agents", Some(&self.admin), Some(json!({"login": login, "name": login, "role": role, "departments": departments, "password": "correct horse battery"})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let id = b["agent"]["id"].as_str().unwrap().to_string();
+        let (_, b) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": "correct horse battery"}))).await;
+        (id, b["token"].as_str().unwrap().to_string())
+    }
+
+    /// Registers a complaint with the backend's token; fails the test unless it is created.
+    pub async fn register_json(&self, body: Value) -> Value {
+        let (s, b) = self.call(Method::POST, "/api/v1/complaints", Some(&self.token), Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+
+    /// The `data` of a complaint's events of one type.
+    pub async fn events_of(&self, reference: &str, kind: &str) -> Vec<Value> {
+        let (_, events) = self.call(Method::GET, &format!("/api/v1/complaints/{reference}/events"), Some(&self.token), None).await;
+        events.as_array().unwrap().iter().filter(|e| e["data"]["type"] == kind).map(|e| e["data"].clone()).collect()
+    }
+}
+
+pub async fn read(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
