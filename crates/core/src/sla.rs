@@ -310,6 +310,27 @@ impl Default for SlaSpec {
     }
 }
 
+impl SlaSpec {
+    /// Reads SLA settings written in TOML (the `[sla]` section's body); syntax errors and
+    /// unknown keys name their line.
+    pub fn from_toml(text: &str) -> Result<SlaSpec, crate::rules::SpecError> {
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1));
+            crate::rules::SpecError(format!("{}{}", e.message(), at.unwrap_or_default()))
+        })
+    }
+
+    /// Reads the same settings as JSON.
+    pub fn from_json(text: &[u8]) -> Result<SlaSpec, crate::rules::SpecError> {
+        serde_json::from_slice(text).map_err(|e| crate::rules::SpecError(e.to_string()))
+    }
+
+    /// The settings as TOML that `from_toml` reads back to the same settings.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("SLA settings are representable in TOML")
+    }
+}
+
 /// The targets of one complaint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Targets {

@@ -80,7 +80,7 @@ pub struct Inner {
     chat_hub: chat::ChatHub,
     router_cache: routing::RouterCache,
     turns: routing::Turns,
-    sla: RwLock<Arc<ombuds_core::sla::Sla>>,
+    sla: Arc<RwLock<sla::InForce>>,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -119,6 +119,8 @@ impl Desk {
         let chat_hub = chat::ChatHub::start(&store, live.subscribe());
         let router_cache = routing::RouterCache::default();
         let generation = router_cache.generation();
+        let sla_in_force = Arc::new(RwLock::new(sla::InForce::default()));
+        let (sla_shared, sla_store) = (sla_in_force.clone(), store.clone());
         let mut signals = live.subscribe();
         // Another node saved rules or retrained: reload on the next complaint. The task ends
         // when the desk (and with it the live feed) is dropped.
@@ -126,8 +128,13 @@ impl Desk {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 match signals.recv().await {
-                    Ok(live::LiveSignal::RoutingChanged) | Err(RecvError::Lagged(_)) => {
+                    Ok(live::LiveSignal::RoutingChanged) => {
                         generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok(live::LiveSignal::SlaChanged) => sla::reload(&sla_store, &sla_shared).await,
+                    Err(RecvError::Lagged(_)) => {
+                        generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        sla::reload(&sla_store, &sla_shared).await;
                     }
                     Ok(_) => {}
                     Err(RecvError::Closed) => return,
@@ -137,7 +144,7 @@ impl Desk {
         Desk(Arc::new(Inner {
             router_cache,
             turns: routing::Turns::default(),
-            sla: RwLock::new(Arc::new(ombuds_core::sla::Sla::default())),
+            sla: sla_in_force,
             live,
             chat_hub,
             store,

@@ -29,6 +29,8 @@ pub enum LiveSignal {
     ChatChanged { chat_id: Uuid, complaint_id: Uuid },
     /// The routing rules were saved or the classifier retrained: every node reloads them.
     RoutingChanged,
+    /// SLA settings were saved: every node reloads them.
+    SlaChanged,
 }
 
 const TOPIC: &str = "live";

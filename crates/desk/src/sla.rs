@@ -18,21 +18,99 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// The SLA settings a node decides with, and where they came from.
+#[derive(Debug, Clone)]
+pub struct InForce {
+    pub sla: Arc<Sla>,
+    /// 0: the configuration's `[sla]` (or the defaults); otherwise the saved version.
+    pub version: i64,
+    pub saved_by: Option<String>,
+    pub saved_at: Option<jiff::Timestamp>,
+}
+
+impl Default for InForce {
+    fn default() -> Self {
+        InForce { sla: Arc::new(Sla::default()), version: 0, saved_by: None, saved_at: None }
+    }
+}
+
+/// The SLA settings as the API shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlaView {
+    pub version: i64,
+    pub saved_by: Option<String>,
+    pub saved_at: Option<jiff::Timestamp>,
+    pub spec: SlaSpec,
+}
+
+fn invalid_sla(errors: Vec<(String, String)>) -> DeskError {
+    DeskError::Domain(DomainError::Invalid(errors.into_iter().map(|(f, m)| FieldError::new(f, "invalid_sla", m)).collect()))
+}
+
+/// Puts the newest saved SLA settings in force (another node saved them). A version that no
+/// longer compiles (a department was removed since) is logged and the settings in force stay.
+pub(crate) async fn reload(store: &ombuds_store::Store, shared: &std::sync::RwLock<InForce>) {
+    let loaded = async {
+        let Some(saved) = store.current_sla().await? else { return Ok::<_, DeskError>(None) };
+        let spec: SlaSpec = serde_json::from_str(&saved.spec).map_err(|e| DeskError::Conflict(format!("saved SLA settings are unreadable: {e}")))?;
+        let departments: Vec<DepartmentCode> = store.departments().await?.into_iter().map(|d| d.code).collect();
+        let sla = Sla::compile(&spec, &departments).map_err(invalid_sla)?;
+        Ok(Some(InForce { sla: Arc::new(sla), version: saved.version, saved_by: Some(saved.saved_by), saved_at: Some(saved.saved_at) }))
+    }
+    .await;
+    match loaded {
+        Ok(Some(in_force)) => *shared.write().expect("lock") = in_force,
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "the saved SLA settings cannot be put in force; the previous ones stay"),
+    }
+}
+
 impl Desk {
     /// The calendars and policies in force.
     pub fn sla(&self) -> Arc<Sla> {
-        self.sla.read().expect("lock").clone()
+        self.sla.read().expect("lock").sla.clone()
     }
 
     /// Checks SLA settings against the departments and puts them in force for every decision
-    /// after this one. Every mistake is named (`calendars.payments.hours`, `policy[2].department`).
+    /// after this one, as the configuration's (version 0): settings saved through the API, if
+    /// any, are put back in force by [`Desk::load_saved_sla`]. Every mistake is named
+    /// (`calendars.payments.hours`, `policy[2].department`).
     pub async fn set_sla(&self, spec: &SlaSpec) -> Result<()> {
         let departments: Vec<DepartmentCode> = self.departments().await?.iter().map(|d| d.code.clone()).collect();
-        let sla = Sla::compile(spec, &departments).map_err(|errors| {
-            DeskError::Domain(DomainError::Invalid(errors.into_iter().map(|(f, m)| FieldError::new(f, "invalid_sla", m)).collect()))
-        })?;
-        *self.sla.write().expect("lock") = Arc::new(sla);
+        let sla = Sla::compile(spec, &departments).map_err(invalid_sla)?;
+        *self.sla.write().expect("lock") = InForce { sla: Arc::new(sla), version: 0, saved_by: None, saved_at: None };
         Ok(())
+    }
+
+    /// Puts the settings saved through the API in force, when there are any (they win over the
+    /// configuration's `[sla]`). Answers whether there were.
+    pub async fn load_saved_sla(&self) -> Result<bool> {
+        reload(&self.store, &self.sla).await;
+        Ok(self.sla.read().expect("lock").version > 0)
+    }
+
+    /// The settings in force (supervisors and administrators).
+    pub fn sla_view(&self, who: &Principal) -> Result<SlaView> {
+        who.require_supervisor()?;
+        let f = self.sla.read().expect("lock").clone();
+        Ok(SlaView { version: f.version, saved_by: f.saved_by, saved_at: f.saved_at, spec: f.sla.spec().clone() })
+    }
+
+    /// Checks and saves new SLA settings (administrators) and puts them in force on every node.
+    /// `expected_version` refuses a save that raced another (`Conflict`).
+    pub async fn save_sla(&self, who: &Principal, spec: SlaSpec, expected_version: Option<i64>) -> Result<SlaView> {
+        who.require_admin()?;
+        let departments: Vec<DepartmentCode> = self.departments().await?.iter().map(|d| d.code.clone()).collect();
+        let sla = Sla::compile(&spec, &departments).map_err(invalid_sla)?;
+        let by = match who {
+            Principal::Agent(a) => a.login.clone(),
+            Principal::Token { name, .. } => format!("token:{name}"),
+        };
+        let saved = self.store.save_sla(&serde_json::to_string(&spec).expect("serialises"), &by, expected_version).await?;
+        *self.sla.write().expect("lock") =
+            InForce { sla: Arc::new(sla), version: saved.version, saved_by: Some(saved.saved_by.clone()), saved_at: Some(saved.saved_at) };
+        self.live().send(&LiveSignal::SlaChanged).await;
+        Ok(SlaView { version: saved.version, saved_by: Some(saved.saved_by), saved_at: Some(saved.saved_at), spec })
     }
 
     /// A timer fired for `complaint_id`: record the SLA alarms that are due (as ombuds itself).

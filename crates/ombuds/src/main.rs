@@ -473,6 +473,9 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     let desk = open_desk(&s).await?;
     desk.seed_departments().await?;
     desk.set_sla(&s.sla).await.map_err(user_error).context("invalid [sla] settings")?;
+    if desk.load_saved_sla().await? {
+        println!("SLA settings: the version saved through the API is in force (over [sla])");
+    }
     if let Some((login, password)) = desk.ensure_admin().await? {
         println!("================================================================");
         println!(" First start: an administrator account was created.");

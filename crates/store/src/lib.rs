@@ -26,6 +26,7 @@ pub use directory::*;
 pub use jobs::*;
 pub use queries::*;
 pub use routing::{StoredModel, StoredRules, TrainingRow};
+pub use sla::StoredSla;
 pub use chat::QueuedChat;
 pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};
 pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, WriteOp, Writer};

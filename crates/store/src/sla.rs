@@ -2,8 +2,18 @@
 //! recent pace of resolution.
 
 use crate::rows::*;
-use crate::{Store, StoreError, params, with_read};
-use ombuds_core::{Complaint, to_micros};
+use crate::{Store, StoreError, params, with_read, with_tx};
+use ombuds_core::{Complaint, from_micros, now, to_micros};
+
+/// One saved version of the SLA settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSla {
+    pub version: i64,
+    /// The settings as JSON.
+    pub spec: String,
+    pub saved_by: String,
+    pub saved_at: jiff::Timestamp,
+}
 
 impl Store {
     /// Open complaints with a running SLA clock (not paused), the soonest alarm first.
@@ -22,5 +32,40 @@ impl Store {
             )
             .await)?;
         rows.iter().map(|r| Ok((r.text("department")?, r.i64("n")?))).collect()
+    }
+
+    /// The SLA settings saved through the API, newest first; `None` when never saved.
+    pub async fn current_sla(&self) -> Result<Option<StoredSla>, StoreError> {
+        let row = with_read!(self.db(), |conn| conn
+            .fetch_optional("SELECT version, spec, saved_by, saved_at FROM sla_settings ORDER BY version DESC LIMIT 1", &[])
+            .await)?;
+        row.map(|r| Ok(StoredSla { version: r.i64("version")?, spec: r.text("spec")?, saved_by: r.text("saved_by")?, saved_at: from_micros(r.i64("saved_at")?) }))
+            .transpose()
+    }
+
+    /// Saves a new version; `expected` guards against a concurrent save (`Conflict`).
+    pub async fn save_sla(&self, spec: &str, saved_by: &str, expected: Option<i64>) -> Result<StoredSla, StoreError> {
+        let saved_at = to_micros(now());
+        let version = with_tx!(self.db(), |conn| {
+            let current = conn
+                .fetch_optional("SELECT MAX(version) AS v FROM sla_settings", &[])
+                .await?
+                .map(|r| r.opt_i64("v"))
+                .transpose()?
+                .flatten()
+                .unwrap_or(0);
+            if let Some(e) = expected
+                && e != current
+            {
+                return Err(StoreError::Conflict(format!("the SLA settings were saved meanwhile (version {current}; this edit started from version {e})")));
+            }
+            conn.execute(
+                "INSERT INTO sla_settings (version, spec, saved_by, saved_at) VALUES ($1, $2, $3, $4)",
+                &params![current + 1, spec, saved_by, saved_at],
+            )
+            .await?;
+            Ok::<_, StoreError>(current + 1)
+        })?;
+        Ok(StoredSla { version, spec: spec.to_string(), saved_by: saved_by.to_string(), saved_at: from_micros(saved_at) })
     }
 }

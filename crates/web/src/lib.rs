@@ -54,7 +54,7 @@ impl Default for WebConfig {
         api::departments, api::put_department, api::agents, api::add_agent, api::update_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
-        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::at_risk,
+        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::put_settings, sla::at_risk,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -134,7 +134,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/routing/rules", get(routing::get_rules).put(routing::put_rules))
         .route("/routing/dry-run", post(routing::dry_run))
         .route("/routing/train", post(routing::train))
-        .route("/sla", get(sla::settings))
+        .route("/sla", get(sla::settings).put(sla::put_settings))
         .route("/sla/at-risk", get(sla::at_risk))
         .merge(cti::routes())
         .route("/chat/ws", get(chat::agent_ws));

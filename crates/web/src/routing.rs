@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 const TOML: &str = "application/toml";
 
-fn media_type(headers: &HeaderMap, name: header::HeaderName) -> String {
+pub(crate) fn media_type(headers: &HeaderMap, name: header::HeaderName) -> String {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -25,7 +25,7 @@ fn media_type(headers: &HeaderMap, name: header::HeaderName) -> String {
         .unwrap_or_default()
 }
 
-fn etag(version: i64) -> HeaderValue {
+pub(crate) fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits")
 }
 
@@ -79,21 +79,26 @@ fn view_json(v: &RulesView) -> serde_json::Value {
     security(("bearer" = [])))]
 pub async fn put_rules(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let spec = parse_spec(&headers, &body)?;
-    let expected = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-                .and_then(|v| v.parse::<i64>().ok())
-                .filter(|v| *v >= 0)
-                .ok_or_else(|| Problem::new("bad_request", "If-Match must be the rule set's version as its ETag gives it, e.g. \"3\""))?,
-        ),
-    };
+    let expected = if_match(&headers)?;
     let view = s.desk.save_routing_rules(&who, spec, expected).await?;
     let mut res = Json(view_json(&view)).into_response();
     res.headers_mut().insert(header::ETAG, etag(view.version));
     Ok(res)
+}
+
+/// The version an editor started from (`If-Match: "3"`), if given.
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
+    match headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|v| *v >= 0)
+            .map(Some)
+            .ok_or_else(|| Problem::new("bad_request", "If-Match must be the version as the ETag gives it, e.g. \"3\"")),
+    }
 }
 
 fn parse_spec(headers: &HeaderMap, body: &[u8]) -> Result<RuleSetSpec, Problem> {

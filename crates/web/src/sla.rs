@@ -4,18 +4,67 @@ use crate::AppState;
 use crate::extract::Auth;
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use ombuds_core::sla::{Risk, SlaSpec};
 use serde::Deserialize;
 
-/// The SLA settings in force (calendars, policies, warning share, dispute weeks); they come from
-/// the `[sla]` section of the configuration. Supervisors and administrators.
+/// The SLA settings in force (calendars, policies, warning share, dispute weeks): `version` 0
+/// when they come from the configuration's `[sla]`, else the saved version (also the `ETag`).
+/// With `Accept: application/toml` or `?format=toml`, the TOML `PUT` takes. Supervisors and
+/// administrators.
 #[utoipa::path(get, path = "/api/v1/sla", tag = "sla",
-    responses((status = 200, description = "The SLA settings in force"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    params(("format" = Option<String>, Query, description = "json (default) or toml")),
+    responses((status = 200, description = "version, saved_by, saved_at, spec"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn settings(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<SlaSpec>> {
-    who.require_supervisor()?;
-    Ok(Json(s.desk.sla().spec().clone()))
+pub async fn settings(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, Query(q): Query<crate::routing::RulesQuery>) -> ApiResult<Response> {
+    let view = s.desk.sla_view(&who)?;
+    let toml = match q.format.as_deref() {
+        None => crate::routing::media_type(&headers, header::ACCEPT) == "application/toml",
+        Some("toml") => true,
+        Some("json") => false,
+        Some(other) => return Err(Problem::new("bad_request", format!("format '{other}' is not one of: json, toml")).into()),
+    };
+    let mut res = if toml {
+        let body = format!("# ombuds SLA settings, version {}\n\n{}", view.version, view.spec.to_toml());
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/toml; charset=utf-8"))], body).into_response()
+    } else {
+        Json(&view).into_response()
+    };
+    res.headers_mut().insert(header::ETAG, crate::routing::etag(view.version));
+    Ok(res)
+}
+
+/// Replaces the SLA settings (administrators), as JSON or TOML (`Content-Type:
+/// application/toml`). They are checked whole: any mistake (an unknown department, a calendar
+/// without working hours, a policy without targets) is a 422 naming the field, and nothing is
+/// saved. `If-Match: "<version>"` refuses (409) a save that raced another one. Saved settings
+/// win over the configuration's `[sla]` and reach every node at once.
+#[utoipa::path(put, path = "/api/v1/sla", tag = "sla",
+    request_body(content = String, description = "The SLA settings as JSON or TOML", content_type = "application/toml"),
+    responses((status = 200, description = "The saved settings and their version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put_settings(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let ct = crate::routing::media_type(&headers, header::CONTENT_TYPE);
+    let unreadable = |e: ombuds_core::rules::SpecError| Problem::invalid(vec![ombuds_core::FieldError::new("sla", "unreadable_settings", e.0)]);
+    let spec = if ct == "application/toml" || ct == "text/toml" {
+        let text = std::str::from_utf8(&body).map_err(|_| Problem::new("bad_request", "the TOML file is not UTF-8"))?;
+        SlaSpec::from_toml(text).map_err(unreadable)?
+    } else if ct == "application/json" {
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
+            return Err(Problem::new("malformed_json", e.to_string()).into());
+        }
+        SlaSpec::from_json(&body).map_err(unreadable)?
+    } else {
+        return Err(Problem::new("unsupported_media_type", "send the settings as application/json or application/toml").into());
+    };
+    let expected = crate::routing::if_match(&headers)?;
+    let view = s.desk.save_sla(&who, spec, expected).await?;
+    let mut res = Json(&view).into_response();
+    res.headers_mut().insert(header::ETAG, crate::routing::etag(view.version));
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize)]

@@ -80,6 +80,86 @@ ombuds_store::both_backends! {
     clocks_follow_policy_and_calendar => clocks_follow_policy_and_calendar,
     timers_fire_once_notify_and_escalate => timers_fire_once_notify_and_escalate,
     two_runners_fire_each_timer_once => two_runners_fire_each_timer_once,
+    settings_are_saved_through_the_api => settings_saved_through_the_api,
+}
+
+impl TestApp {
+    async fn put_sla(&self, bearer: &str, content_type: &str, body: &str, if_match: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.put(format!("{}/api/v1/sla", self.base)).bearer_auth(bearer).header("content-type", content_type).body(body.to_string());
+        if let Some(m) = if_match {
+            req = req.header("if-match", m);
+        }
+        common::read(req.send().await.unwrap()).await
+    }
+}
+
+async fn settings_saved_through_the_api(db: &TestDb) {
+    let app = spawn(db, "").await;
+    let (_, supervisor) = app.agent("sup", "supervisor", &["payments"]).await;
+    let (s, b) = app.call(Method::GET, "/api/v1/sla", Some(&supervisor), None).await;
+    assert_eq!((s, b["version"].as_i64(), b["spec"]["warn_at"].as_f64()), (StatusCode::OK, Some(0), Some(0.75)), "{b}");
+    let toml = "warn_at = 0.5\n\n[[policy]]\ndepartment = \"payments\"\nresolution_hours = 8\n";
+    let (s, b) = app.put_sla(&app.admin, "application/toml", toml, Some("\"0\"")).await;
+    assert_eq!((s, b["version"].as_i64(), b["saved_by"].as_str()), (StatusCode::OK, Some(1), Some("admin")), "{b}");
+    // In force for the next complaint.
+    let c = app.register("email", "payments").await;
+    let (t0, s) = (ts(&c["created_at"]), &c["sla"]);
+    assert_eq!(ts(&s["resolution"]["due"]).duration_since(t0), jiff::SignedDuration::from_hours(8), "{c}");
+    assert_eq!(ts(&s["resolution"]["warn"]).duration_since(t0), jiff::SignedDuration::from_hours(4));
+    // Read back as TOML; it saves again.
+    let res = app.http.get(format!("{}/api/v1/sla?format=toml", app.base)).bearer_auth(&app.admin).send().await.unwrap();
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    let text = res.text().await.unwrap();
+    assert!(text.starts_with("# ombuds SLA settings, version 1") && text.contains("resolution_hours = 8"), "{text}");
+    let (s, b) = app.put_sla(&app.admin, "application/toml", &text, Some("\"1\"")).await;
+    assert_eq!((s, b["version"].as_i64()), (StatusCode::OK, Some(2)), "{b}");
+    // Mistakes: named, nothing saved.
+    for (body, field) in [
+        ("[calendars.casino]\nalways_open = true\n", "calendars.casino"),
+        ("[calendars.payments]\ntimezone = \"Asia/Almaty\"\n", "calendars.payments.hours"),
+        ("[[policy]]\ndepartment = \"payments\"\n", "policy[1].targets"),
+        ("warn_at = 0\n", "warn_at"),
+        ("warn_at = \n", "sla"),
+        ("[[policy]]\nresolution_hourz = 3\n", "sla"),
+    ] {
+        let (s, b) = app.put_sla(&app.admin, "application/toml", body, None).await;
+        assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{body}: {b}");
+    }
+    let (s, b) = app.put_sla(&app.admin, "application/toml", "warn_at = \n", None).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["detail"].as_str().unwrap().contains("line 1"), "{b}");
+    let (s, _) = app.put_sla(&app.admin, "application/toml", toml, Some("\"1\"")).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = app.put_sla(&app.admin, "text/plain", toml, None).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (s, _) = app.put_sla(&app.admin, "application/json", "{\"warn_at\": ", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = app.put_sla(&supervisor, "application/toml", toml, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, b) = app.call(Method::GET, "/api/v1/sla", Some(&app.admin), None).await;
+    assert_eq!(b["version"], 2, "only the good saves counted");
+    // JSON too.
+    let (s, b) = app.put_sla(&app.admin, "application/json", &json!({"warn_at": 0.6, "dispute_weeks": 0}).to_string(), None).await;
+    assert_eq!((s, b["version"].as_i64(), b["spec"]["dispute_weeks"].as_i64()), (StatusCode::OK, Some(3), Some(0)), "{b}");
+
+    // A node that starts later: its configuration is the baseline, the saved settings win.
+    let node = Desk::with_store(db.open().await, DeskConfig::default()).await;
+    node.set_sla(&toml::from_str::<SlaSpec>("warn_at = 0.9\n").unwrap()).await.unwrap();
+    assert!(node.load_saved_sla().await.unwrap());
+    assert_eq!(node.sla().spec().warn_at, 0.6);
+    // On PostgreSQL a save on one node reaches the others at once.
+    if db.dir.is_none() {
+        app.put_sla(&app.admin, "application/toml", "warn_at = 0.7\n", None).await;
+        let mut seen = 0.0;
+        for _ in 0..50 {
+            seen = node.sla().spec().warn_at;
+            if seen == 0.7 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen, 0.7, "the other node reloads the saved settings");
+    }
+    node.close().await;
 }
 
 async fn clocks_follow_policy_and_calendar(db: &TestDb) {
@@ -115,7 +195,7 @@ async fn clocks_follow_policy_and_calendar(db: &TestDb) {
     let (s, _) = app.call(Method::GET, "/api/v1/sla", Some(&agent), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, b) = app.call(Method::GET, "/api/v1/sla", Some(&app.admin), None).await;
-    assert_eq!((s, b["calendars"]["payments"]["timezone"].as_str()), (StatusCode::OK, Some("Asia/Almaty")));
+    assert_eq!((s, b["spec"]["calendars"]["payments"]["timezone"].as_str(), b["version"].as_i64()), (StatusCode::OK, Some("Asia/Almaty"), Some(0)));
 
     // Bad settings are refused whole, every mistake named; the old ones stay in force.
     for (bad, field) in [
