@@ -159,11 +159,21 @@ impl Desk {
         Ok(principal)
     }
 
+    /// Signs an agent in. After `login_max_failures` wrong passwords in a row the login is
+    /// locked for `login_lockout`: even the right password is refused until then, with
+    /// [`DeskError::TooManyAttempts`]. A successful sign-in starts the count again.
     pub async fn login(&self, login: &str, password: &str) -> Result<Session> {
         let denied = DeskError::Unauthorized("wrong login or password");
-        let found = match parse_login(login) {
-            Ok(l) => self.store.agent_credentials(&l).await?,
-            Err(_) => None,
+        let login = parse_login(login).ok();
+        if let Some(l) = &login
+            && let Some(until) = self.store.login_locked_until(l).await?
+            && until > now()
+        {
+            return Err(DeskError::TooManyAttempts { until });
+        }
+        let found = match &login {
+            Some(l) => self.store.agent_credentials(l).await?,
+            None => None,
         };
         // Verify against a dummy hash when the login is unknown, so timing does not tell.
         let (agent, hash) = match found {
@@ -173,8 +183,19 @@ impl Desk {
         let ok = verify_password(password.to_string(), hash).await;
         let agent = match agent {
             Some(a) if ok && a.active => a,
+            Some(a) if !ok => {
+                let until = now() + jiff::SignedDuration::try_from(self.config.login_lockout).expect("lock-out fits");
+                let (failures, locked) = self.store.record_login_failure(&a.login, i64::from(self.config.login_max_failures), until).await?;
+                if let Some(until) = locked.filter(|_| failures >= i64::from(self.config.login_max_failures)) {
+                    tracing::warn!(login = %a.login, failures, "sign-in locked after repeated failures");
+                    metrics::counter!("ombuds_login_lockouts_total").increment(1);
+                    return Err(DeskError::TooManyAttempts { until });
+                }
+                return Err(denied);
+            }
             _ => return Err(denied),
         };
+        self.store.reset_login_failures(agent.id).await?;
         let (token, h) = secret(SESSION_PREFIX);
         let expires_at = now() + jiff::SignedDuration::try_from(self.config.session_ttl).expect("session ttl fits");
         self.store.insert_session(&h, agent.id, expires_at).await?;

@@ -25,6 +25,9 @@ pub enum DeskError {
     AlreadyTaken,
     #[error("the chat is not held by an agent")]
     ChatNotActive,
+    /// Too many wrong passwords: the login is locked until then.
+    #[error("too many failed sign-ins; try again after {until}")]
+    TooManyAttempts { until: jiff::Timestamp },
     #[error(transparent)]
     Store(StoreError),
 }
@@ -51,6 +54,7 @@ impl DeskError {
             DeskError::ChatEnded => "chat_ended",
             DeskError::AlreadyTaken => "already_taken",
             DeskError::ChatNotActive => "chat_not_active",
+            DeskError::TooManyAttempts { .. } => "too_many_attempts",
             DeskError::Store(_) => "internal",
         }
     }

@@ -34,6 +34,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct DeskConfig {
     pub session_ttl: Duration,
+    /// Wrong passwords in a row that lock a login, and for how long.
+    pub login_max_failures: u32,
+    pub login_lockout: Duration,
     pub db: DbOptions,
     pub chat: chat::ChatConfig,
     pub cti: cti::CtiConfig,
@@ -42,7 +45,7 @@ pub struct DeskConfig {
 
 impl Default for DeskConfig {
     fn default() -> Self {
-        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default() }
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), login_max_failures: 5, login_lockout: Duration::from_secs(15 * 60), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default() }
     }
 }
 

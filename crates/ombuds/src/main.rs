@@ -236,7 +236,12 @@ fn main() -> std::process::ExitCode {
 
 async fn open_desk(s: &Settings) -> anyhow::Result<Desk> {
     let location = Location::parse(&s.database_url())?;
-    let mut config = DeskConfig { session_ttl: Duration::from_secs(s.session_hours * 3600), ..Default::default() };
+    let mut config = DeskConfig {
+        session_ttl: Duration::from_secs(s.session_hours * 3600),
+        login_max_failures: s.login_max_failures,
+        login_lockout: Duration::from_secs(s.login_lockout_minutes * 60),
+        ..Default::default()
+    };
     config.cti = ombuds_desk::cti::CtiConfig { callback_within: Duration::from_secs(s.cti.callback_minutes * 60) };
     config.chat = ombuds_desk::chat::ChatConfig {
         identity_secret: s.chat.identity_secret.as_ref().map(|x| x.as_bytes().to_vec()),

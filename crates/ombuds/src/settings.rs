@@ -18,6 +18,11 @@ pub struct Settings {
     pub body_limit: usize,
     /// How long an agent's session lasts, in hours.
     pub session_hours: u64,
+    /// Wrong passwords in a row that lock a login, and for how many minutes.
+    #[serde(default = "default_login_max_failures")]
+    pub login_max_failures: u32,
+    #[serde(default = "default_login_lockout_minutes")]
+    pub login_lockout_minutes: u64,
     /// Database connections per node.
     pub max_connections: u32,
     /// Log filter (`info`, `ombuds=debug,info`, …).
@@ -75,6 +80,14 @@ impl Default for CtiSettings {
     fn default() -> Self {
         CtiSettings { callback_minutes: default_callback_minutes() }
     }
+}
+
+fn default_login_max_failures() -> u32 {
+    5
+}
+
+fn default_login_lockout_minutes() -> u64 {
+    15
 }
 
 fn default_callback_minutes() -> u64 {
@@ -297,6 +310,9 @@ impl Settings {
             }
         }
         let s: Settings = b.build()?.try_deserialize().context("invalid configuration")?;
+        if s.login_max_failures == 0 || s.login_max_failures > 100 || s.login_lockout_minutes == 0 || s.login_lockout_minutes > 24 * 60 {
+            bail!("login_max_failures must be between 1 and 100 and login_lockout_minutes between 1 and 1440");
+        }
         if s.body_limit < 1024 {
             bail!("body_limit must be at least 1024 bytes");
         }

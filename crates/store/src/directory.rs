@@ -70,6 +70,38 @@ impl Store {
         row.map(|r| Ok((agent_from(&r)?, r.opt_text("password_hash")?))).transpose()
     }
 
+    /// Until when a login is locked after too many failed sign-ins (`None`: not locked, or no
+    /// such login).
+    pub async fn login_locked_until(&self, login: &str) -> Result<Option<jiff::Timestamp>, StoreError> {
+        let row = with_read!(self.db(), |conn| conn.fetch_optional("SELECT locked_until FROM agents WHERE login = $1", &params![login]).await)?;
+        Ok(row.map(|r| r.opt_i64("locked_until")).transpose()?.flatten().map(from_micros))
+    }
+
+    /// Counts a failed sign-in; the `max`th in a row locks the login until `lock_until`.
+    /// Answers the failures in a row and the lock, if one is set.
+    pub async fn record_login_failure(&self, login: &str, max: i64, lock_until: jiff::Timestamp) -> Result<(i64, Option<jiff::Timestamp>), StoreError> {
+        let row = with_tx!(self.db(), |conn| conn
+            .fetch_optional(
+                "UPDATE agents SET failed_logins = failed_logins + 1, \
+                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END WHERE login = $1 \
+                 RETURNING failed_logins, locked_until",
+                &params![login, max, to_micros(lock_until)],
+            )
+            .await)?;
+        match row {
+            Some(r) => Ok((r.i64("failed_logins")?, r.opt_i64("locked_until")?.map(from_micros))),
+            None => Ok((0, None)),
+        }
+    }
+
+    /// A successful sign-in: the count starts again and any lock is lifted.
+    pub async fn reset_login_failures(&self, id: Uuid) -> Result<(), StoreError> {
+        with_tx!(self.db(), |conn| conn
+            .execute("UPDATE agents SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)", &params![id])
+            .await)?;
+        Ok(())
+    }
+
     pub async fn insert_agent(&self, a: &Agent, password_hash: Option<&str>) -> Result<(), StoreError> {
         let now = to_micros(now());
         with_tx!(self.db(), |conn| conn

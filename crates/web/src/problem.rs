@@ -24,6 +24,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("payload_too_large", 413, "The request body is too large"),
     ("unsupported_media_type", 415, "The request body must be application/json"),
     ("validation_failed", 422, "Some fields are invalid"),
+    ("too_many_attempts", 429, "Too many failed sign-ins"),
     ("idempotency_key_reused", 422, "The Idempotency-Key was used for another request"),
     ("contention", 503, "Too much contention; retry"),
     ("internal", 500, "Internal error"),
@@ -41,12 +42,15 @@ pub struct Problem {
     /// Field-level errors for `validation_failed`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds to wait before trying again (`Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 impl Problem {
     pub fn new(code: &'static str, detail: impl Into<String>) -> Problem {
         let (_, status, title) = CODES.iter().find(|(c, _, _)| *c == code).copied().unwrap_or(("internal", 500, "Internal error"));
-        Problem { type_: format!("urn:ombuds:problem:{code}"), title, status, detail: detail.into(), code, errors: vec![] }
+        Problem { type_: format!("urn:ombuds:problem:{code}"), title, status, detail: detail.into(), code, errors: vec![], retry_after: None }
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Problem {
@@ -60,6 +64,9 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (status, axum::Json(&self)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ombuds\""));
         }
@@ -100,6 +107,10 @@ impl From<DeskError> for ApiError {
                 // Opaque to the caller; the cause chain goes to the log.
                 tracing::error!(error = ?inner, "store failure");
                 ApiError(Problem::new("internal", "something went wrong on our side; it was logged"))
+            }
+            DeskError::TooManyAttempts { until } => {
+                let secs = until.duration_since(ombuds_core::now()).as_secs().clamp(1, i64::from(u32::MAX)) as u32;
+                ApiError(Problem { retry_after: Some(secs), ..Problem::new("too_many_attempts", format!("too many failed sign-ins; try again in {secs} s")) })
             }
             e => ApiError(Problem::new(e.code(), e.to_string())),
         }
