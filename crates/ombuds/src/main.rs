@@ -503,7 +503,11 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
         messages_per_minute: s.chat.messages_per_minute,
         burst: s.chat.burst,
     };
-    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit, chat });
+    // Cookies go over HTTPS only, unless the desk listens on this machine's own address only
+    // (plain HTTP on loopback, behind a TLS proxy or for a try-out).
+    let secure_cookies = s.secure_cookies.unwrap_or(!addr.ip().is_loopback());
+    let ui = ombuds_web::UiConfig { secure_cookies };
+    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit, chat, ui });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut runner = ombuds_desk::sla::with_handlers(JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id())));
     if let Some(e) = &s.email {

@@ -18,6 +18,9 @@ pub struct Settings {
     pub body_limit: usize,
     /// How long an agent's session lasts, in hours.
     pub session_hours: u64,
+    /// Mark the workspace's cookies `Secure`; default: yes, unless listening on loopback only.
+    #[serde(default)]
+    pub secure_cookies: Option<bool>,
     /// Wrong passwords in a row that lock a login, and for how many minutes.
     #[serde(default = "default_login_max_failures")]
     pub login_max_failures: u32,

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod problem;
 pub mod routing;
 pub mod sla;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -29,6 +30,21 @@ pub struct AppState {
     pub desk: Desk,
     metrics: PrometheusHandle,
     pub chat: std::sync::Arc<chat::ChatWebConfig>,
+    pub ui: std::sync::Arc<UiConfig>,
+}
+
+/// The workspace pages' settings.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    /// Mark cookies `Secure` (sent over HTTPS only). Turn off only for plain-HTTP development
+    /// on a machine's own address.
+    pub secure_cookies: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig { secure_cookies: true }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,11 +52,12 @@ pub struct WebConfig {
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     pub chat: chat::ChatWebConfig,
+    pub ui: UiConfig,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { body_limit: 256 * 1024, chat: chat::ChatWebConfig::default() }
+        WebConfig { body_limit: 256 * 1024, chat: chat::ChatWebConfig::default(), ui: UiConfig::default() }
     }
 }
 
@@ -88,7 +105,12 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 pub fn router(desk: Desk, config: &WebConfig) -> Router {
-    let state = AppState { desk, metrics: metrics_handle(), chat: std::sync::Arc::new(config.chat.clone()) };
+    let state = AppState {
+        desk,
+        metrics: metrics_handle(),
+        chat: std::sync::Arc::new(config.chat.clone()),
+        ui: std::sync::Arc::new(config.ui.clone()),
+    };
     // The player's side of the chat, called from the operator's pages (CORS).
     let player_chat = Router::new()
         .route("/chat/v1/status", get(chat::status).options(chat::preflight))
@@ -141,6 +163,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .merge(player_chat)
+        .merge(ui::routes())
         .route("/chat/v1/ws", get(chat::player_ws))
         .route("/chat/widget.js", get(chat::widget))
         .route("/api/openapi.json", get(openapi))

@@ -35,6 +35,7 @@ async fn node(store: ombuds_store::Store, per_minute: u32) -> Node {
     let web = ombuds_web::WebConfig {
         body_limit: 64 * 1024,
         chat: ombuds_web::chat::ChatWebConfig { allowed_origins: vec![SITE.into()], messages_per_minute: per_minute, burst: 20 },
+        ..Default::default()
     };
     let app = ombuds_web::router(desk.clone(), &web);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,46 @@
+app-name = ombuds
+lang-name = Русский
+signin-title = Вход
+signin-login = Логин
+signin-password = Пароль
+signin-submit = Войти
+signin-wrong = Неверный логин или пароль.
+signin-locked = Слишком много неудачных попыток. Повторите через { $minutes ->
+    [one] { $minutes } минуту
+    [few] { $minutes } минуты
+   *[many] { $minutes } минут
+}.
+signin-required = Введите логин.
+signin-password-required = Введите пароль.
+csrf-failed = Форма устарела. Обновите страницу и попробуйте снова.
+signout = Выйти
+queue-title = Очереди
+queue-mine = Мои
+queue-unassigned = Без исполнителя
+queue-waiting = Ждут ответа игрока
+queue-breached = Срок нарушен
+queue-escalated = Эскалированы
+queue-triage = Сортировка
+queue-empty = Здесь пусто.
+queue-count = { $count ->
+    [one] { $count } обращение
+    [few] { $count } обращения
+   *[many] { $count } обращений
+}
+col-reference = Номер
+col-subject = Тема
+col-status = Статус
+col-department = Отдел
+col-priority = Приоритет
+col-due = Ближайший срок
+next-page = Дальше
+status-new = Новое
+status-routed = Направлено
+status-in_progress = В работе
+status-waiting_on_player = Ждёт ответа игрока
+status-resolved = Решено
+status-closed = Закрыто
+priority-low = Низкий
+priority-normal = Обычный
+priority-high = Высокий
+priority-urgent = Срочный

@@ -1,0 +1,486 @@
+//! The agent workspace's pages, rendered on the server (askama templates, Fluent texts in
+//! ru/kk/en). This first part holds what every page shares and the first pages:
+//! - the page frame: language negotiation (`?lang=`, then the `ombuds_lang` cookie, then
+//!   `Accept-Language`, then Russian), the language switch, and every text from Fluent files
+//!   (`locales/{en,ru,kk}/ui.ftl`) with Russian and Kazakh plural rules;
+//! - security: secure headers and a strict content security policy on every page; the session
+//!   in an `HttpOnly; SameSite=Strict` cookie; a CSRF token (double submit: a cookie and a
+//!   hidden field that must match) on every form;
+//! - sign-in (with the desk's lock-out after repeated failures), sign-out, and the queues.
+//!
+//! Handlers call the desk, never the store.
+
+use crate::AppState;
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader};
+use ombuds_core::*;
+use ombuds_desk::{AssigneeFilter, ComplaintFilter, DeskError, PageRequest};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        // Texts go into HTML: no invisible bidi isolation marks around arguments.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+const SESSION_COOKIE: &str = "ombuds_session";
+const CSRF_COOKIE: &str = "ombuds_csrf";
+const LANG_COOKIE: &str = "ombuds_lang";
+const QUEUE_PAGE: u32 = 50;
+
+/// The languages the workspace speaks, in the switch's order.
+const LANGUAGES: [Language; 3] = [Language::Ru, Language::Kk, Language::En];
+
+/// The texts of one language.
+#[derive(Debug, Clone)]
+pub struct Texts {
+    lang: Language,
+    id: LanguageIdentifier,
+}
+
+impl Texts {
+    pub fn new(lang: Language) -> Texts {
+        Texts { lang, id: lang.as_str().parse().expect("ru, kk and en are language identifiers") }
+    }
+
+    /// The text `key`; a missing key shows as the key itself (and a test checks there is none).
+    pub fn t(&self, key: &str) -> String {
+        LOCALES.try_lookup(&self.id, key).unwrap_or_else(|| key.to_string())
+    }
+
+    /// The text `key` with the number `name` = `n`, in the language's plural form.
+    pub fn count(&self, key: &str, name: &'static str, n: i64) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed(name), FluentValue::from(n))].into();
+        LOCALES.try_lookup_with_args(&self.id, key, &args).unwrap_or_else(|| key.to_string())
+    }
+
+    pub fn lang(&self) -> Language {
+        self.lang
+    }
+}
+
+/// Every key of the English file, for the test that every language has them all.
+pub fn text_keys() -> Vec<String> {
+    include_str!("../locales/en/ui.ftl")
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with(' ') && !k.starts_with('#')))
+        .map(str::to_string)
+        .collect()
+}
+
+/// What every page's frame needs.
+pub struct Page {
+    pub lang: String,
+    pub languages: Vec<(String, String)>,
+    /// The signed-in agent's name, if any.
+    pub who: Option<String>,
+    pub csrf: String,
+    texts: Texts,
+}
+
+impl Page {
+    pub fn t(&self, key: &str) -> String {
+        self.texts.t(key)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/login.html")]
+struct LoginPage {
+    page: Page,
+    login: String,
+    error: Option<String>,
+    login_error: Option<String>,
+    password_error: Option<String>,
+}
+
+struct Row {
+    reference: String,
+    subject: String,
+    status: String,
+    department: String,
+    priority: String,
+    due: String,
+    breached: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ui/queue.html")]
+struct QueuePage {
+    page: Page,
+    views: Vec<(&'static str, String)>,
+    view: String,
+    count_text: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/queue") }))
+        .route("/ui/login", get(login_page).post(login_submit))
+        .route("/ui/logout", post(logout))
+        .route("/ui/queue", get(queue))
+        .route("/ui/assets/ui.css", get(stylesheet))
+}
+
+// ------------------------------------------------------------------ the frame
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 512)
+}
+
+/// The page's language: `?lang=`, the cookie, `Accept-Language` (first of ours by quality),
+/// then Russian.
+pub fn negotiate(query: Option<&str>, headers: &HeaderMap) -> Language {
+    if let Some(l) = query.and_then(|q| Language::parse(q).ok()) {
+        return l;
+    }
+    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(|c| Language::parse(&c).ok()) {
+        return l;
+    }
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut ranked: Vec<(f32, Language)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut it = part.trim().split(';');
+            let tag = it.next()?.trim().to_ascii_lowercase();
+            let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+            let primary = tag.split('-').next()?;
+            Language::parse(primary).ok().map(|l| (q, l))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.first().map(|(_, l)| *l).unwrap_or(Language::Ru)
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Equal strings in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn cookie_header(name: &str, value: &str, max_age: Option<i64>, http_only: bool, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; SameSite=Strict");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if http_only {
+        c.push_str("; HttpOnly");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("cookie values are URL-safe")
+}
+
+/// Adds the headers every page carries.
+fn secure(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The frame of a page: language, CSRF token (made when the browser has none), the agent.
+struct Frame {
+    page: Page,
+    set_cookies: Vec<HeaderValue>,
+}
+
+fn frame(state: &AppState, headers: &HeaderMap, lang_query: Option<&str>, who: Option<&Agent>) -> Frame {
+    let lang = negotiate(lang_query, headers);
+    let secure_cookies = state.ui.secure_cookies;
+    let mut set_cookies = vec![];
+    let csrf = match cookie(headers, CSRF_COOKIE) {
+        Some(c) => c,
+        None => {
+            let c = random_token();
+            set_cookies.push(cookie_header(CSRF_COOKIE, &c, None, true, secure_cookies));
+            c
+        }
+    };
+    if lang_query.is_some_and(|q| Language::parse(q).is_ok()) {
+        set_cookies.push(cookie_header(LANG_COOKIE, lang.as_str(), Some(365 * 24 * 3600), false, secure_cookies));
+    }
+    let texts = Texts::new(lang);
+    let languages = LANGUAGES.iter().map(|l| (l.as_str().to_string(), Texts::new(*l).t("lang-name"))).collect();
+    Frame { page: Page { lang: lang.as_str().into(), languages, who: who.map(|a| a.name.as_str().to_string()), csrf, texts }, set_cookies }
+}
+
+fn render(status: StatusCode, html: Result<String, askama::Error>, set_cookies: Vec<HeaderValue>) -> Response {
+    let mut res = match html {
+        Ok(body) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be shown").into_response()
+        }
+    };
+    for c in set_cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    secure(res)
+}
+
+/// The signed-in agent, from the session cookie.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(Principal, Agent)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    match state.desk.authenticate(&token).await {
+        Ok(p @ Principal::Agent(_)) => {
+            let Principal::Agent(a) = &p else { unreachable!() };
+            let a = a.clone();
+            Some((p, a))
+        }
+        _ => None,
+    }
+}
+
+fn to_login(lang: Option<&str>) -> Response {
+    let target = match lang.and_then(|l| Language::parse(l).ok()) {
+        Some(l) => format!("/ui/login?lang={l}"),
+        None => "/ui/login".to_string(),
+    };
+    secure(Redirect::to(&target).into_response())
+}
+
+// ------------------------------------------------------------------ sign-in
+
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    pub lang: Option<String>,
+}
+
+async fn login_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    if signed_in(&s, &headers).await.is_some() {
+        return secure(Redirect::to("/ui/queue").into_response());
+    }
+    let f = frame(&s, &headers, q.lang.as_deref(), None);
+    let page = LoginPage { page: f.page, login: String::new(), error: None, login_error: None, password_error: None };
+    render(StatusCode::OK, page.render(), f.set_cookies)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// The form's CSRF field must match the browser's CSRF cookie.
+fn csrf_ok(headers: &HeaderMap, field: &str) -> bool {
+    cookie(headers, CSRF_COOKIE).is_some_and(|c| same(&c, field))
+}
+
+async fn login_submit(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let f = frame(&s, &headers, None, None);
+    let texts = f.page.texts.clone();
+    let mut page = LoginPage { page: f.page, login: form.login.chars().take(64).collect(), error: None, login_error: None, password_error: None };
+    if !csrf_ok(&headers, &form.csrf) {
+        page.error = Some(texts.t("csrf-failed"));
+        return render(StatusCode::FORBIDDEN, page.render(), f.set_cookies);
+    }
+    if form.login.trim().is_empty() {
+        page.login_error = Some(texts.t("signin-required"));
+    }
+    if form.password.is_empty() {
+        page.password_error = Some(texts.t("signin-password-required"));
+    }
+    if page.login_error.is_some() || page.password_error.is_some() {
+        return render(StatusCode::UNPROCESSABLE_ENTITY, page.render(), f.set_cookies);
+    }
+    match s.desk.login(&form.login, &form.password).await {
+        Ok(session) => {
+            let mut res = Redirect::to("/ui/queue").into_response();
+            let ttl = session.expires_at.duration_since(now()).as_secs().max(0);
+            res.headers_mut().append(header::SET_COOKIE, cookie_header(SESSION_COOKIE, &session.token, Some(ttl), true, s.ui.secure_cookies));
+            // A new CSRF token with the new session.
+            res.headers_mut().append(header::SET_COOKIE, cookie_header(CSRF_COOKIE, &random_token(), None, true, s.ui.secure_cookies));
+            secure(res)
+        }
+        Err(DeskError::TooManyAttempts { until }) => {
+            let minutes = (until.duration_since(now()).as_secs() + 59) / 60;
+            page.error = Some(texts.count("signin-locked", "minutes", minutes.max(1)));
+            let mut res = render(StatusCode::TOO_MANY_REQUESTS, page.render(), f.set_cookies);
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((minutes.max(1) * 60) as u64));
+            res
+        }
+        Err(DeskError::Unauthorized(_)) => {
+            page.error = Some(texts.t("signin-wrong"));
+            render(StatusCode::UNAUTHORIZED, page.render(), f.set_cookies)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the sign-in could not be completed".into()), f.set_cookies)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+async fn logout(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    if !csrf_ok(&headers, &form.csrf) {
+        return secure((StatusCode::FORBIDDEN, Texts::new(negotiate(None, &headers)).t("csrf-failed")).into_response());
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        let _ = s.desk.logout(&token).await;
+    }
+    let mut res = Redirect::to("/ui/login").into_response();
+    res.headers_mut().append(header::SET_COOKIE, cookie_header(SESSION_COOKIE, "", Some(0), true, s.ui.secure_cookies));
+    secure(res)
+}
+
+// ------------------------------------------------------------------ queues
+
+#[derive(Debug, Deserialize)]
+pub struct QueueQuery {
+    pub view: Option<String>,
+    pub after: Option<String>,
+    pub lang: Option<String>,
+}
+
+const VIEWS: [(&str, &str); 6] = [
+    ("mine", "queue-mine"),
+    ("unassigned", "queue-unassigned"),
+    ("waiting", "queue-waiting"),
+    ("breached", "queue-breached"),
+    ("escalated", "queue-escalated"),
+    ("triage", "queue-triage"),
+];
+
+fn open_statuses() -> Vec<Status> {
+    Status::ALL.iter().copied().filter(|s| s.is_open()).collect()
+}
+
+fn filter_for(view: &str, me: &Agent) -> ComplaintFilter {
+    let mut f = ComplaintFilter { statuses: open_statuses(), ..Default::default() };
+    match view {
+        "unassigned" => f.assignee = Some(AssigneeFilter::Nobody),
+        "waiting" => f.statuses = vec![Status::WaitingOnPlayer],
+        "breached" => f.sla_breached = Some(true),
+        "escalated" => f.escalated = Some(true),
+        "triage" => f.unrouted = true,
+        _ => f.assignee = Some(AssigneeFilter::Agent(me.id)),
+    }
+    f
+}
+
+async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
+    let f = frame(&s, &headers, q.lang.as_deref(), Some(&me));
+    let texts = f.page.texts.clone();
+    let view = q.view.as_deref().filter(|v| VIEWS.iter().any(|(k, _)| k == v)).unwrap_or("mine").to_string();
+    let after = q.after.as_deref().and_then(|a| a.parse::<uuid::Uuid>().ok());
+    let page = match s.desk.list(&who, &filter_for(&view, &me), PageRequest { after, limit: QUEUE_PAGE }).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "the queue could not be read");
+            return render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the queue could not be read".into()), f.set_cookies);
+        }
+    };
+    let rows = page
+        .items
+        .iter()
+        .map(|c| Row {
+            reference: c.reference.to_string(),
+            subject: c.subject.as_str().to_string(),
+            status: texts.t(&format!("status-{}", c.status.as_str())),
+            department: c.department.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default(),
+            priority: texts.t(&format!("priority-{}", c.priority.as_str())),
+            due: c.next_sla_instant().map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+            breached: c.sla.as_ref().is_some_and(|s| s.breached()),
+        })
+        .collect::<Vec<_>>();
+    let views = VIEWS.iter().map(|(k, key)| (*k, texts.t(key))).collect();
+    let count_text = texts.count("queue-count", "count", rows.len() as i64);
+    let next = page.next.map(|n| n.to_string());
+    let html = QueuePage { page: f.page, views, view, count_text, rows, next }.render();
+    render(StatusCode::OK, html, f.set_cookies)
+}
+
+async fn stylesheet() -> Response {
+    let mut res = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/ui.css")).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    secure(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_has_every_text_and_plurals_follow_its_rules() {
+        let keys = text_keys();
+        assert!(keys.len() > 30, "{keys:?}");
+        let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("count"), FluentValue::from(2)), (Cow::Borrowed("minutes"), FluentValue::from(2))].into();
+        for l in LANGUAGES {
+            let t = Texts::new(l);
+            for k in &keys {
+                // Without falling back to English: each language has its own text.
+                let own = LOCALES.lookup_no_default_fallback(&t.id, k, Some(&args));
+                assert!(own.is_some_and(|v| !v.is_empty() && !v.contains('{')), "{l}: {k} is missing");
+            }
+        }
+        let ru = Texts::new(Language::Ru);
+        assert_eq!(ru.count("queue-count", "count", 1), "1 обращение");
+        assert_eq!(ru.count("queue-count", "count", 3), "3 обращения");
+        assert_eq!(ru.count("queue-count", "count", 5), "5 обращений");
+        assert_eq!(ru.count("queue-count", "count", 21), "21 обращение");
+        assert_eq!(ru.count("queue-count", "count", 11), "11 обращений");
+        assert_eq!(Texts::new(Language::Kk).count("queue-count", "count", 5), "5 өтініш");
+        assert_eq!(Texts::new(Language::En).count("queue-count", "count", 1), "1 complaint");
+        assert_eq!(Texts::new(Language::En).count("queue-count", "count", 2), "2 complaints");
+    }
+
+    #[test]
+    fn languages_are_negotiated() {
+        let mut h = HeaderMap::new();
+        assert_eq!(negotiate(None, &h), Language::Ru);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de-DE, en;q=0.8, kk;q=0.9"));
+        assert_eq!(negotiate(None, &h), Language::Kk);
+        h.insert(header::COOKIE, HeaderValue::from_static("a=b; ombuds_lang=en"));
+        assert_eq!(negotiate(None, &h), Language::En);
+        assert_eq!(negotiate(Some("ru"), &h), Language::Ru);
+        assert_eq!(negotiate(Some("xx"), &h), Language::En);
+    }
+}

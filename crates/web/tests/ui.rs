@@ -1,0 +1,149 @@
+//! The workspace pages over real HTTP, on SQLite and on PostgreSQL: sign-in in each language
+//! with errors next to their fields, CSRF on every form, secure headers and cookies, queues that
+//! show only what the agent may see with player text escaped, sign-out.
+
+mod common;
+use common::TestApp;
+use ombuds_desk::DeskConfig;
+use ombuds_store::testing::TestDb;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+ombuds_store::both_backends! { sign_in_and_queues => sign_in_and_queues }
+
+/// A browser's cookie jar, kept by hand to see every attribute the server sets.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn take(&mut self, headers: &HeaderMap) -> Vec<String> {
+        let set: Vec<String> = headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        for c in &set {
+            let (name, value) = c.split(';').next().unwrap().split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.0.push((name.to_string(), value.to_string()));
+            }
+        }
+        set
+    }
+    fn header(&self) -> String {
+        self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    }
+}
+
+async fn page(app: &TestApp, jar: &mut Jar, path: &str) -> (StatusCode, HeaderMap, String) {
+    let res = app.http.get(format!("{}{path}", app.base)).header("cookie", jar.header()).send().await.unwrap();
+    let (s, h) = (res.status(), res.headers().clone());
+    jar.take(&h);
+    (s, h, res.text().await.unwrap())
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+fn encode(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+async fn form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    let res = app.http.post(format!("{}{path}", app.base)).header("cookie", jar.header()).header("content-type", "application/x-www-form-urlencoded").body(encode(fields)).send().await.unwrap();
+    let (s, h) = (res.status(), res.headers().clone());
+    jar.take(&h);
+    (s, h, res.text().await.unwrap())
+}
+
+async fn sign_in_and_queues(db: &TestDb) {
+    let app = TestApp::spawn(db, DeskConfig::default()).await;
+    app.agent("dana", "agent", &["payments"]).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let app = TestApp { http: client, ..app };
+    let mut jar = Jar::default();
+
+    // Not signed in: the queue sends to the sign-in page.
+    let (s, h, _) = page(&app, &mut jar, "/ui/queue").await;
+    assert_eq!((s, h[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/login"));
+
+    // The sign-in page in Kazakh, with secure headers, a CSRF cookie and the language remembered.
+    let (s, h, body) = page(&app, &mut jar, "/ui/login?lang=kk").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains(r#"<html lang="kk">"#) && body.contains("Құпиясөз") && body.contains("Русский"), "{body}");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!((h["x-frame-options"].to_str().unwrap(), h["x-content-type-options"].to_str().unwrap()), ("DENY", "nosniff"));
+    let csrf = jar.get("ombuds_csrf").expect("a CSRF cookie");
+    assert!(body.contains(&format!(r#"name="csrf" value="{csrf}""#)));
+    assert_eq!(jar.get("ombuds_lang").as_deref(), Some("kk"));
+
+    // Bad forms: no CSRF token; empty fields (errors next to each); a wrong password.
+    let (s, _, body) = form(&app, &mut jar, "/ui/login", &[("login", "dana"), ("password", "correct horse battery")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(body.contains("Форманың мерзімі өтті"), "{body}");
+    let (s, _, body) = form(&app, &mut jar, "/ui/login", &[("login", " "), ("password", ""), ("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains(r#"id="login-error">Логинді енгізіңіз."#) && body.contains(r#"id="password-error">Құпиясөзді енгізіңіз."#), "{body}");
+    let (s, _, body) = form(&app, &mut jar, "/ui/login", &[("login", "dana"), ("password", "wrong password"), ("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("Логин немесе құпиясөз қате.") && body.contains(r#"value="dana""#), "{body}");
+    assert!(jar.get("ombuds_session").is_none());
+
+    // Signed in: an HttpOnly, SameSite=Strict, Secure session cookie and a fresh CSRF token.
+    let res = app
+        .http
+        .post(format!("{}/ui/login", app.base))
+        .header("cookie", jar.header())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&[("login", "dana"), ("password", "correct horse battery"), ("csrf", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((res.status(), res.headers()[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/queue"));
+    let set = jar.take(res.headers());
+    let session = set.iter().find(|c| c.starts_with("ombuds_session=")).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    assert_ne!(jar.get("ombuds_csrf").unwrap(), csrf, "a new CSRF token with the new session");
+
+    // Complaints: one of Dana's department with a script in its subject, one elsewhere.
+    let mine = app
+        .register_json(json!({"player": {"email": "p@mail.kz"}, "subject": "<script>alert(1)</script> вывод", "description": "Вывод не пришёл", "department": "payments"}))
+        .await;
+    app.register_json(json!({"player": {"email": "q@mail.kz"}, "subject": "Бонус", "description": "Бонус не начислен", "department": "bonuses"})).await;
+    let (s, _, body) = page(&app, &mut jar, "/ui/queue?view=unassigned&lang=ru").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains(mine["reference"].as_str().unwrap()), "{body}");
+    assert!(!body.contains("<script>alert(1)"), "player text is escaped: {body}");
+    assert!(body.contains("&lt;script&gt;alert(1)") || body.contains("&#60;script&#62;alert(1)"), "shown as text: {body}");
+    assert!(!body.contains("Бонус"), "another department's complaint is not shown");
+    assert!(body.contains("1 обращение") && body.contains("Без исполнителя") && body.contains("Направлено"), "{body}");
+    let (_, _, body) = page(&app, &mut jar, "/ui/queue?view=breached").await;
+    assert!(body.contains("Здесь пусто.") && body.contains("0 обращений"), "{body}");
+    let (s, _, body) = page(&app, &mut jar, "/ui/queue?view=nonsense&after=not-an-id").await;
+    assert_eq!(s, StatusCode::OK, "an unknown view shows the agent's own queue: {body}");
+
+    // Sign-out needs the CSRF token; afterwards the old session is gone.
+    let session_before = jar.get("ombuds_session").unwrap();
+    let (s, _, _) = form(&app, &mut jar, "/ui/logout", &[("csrf", "forged")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let token = jar.get("ombuds_csrf").unwrap();
+    let (s, h, _) = form(&app, &mut jar, "/ui/logout", &[("csrf", &token)]).await;
+    assert_eq!((s, h[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/login"));
+    assert!(jar.get("ombuds_session").is_none());
+    jar.0.push(("ombuds_session".into(), session_before));
+    let (s, _, _) = page(&app, &mut jar, "/ui/queue").await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "the ended session opens nothing");
+    let (s, h, _) = page(&app, &mut jar, "/ui/assets/ui.css").await;
+    assert_eq!((s, h["content-type"].to_str().unwrap()), (StatusCode::OK, "text/css; charset=utf-8"));
+}
