@@ -128,12 +128,45 @@ struct QueuePage {
     next: Option<String>,
 }
 
+struct MessageRow {
+    kind: &'static str,
+    label: String,
+    at: String,
+    body: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/complaint.html")]
+struct ComplaintPage {
+    page: Page,
+    title: String,
+    reference: String,
+    error: Option<String>,
+    subject: String,
+    status: String,
+    department: String,
+    priority: String,
+    assignee: String,
+    suggestion: Option<String>,
+    paused: bool,
+    /// (name, due, state: "", "warned" or "breached")
+    clocks: Vec<(String, String, &'static str)>,
+    player: String,
+    created: String,
+    description: String,
+    messages: Vec<MessageRow>,
+    text_actions: Vec<(&'static str, String)>,
+    history: Vec<(String, String)>,
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/queue") }))
         .route("/ui/login", get(login_page).post(login_submit))
         .route("/ui/logout", post(logout))
         .route("/ui/queue", get(queue))
+        .route("/ui/complaints/{reference}", get(complaint_page))
+        .route("/ui/complaints/{reference}/act", post(complaint_act))
         .route("/ui/assets/ui.css", get(stylesheet))
 }
 
@@ -438,6 +471,166 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
     render(StatusCode::OK, html, f.set_cookies)
 }
 
+// ------------------------------------------------------------------ one complaint
+
+fn when(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Renders a complaint's page, with `error` shown above it (a refused action).
+/// Who is signed in: the principal the desk checks, and the agent it is.
+struct Signed {
+    who: Principal,
+    me: Agent,
+}
+
+async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, signed: &Signed, raw_ref: &str, error: Option<String>, status: StatusCode) -> Response {
+    let (who, me) = (&signed.who, &signed.me);
+    let f = frame(s, headers, lang, Some(me));
+    let texts = f.page.texts.clone();
+    let not_found = |f: Frame| {
+        let body = format!("<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"/ui/queue\">{}</a></p></html>", f.page.lang, f.page.t("complaint-not-found"), f.page.t("queue-title"));
+        render(StatusCode::NOT_FOUND, Ok(body), f.set_cookies)
+    };
+    let Ok(reference) = ComplaintRef::parse(raw_ref) else { return not_found(f) };
+    let (view, history) = match tokio::try_join!(s.desk.complaint(who, &reference), s.desk.history(who, &reference)) {
+        Ok(v) => v,
+        Err(DeskError::NotFound(_)) => return not_found(f),
+        Err(e) => {
+            tracing::error!(error = %e, "a complaint could not be read");
+            return render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the complaint could not be read".into()), f.set_cookies);
+        }
+    };
+    let c = &view.complaint;
+    let agents = s.desk.agents().await.unwrap_or_default();
+    let assignee = c.assignee.and_then(|id| agents.iter().find(|a| a.id == id)).map(|a| a.name.as_str().to_string()).unwrap_or_else(|| texts.t("complaint-nobody"));
+    let clocks = c
+        .sla
+        .as_ref()
+        .map(|s| {
+            sla::ClockKind::ALL
+                .iter()
+                .filter_map(|k| s.clock(*k).map(|cl| (*k, *cl)))
+                .map(|(k, cl)| {
+                    let state = if s.alarms.contains(&sla::SlaClocks::alarm_key(k, sla::AlarmLevel::Breach)) {
+                        "breached"
+                    } else if s.alarms.contains(&sla::SlaClocks::alarm_key(k, sla::AlarmLevel::Warning)) {
+                        "warned"
+                    } else {
+                        ""
+                    };
+                    (texts.t(&format!("sla-{}", k.as_str())), when(cl.due), state)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let p = &view.player;
+    let player = [p.name.as_ref().map(|x| x.as_str().to_string()), p.email.as_ref().map(|x| x.as_str().to_string()), p.phone.as_ref().map(|x| x.as_str().to_string())]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let suggestion = view.suggestion.as_ref().map(|sg| {
+        let args: HashMap<Cow<'static, str>, FluentValue> = [
+            (Cow::Borrowed("department"), FluentValue::from(sg.department.as_str().to_string())),
+            (Cow::Borrowed("percent"), FluentValue::from((sg.confidence * 100.0).round() as i64)),
+        ]
+        .into();
+        LOCALES.try_lookup_with_args(&texts.id, "complaint-suggestion", &args).unwrap_or_default()
+    });
+    let messages = view
+        .messages
+        .iter()
+        .map(|m| {
+            let kind = m.kind.as_str();
+            MessageRow { kind, label: texts.t(&format!("msg-{kind}")), at: when(m.created_at), body: m.body.as_str().to_string() }
+        })
+        .collect();
+    let title_args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reference"), FluentValue::from(c.reference.to_string()))].into();
+    let page = ComplaintPage {
+        title: LOCALES.try_lookup_with_args(&texts.id, "complaint-title", &title_args).unwrap_or_default(),
+        reference: c.reference.to_string(),
+        error,
+        subject: c.subject.as_str().to_string(),
+        status: texts.t(&format!("status-{}", c.status.as_str())),
+        department: c.department.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default(),
+        priority: texts.t(&format!("priority-{}", c.priority.as_str())),
+        assignee,
+        suggestion,
+        paused: c.sla.as_ref().is_some_and(|s| s.paused_since.is_some()),
+        clocks,
+        player,
+        created: when(c.created_at),
+        description: c.description.as_str().to_string(),
+        messages,
+        text_actions: [("reply", "act-reply"), ("note", "act-note"), ("propose", "act-propose"), ("request", "act-request")]
+            .into_iter()
+            .map(|(a, k)| (a, texts.t(k)))
+            .collect(),
+        history: history.iter().map(|e| (when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
+        page: f.page,
+    };
+    render(status, page.render(), f.set_cookies)
+}
+
+async fn complaint_page(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Query(q): Query<LangQuery>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
+    show_complaint(&s, &headers, q.lang.as_deref(), &Signed { who, me }, &r, None, StatusCode::OK).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub measures: String,
+    #[serde(default)]
+    pub result: String,
+}
+
+async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Form(form): Form<ActForm>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
+    let signed = Signed { who, me };
+    let (who, me) = (&signed.who, &signed.me);
+    let texts = Texts::new(negotiate(None, &headers));
+    if !csrf_ok(&headers, &form.csrf) {
+        return show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::FORBIDDEN).await;
+    }
+    let body = |raw: &str| Body::parse(raw).map_err(|_| texts.t("act-text-required"));
+    let cmd: Result<ombuds_desk::CommandInput, String> = match form.action.as_str() {
+        "take" => Ok(Command::Assign { agent: me.id }),
+        "reply" => body(&form.text).map(|b| Command::AddMessage { kind: MessageKind::Outbound, channel: None, body: b }),
+        "note" => body(&form.text).map(|b| Command::AddMessage { kind: MessageKind::Note, channel: None, body: b }),
+        "propose" => body(&form.text).map(|text| Command::ProposeSolution { text }),
+        "request" => body(&form.text).map(|text| Command::RequestInformation { text }),
+        "resolve" => body(&form.measures).and_then(|measures| body(&form.result).map(|result| Command::Resolve { measures, result })),
+        _ => Err(texts.t("act-text-required")),
+    };
+    let cmd = match cmd {
+        Ok(c) => c,
+        Err(message) => return show_complaint(&s, &headers, None, &signed, &r, Some(message), StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let Ok(reference) = ComplaintRef::parse(&r) else { return show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await };
+    match s.desk.apply(who, &reference, cmd).await {
+        Ok(_) => secure(Redirect::to(&format!("/ui/complaints/{reference}")).into_response()),
+        Err(DeskError::NotFound(_)) => show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await,
+        Err(e @ (DeskError::Domain(_) | DeskError::Conflict(_))) => {
+            let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reason"), FluentValue::from(e.to_string()))].into();
+            let message = LOCALES.try_lookup_with_args(&texts.id, "act-failed", &args).unwrap_or_else(|| e.to_string());
+            let status = if matches!(&e, DeskError::Domain(DomainError::Forbidden(_))) { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
+            show_complaint(&s, &headers, None, &signed, &r, Some(message), status).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "an action failed");
+            show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR).await
+        }
+    }
+}
+
 async fn stylesheet() -> Response {
     let mut res = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/ui.css")).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
@@ -452,7 +645,10 @@ mod tests {
     fn every_language_has_every_text_and_plurals_follow_its_rules() {
         let keys = text_keys();
         assert!(keys.len() > 30, "{keys:?}");
-        let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("count"), FluentValue::from(2)), (Cow::Borrowed("minutes"), FluentValue::from(2))].into();
+        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason"]
+            .into_iter()
+            .map(|k| (Cow::Borrowed(k), FluentValue::from(2)))
+            .collect();
         for l in LANGUAGES {
             let t = Texts::new(l);
             for k in &keys {

@@ -133,6 +133,40 @@ async fn sign_in_and_queues(db: &TestDb) {
     let (s, _, body) = page(&app, &mut jar, "/ui/queue?view=nonsense&after=not-an-id").await;
     assert_eq!(s, StatusCode::OK, "an unknown view shows the agent's own queue: {body}");
 
+    // The complaint's page: the player's text as text, the deadlines, the actions.
+    let r = mine["reference"].as_str().unwrap();
+    let (s, h, body) = page(&app, &mut jar, &format!("/ui/complaints/{r}")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(!body.contains("<script>alert(1)") && body.contains("Вывод не пришёл") && body.contains("Первый ответ"), "{body}");
+    let csrf = jar.get("ombuds_csrf").unwrap();
+    let act = async |jar: &mut Jar, fields: &[(&str, &str)]| form(&app, jar, &format!("/ui/complaints/{r}/act"), fields).await;
+    let (s, h, _) = act(&mut jar, &[("csrf", &csrf), ("action", "take")]).await;
+    assert_eq!((s, h[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, format!("/ui/complaints/{r}").as_str()));
+    act(&mut jar, &[("csrf", &csrf), ("action", "reply"), ("text", "Проверяем <b>платёж</b>")]).await;
+    act(&mut jar, &[("csrf", &csrf), ("action", "note"), ("text", "банк: тикет 991")]).await;
+    let (_, _, body) = page(&app, &mut jar, &format!("/ui/complaints/{r}")).await;
+    assert!(body.contains("В работе") && body.contains("Ответ") && body.contains("Внутренняя заметка") && body.contains("тикет 991"), "{body}");
+    assert!(!body.contains("<b>платёж</b>"), "agents' text is escaped too");
+    // Bad actions: an empty reply, a forged token, resolving twice.
+    let (s, _, body) = act(&mut jar, &[("csrf", &csrf), ("action", "reply"), ("text", "  ")]).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && body.contains("Сначала напишите текст."), "{body}");
+    let (s, _, _) = act(&mut jar, &[("csrf", "forged"), ("action", "take")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "resolve"), ("measures", "Платёж отправлен повторно"), ("result", "Деньги зачислены")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, body) = act(&mut jar, &[("csrf", &csrf), ("action", "resolve"), ("measures", "ещё раз"), ("result", "ещё раз")]).await;
+    assert!(s == StatusCode::CONFLICT && body.contains("Не удалось"), "{s}: {body}");
+    // Guessing another department's complaint, or one that does not exist: not found.
+    let (_, list) = app.call(reqwest::Method::GET, "/api/v1/complaints?department=bonuses", Some(&app.token), None).await;
+    let other = list["items"][0]["reference"].as_str().unwrap().to_string();
+    let (s, _, body) = page(&app, &mut jar, &format!("/ui/complaints/{other}")).await;
+    assert!(s == StatusCode::NOT_FOUND && !body.contains("Бонус"), "{body}");
+    let (s, _, _) = page(&app, &mut jar, "/ui/complaints/not-a-reference").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = form(&app, &mut jar, &format!("/ui/complaints/{other}/act"), &[("csrf", &csrf), ("action", "take")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nor can it be acted on");
+
     // Sign-out needs the CSRF token; afterwards the old session is gone.
     let session_before = jar.get("ombuds_session").unwrap();
     let (s, _, _) = form(&app, &mut jar, "/ui/logout", &[("csrf", "forged")]).await;
