@@ -8,92 +8,25 @@
 mod common;
 
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use common::browser::*;
+use fantoccini::{Client, Locator};
 use futures_util::{SinkExt, StreamExt};
 use ombuds_store::testing::TestDb;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const SECRET: &str = "operator-shared-identity-secret-for-tests";
 const XSS: &str = "<script>alert(1)</script><b>x</b>";
 const PASSWORD: &str = "correct horse battery staple";
 /// How long anything the test waits for may take.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// One browser test at a time: two Chromiums on a two-core machine make both slow.
-static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Whether the browser is here; panics when CI requires it and it is not.
-fn browser_present(test: &str) -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !std::path::Path::new(p).exists()).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("OMBUDS_TEST_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-        panic!("{test}: OMBUDS_TEST_REQUIRE_BROWSER=1 but {} missing (apt-get install chromium chromium-driver)", missing.join(" and "));
-    }
-    eprintln!("SKIPPED {test}: {} missing (apt-get install chromium chromium-driver); set OMBUDS_TEST_REQUIRE_BROWSER=1 to fail instead", missing.join(" and "));
-    false
-}
-
-// ---- chromedriver and the browser ------------------------------------------------------------
-
-/// Chromedriver in its own process group, so that dropping it also ends the Chromium it started.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn browser() -> (Driver, Client) {
-    use std::os::unix::process::CommandExt;
-    // Two rustls crypto providers are compiled in (lettre's ring, hyper-rustls' aws-lc): name one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let port = free_port();
-    let driver = Driver(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::get(format!("{url}/status")).await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(started.elapsed() < PATIENCE, "chromedriver did not come up on {url}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=en-US"],
-        },
-    });
-    let caps = caps.as_object().unwrap().clone();
-    let client = ClientBuilder::rustls().expect("rustls").capabilities(caps).connect(&url).await.expect("start a Chromium session");
-    (driver, client)
-}
 
 // ---- the operator's site, on another origin ---------------------------------------------------
 

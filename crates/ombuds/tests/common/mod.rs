@@ -1,6 +1,8 @@
 //! Running the real `ombuds` binary in tests.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
