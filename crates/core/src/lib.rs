@@ -8,6 +8,7 @@ pub mod chat;
 pub mod command;
 pub mod error;
 pub mod event;
+pub mod faq;
 pub mod fields;
 pub mod model;
 pub mod reference;

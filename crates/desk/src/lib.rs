@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cti;
 pub mod delivery;
 pub mod demo;
+pub mod faq;
 mod error;
 pub mod intake;
 pub mod jobs;
@@ -84,6 +85,7 @@ pub struct Inner {
     router_cache: routing::RouterCache,
     turns: routing::Turns,
     sla: Arc<RwLock<sla::InForce>>,
+    faq_cache: faq::FaqCache,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -124,6 +126,8 @@ impl Desk {
         let generation = router_cache.generation();
         let sla_in_force = Arc::new(RwLock::new(sla::InForce::default()));
         let (sla_shared, sla_store) = (sla_in_force.clone(), store.clone());
+        let faq_cache: faq::FaqCache = Arc::default();
+        let faq_shared = faq_cache.clone();
         let mut signals = live.subscribe();
         // Another node saved rules or retrained: reload on the next complaint. The task ends
         // when the desk (and with it the live feed) is dropped.
@@ -135,9 +139,11 @@ impl Desk {
                         generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                     Ok(live::LiveSignal::SlaChanged) => sla::reload(&sla_store, &sla_shared).await,
+                    Ok(live::LiveSignal::FaqChanged) => *faq_shared.write().expect("lock") = None,
                     Err(RecvError::Lagged(_)) => {
                         generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         sla::reload(&sla_store, &sla_shared).await;
+                        *faq_shared.write().expect("lock") = None;
                     }
                     Ok(_) => {}
                     Err(RecvError::Closed) => return,
@@ -148,6 +154,7 @@ impl Desk {
             router_cache,
             turns: routing::Turns::default(),
             sla: sla_in_force,
+            faq_cache,
             live,
             chat_hub,
             store,

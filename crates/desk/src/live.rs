@@ -31,6 +31,8 @@ pub enum LiveSignal {
     RoutingChanged,
     /// SLA settings were saved: every node reloads them.
     SlaChanged,
+    /// FAQ articles changed: every node reads them again.
+    FaqChanged,
 }
 
 const TOPIC: &str = "live";

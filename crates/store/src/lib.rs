@@ -9,6 +9,7 @@ pub mod chat;
 pub mod cti;
 pub mod db;
 pub mod directory;
+pub mod faq;
 pub mod jobs;
 pub mod mail;
 pub mod migrate;

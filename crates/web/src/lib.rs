@@ -5,6 +5,7 @@ pub mod api;
 pub mod chat;
 pub mod cti;
 pub mod extract;
+pub mod faq;
 pub mod problem;
 pub mod routing;
 pub mod sla;
@@ -71,11 +72,11 @@ impl Default for WebConfig {
         api::departments, api::put_department, api::agents, api::add_agent, api::update_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
-        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::put_settings, sla::at_risk,
+        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::put_settings, sla::at_risk, faq::list, faq::create, faq::update, faq::all, faq::feedback,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
-    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"), (name = "sla", description = "Service levels: settings and the at-risk list"))
+    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"), (name = "sla", description = "Service levels: settings and the at-risk list"), (name = "faq", description = "The public FAQ"))
 )]
 pub struct ApiDoc;
 
@@ -158,6 +159,10 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/routing/train", post(routing::train))
         .route("/sla", get(sla::settings).put(sla::put_settings))
         .route("/sla/at-risk", get(sla::at_risk))
+        .route("/faq", get(faq::list).post(faq::create))
+        .route("/faq/all", get(faq::all))
+        .route("/faq/{id}", axum::routing::put(faq::update))
+        .route("/faq/{id}/feedback", post(faq::feedback))
         .merge(cti::routes())
         .route("/chat/ws", get(chat::agent_ws));
     Router::new()

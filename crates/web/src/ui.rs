@@ -159,8 +159,31 @@ struct ComplaintPage {
     history: Vec<(String, String)>,
 }
 
+#[derive(Template)]
+#[template(path = "ui/help.html")]
+struct HelpPage {
+    page: Page,
+    query: String,
+    searched: bool,
+    /// (category, [(id, title)])
+    sections: Vec<(String, Vec<(String, String)>)>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/article.html")]
+struct ArticlePage {
+    page: Page,
+    id: String,
+    title: String,
+    body: String,
+    thanks: bool,
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/help", get(help))
+        .route("/help/{id}", get(help_article))
+        .route("/help/{id}/helpful", post(help_vote))
         .route("/ui", get(|| async { Redirect::to("/ui/queue") }))
         .route("/ui/login", get(login_page).post(login_submit))
         .route("/ui/logout", post(logout))
@@ -627,6 +650,91 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
         Err(e) => {
             tracing::error!(error = %e, "an action failed");
             show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR).await
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the public FAQ
+
+#[derive(Debug, Deserialize)]
+pub struct HelpQuery {
+    pub lang: Option<String>,
+    pub q: Option<String>,
+    pub thanks: Option<String>,
+}
+
+async fn help(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<HelpQuery>) -> Response {
+    let f = frame(&s, &headers, q.lang.as_deref(), None);
+    let lang = f.page.texts.lang();
+    let query: String = q.q.unwrap_or_default().chars().take(200).collect();
+    let searched = !query.trim().is_empty();
+    let articles = if searched { s.desk.faq_search(lang, &query, 20).await } else { s.desk.faq_published(lang).await };
+    let articles = match articles {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "the FAQ could not be read");
+            return render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the answers could not be read".into()), f.set_cookies);
+        }
+    };
+    let mut sections: Vec<(String, Vec<(String, String)>)> = vec![];
+    for a in &articles {
+        // Search results keep their ranking in one list; browsing groups by category.
+        let category = if searched { String::new() } else { a.category.as_str().replace('_', " ") };
+        match sections.last_mut() {
+            Some((c, items)) if *c == category => items.push((a.id.to_string(), a.title.as_str().to_string())),
+            _ => sections.push((category, vec![(a.id.to_string(), a.title.as_str().to_string())])),
+        }
+    }
+    let html = HelpPage { page: f.page, query, searched, sections }.render();
+    render(StatusCode::OK, html, f.set_cookies)
+}
+
+async fn help_article(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Query(q): Query<HelpQuery>) -> Response {
+    let f = frame(&s, &headers, q.lang.as_deref(), None);
+    let found = match id.parse::<uuid::Uuid>() {
+        Ok(id) => s.desk.faq_article(id).await.ok(),
+        Err(_) => None,
+    };
+    let Some(article) = found else {
+        let body = format!("<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"/help\">{}</a></p></html>", f.page.lang, f.page.t("help-no-results"), f.page.t("help-back"));
+        return render(StatusCode::NOT_FOUND, Ok(body), f.set_cookies);
+    };
+    let html = ArticlePage {
+        page: f.page,
+        id: article.id.to_string(),
+        title: article.title.as_str().to_string(),
+        body: article.body.as_str().to_string(),
+        thanks: q.thanks.is_some(),
+    }
+    .render();
+    render(StatusCode::OK, html, f.set_cookies)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VoteForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub helpful: String,
+}
+
+async fn help_vote(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Form(form): Form<VoteForm>) -> Response {
+    let texts = Texts::new(negotiate(None, &headers));
+    if !csrf_ok(&headers, &form.csrf) {
+        return secure((StatusCode::FORBIDDEN, texts.t("csrf-failed")).into_response());
+    }
+    let helpful = match form.helpful.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return secure((StatusCode::UNPROCESSABLE_ENTITY, texts.t("help-helpful")).into_response()),
+    };
+    let Ok(uuid) = id.parse::<uuid::Uuid>() else { return secure((StatusCode::NOT_FOUND, texts.t("help-no-results")).into_response()) };
+    match s.desk.faq_vote(uuid, helpful).await {
+        Ok(()) => secure(Redirect::to(&format!("/help/{uuid}?thanks=1")).into_response()),
+        Err(DeskError::NotFound(_)) => secure((StatusCode::NOT_FOUND, texts.t("help-no-results")).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "a vote could not be counted");
+            secure((StatusCode::INTERNAL_SERVER_ERROR, "the vote could not be counted").into_response())
         }
     }
 }
