@@ -95,4 +95,18 @@ impl Desk {
         *self.faq_cache.write().expect("lock") = None;
         self.live().send(&LiveSignal::FaqChanged).await;
     }
+
+    /// A player said an article answered the question: one complaint not sent.
+    pub async fn record_deflection(&self, language: Language) -> Result<()> {
+        let day = now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+        self.store.record_deflection(&day, language).await?;
+        metrics::counter!("ombuds_faq_deflections_total", "language" => language.as_str()).increment(1);
+        Ok(())
+    }
+
+    /// Deflections per day and language over the last `days` days (supervisors, admins).
+    pub async fn deflections(&self, who: &Principal, days: i64) -> Result<Vec<(String, String, i64)>> {
+        who.require_supervisor()?;
+        Ok(self.store.deflections(days).await?)
+    }
 }

@@ -107,3 +107,51 @@ async fn wait_for_text(b: &fantoccini::Client, text: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// The player's complaint form suggests FAQ answers while the player types (the desk's own
+/// script, allowed by the page's CSP), then registers the complaint and shows its reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_complaint_form_suggests_answers_while_typing() {
+    if !browser_present("the_complaint_form_suggests_answers_while_typing") {
+        return;
+    }
+    let _one = BROWSER.lock().await;
+    let db = TestDb::sqlite();
+    let database = url(&db);
+    let o = run(&database, &["token", "create", "--name", "editor", "--scope", "admin"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let admin = String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim().to_string();
+    let server = Server::start(&database).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/faq", server.base))
+        .bearer_auth(&admin)
+        .json(&json!({"language": "ru", "category": "payments", "title": "Сколько идёт вывод средств", "body": "До трёх рабочих дней."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+
+    let (_driver, b) = browser().await;
+    b.goto(&format!("{}/portal?lang=ru", server.base)).await.unwrap();
+    b.find(Locator::Id("description")).await.unwrap().send_keys("Где мой вывод? Жду третий день").await.unwrap();
+    let started = Instant::now();
+    loop {
+        let shown = b.find(Locator::Id("suggestions")).await.unwrap().is_displayed().await.unwrap();
+        let text = b.find(Locator::Id("suggestions")).await.unwrap().text().await.unwrap();
+        if shown && text.contains("Сколько идёт вывод средств") {
+            break;
+        }
+        assert!(started.elapsed() < BROWSER_PATIENCE, "no suggestion appeared: {text:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.find(Locator::Id("name")).await.unwrap().send_keys("Айгерим").await.unwrap();
+    b.find(Locator::Id("email")).await.unwrap().send_keys("aigerim@mail.kz").await.unwrap();
+    b.find(Locator::Id("subject")).await.unwrap().send_keys("Вывод").await.unwrap();
+    b.find(Locator::XPath("//button[text()='Отправить']")).await.unwrap().click().await.unwrap();
+    wait_for_path(&b, "/portal/done").await;
+    let reference = b.find(Locator::Css(".reference")).await.unwrap().text().await.unwrap();
+    let got: Value = http.get(format!("{}/api/v1/complaints/{reference}", server.base)).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!((got["channel"].as_str(), got["subject"].as_str()), (Some("web"), Some("Вывод")), "{got}");
+    b.close().await.unwrap();
+}

@@ -53,4 +53,24 @@ impl Store {
             .await)?;
         if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
+
+    /// Counts one complaint the FAQ answered before it was sent.
+    pub async fn record_deflection(&self, day: &str, language: Language) -> Result<(), StoreError> {
+        with_tx!(self.db(), |conn| conn
+            .execute(
+                "INSERT INTO faq_deflections (day, language, count) VALUES ($1, $2, 1) \
+                 ON CONFLICT (day, language) DO UPDATE SET count = faq_deflections.count + 1",
+                &params![day, language.as_str()],
+            )
+            .await)?;
+        Ok(())
+    }
+
+    /// Deflections per day and language, newest day first.
+    pub async fn deflections(&self, days: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = with_read!(self.db(), |conn| conn
+            .fetch_all("SELECT day, language, count FROM faq_deflections ORDER BY day DESC, language LIMIT $1", &params![days * 3])
+            .await)?;
+        rows.iter().map(|r| Ok((r.text("day")?, r.text("language")?, r.i64("count")?))).collect()
+    }
 }

@@ -179,8 +179,31 @@ struct ArticlePage {
     thanks: bool,
 }
 
+/// (name, label, input type or "textarea", value, error)
+type FormField = (&'static str, String, &'static str, String, Option<String>);
+
+#[derive(Template)]
+#[template(path = "ui/portal.html")]
+struct PortalPage {
+    page: Page,
+    deflected: bool,
+    fields: Vec<FormField>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/portal_done.html")]
+struct PortalDonePage {
+    page: Page,
+    message: String,
+    reference: String,
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/portal", get(portal).post(portal_submit))
+        .route("/portal/answered", post(portal_answered))
+        .route("/portal/done", get(portal_done))
+        .route("/ui/assets/portal.js", get(portal_script))
         .route("/help", get(help))
         .route("/help/{id}", get(help_article))
         .route("/help/{id}/helpful", post(help_vote))
@@ -737,6 +760,122 @@ async fn help_vote(State(s): State<AppState>, headers: HeaderMap, axum::extract:
             secure((StatusCode::INTERNAL_SERVER_ERROR, "the vote could not be counted").into_response())
         }
     }
+}
+
+// ------------------------------------------------------------------ the player's complaint form
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PortalForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PortalQuery {
+    pub lang: Option<String>,
+    pub deflected: Option<String>,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+}
+
+fn portal_fields(texts: &Texts, form: &PortalForm, errors: &HashMap<&'static str, String>) -> Vec<FormField> {
+    [("name", "portal-name", "text", &form.name), ("email", "portal-email", "email", &form.email), ("subject", "portal-subject", "text", &form.subject), ("description", "portal-description", "textarea", &form.description)]
+        .into_iter()
+        .map(|(name, label, kind, value)| (name, texts.t(label), kind, value.chars().take(20_000).collect(), errors.get(name).cloned()))
+        .collect()
+}
+
+async fn portal(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<PortalQuery>) -> Response {
+    let f = frame(&s, &headers, q.lang.as_deref(), None);
+    let fields = portal_fields(&f.page.texts, &PortalForm::default(), &HashMap::new());
+    let html = PortalPage { page: f.page, deflected: q.deflected.is_some(), fields }.render();
+    render(StatusCode::OK, html, f.set_cookies)
+}
+
+async fn portal_submit(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<PortalForm>) -> Response {
+    let f = frame(&s, &headers, None, None);
+    let texts = f.page.texts.clone();
+    let mut errors: HashMap<&'static str, String> = HashMap::new();
+    if !csrf_ok(&headers, &form.csrf) {
+        let fields = portal_fields(&texts, &form, &errors);
+        let mut page = PortalPage { page: f.page, deflected: false, fields };
+        page.page.who = None;
+        let res = render(StatusCode::FORBIDDEN, page.render(), f.set_cookies);
+        return res;
+    }
+    let mut check = |name: &'static str, e: FieldError| {
+        let key = match e.code {
+            "required" => "field-required",
+            "too_long" => "field-too-long",
+            _ if name == "email" => "field-invalid-email",
+            _ => "field-required",
+        };
+        errors.insert(name, texts.t(key));
+    };
+    let name = PersonName::parse(&form.name).map_err(|e| check("name", e)).ok();
+    let email = EmailAddress::parse(&form.email).map_err(|e| check("email", e)).ok();
+    let subject = Subject::parse(&form.subject).map_err(|e| check("subject", e)).ok();
+    let description = Body::parse(&form.description).map_err(|e| check("description", e)).ok();
+    let (Some(name), Some(email), Some(subject), Some(description)) = (name, email, subject, description) else {
+        let fields = portal_fields(&texts, &form, &errors);
+        return render(StatusCode::UNPROCESSABLE_ENTITY, PortalPage { page: f.page, deflected: false, fields }.render(), f.set_cookies);
+    };
+    let reg = Registration {
+        kind: Kind::Complaint,
+        channel: Channel::Web,
+        player: PlayerContact { external_id: None, name: Some(name), email: Some(email), phone: None, language: Some(texts.lang()) },
+        subject,
+        description,
+        language: Some(texts.lang()),
+        department: None,
+        category: None,
+        priority: None,
+        tags: Default::default(),
+        segments: Default::default(),
+    };
+    match s.desk.register_as(Actor::System, "portal".into(), reg, None).await {
+        Ok(r) => secure(Redirect::to(&format!("/portal/done?ref={}", r.complaint.reference)).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "a complaint from the portal could not be registered");
+            render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the complaint could not be registered; try again".into()), f.set_cookies)
+        }
+    }
+}
+
+async fn portal_answered(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<PortalForm>) -> Response {
+    let lang = negotiate(None, &headers);
+    if !csrf_ok(&headers, &form.csrf) {
+        return secure((StatusCode::FORBIDDEN, Texts::new(lang).t("csrf-failed")).into_response());
+    }
+    if let Err(e) = s.desk.record_deflection(lang).await {
+        tracing::warn!(error = %e, "a deflection could not be counted");
+    }
+    secure(Redirect::to("/portal?deflected=1").into_response())
+}
+
+async fn portal_done(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<PortalQuery>) -> Response {
+    let f = frame(&s, &headers, q.lang.as_deref(), None);
+    let Some(reference) = q.reference.as_deref().and_then(|r| ComplaintRef::parse(r).ok()) else {
+        return secure(Redirect::to("/portal").into_response());
+    };
+    let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reference"), FluentValue::from(reference.to_string()))].into();
+    let message = LOCALES.try_lookup_with_args(&f.page.texts.id, "portal-done", &args).unwrap_or_default();
+    let html = PortalDonePage { page: f.page, message, reference: reference.to_string() }.render();
+    render(StatusCode::OK, html, f.set_cookies)
+}
+
+async fn portal_script() -> Response {
+    let mut res = ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../assets/portal.js")).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    secure(res)
 }
 
 async fn stylesheet() -> Response {

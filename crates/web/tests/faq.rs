@@ -9,7 +9,72 @@ use ombuds_store::testing::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-ombuds_store::both_backends! { articles_search_and_help_pages => faq }
+ombuds_store::both_backends! {
+    articles_search_and_help_pages => faq,
+    the_complaint_form_registers_and_counts_deflections => portal,
+}
+
+async fn portal(db: &TestDb) {
+    let app = TestApp::spawn(db, DeskConfig::default()).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = client.get(format!("{}/portal?lang=ru", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csrf = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("ombuds_csrf="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("ombuds_csrf=")
+        .to_string();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Напишите нам") && body.contains(r#"src="/ui/assets/portal.js""#) && body.contains(r#"data-lang="ru""#), "{body}");
+    let cookie = format!("ombuds_csrf={csrf}; ombuds_lang=ru");
+    let post = async |path: &str, fields: &str, cookie: &str| {
+        let res = client
+            .post(format!("{}{path}", app.base))
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(fields.to_string())
+            .send()
+            .await
+            .unwrap();
+        let (s, l) = (res.status(), res.headers().get("location").map(|v| v.to_str().unwrap().to_string()));
+        (s, l, res.text().await.unwrap())
+    };
+    let good = format!("csrf={csrf}&name=%D0%90%D0%B9%D0%B3%D0%B5%D1%80%D0%B8%D0%BC&email=aigerim%40mail.kz&subject=%D0%92%D1%8B%D0%B2%D0%BE%D0%B4&description=%D0%94%D0%B5%D0%BD%D1%8C%D0%B3%D0%B8+%D0%BD%D0%B5+%D0%BF%D1%80%D0%B8%D1%88%D0%BB%D0%B8");
+    let (s, _, _) = post("/portal", &good, "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no CSRF cookie");
+    let (s, _, body) = post("/portal", &format!("csrf={csrf}&name=&email=not-an-address&subject=x&description="), &cookie).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains(r#"id="email-error">Введите правильный e-mail."#) && body.contains(r#"id="name-error">Заполните это поле."#), "{body}");
+    assert!(body.contains(r#"id="description-error""#) && !body.contains(r#"id="subject-error""#), "{body}");
+    assert!(body.contains(r#"value="not-an-address""#), "what the player wrote stays in the form");
+    let (s, location, _) = post("/portal", &good, &cookie).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    let reference = location.trim_start_matches("/portal/done?ref=").to_string();
+    let res = client.get(format!("{}{location}", app.base)).header("cookie", &cookie).send().await.unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains(&format!("зарегистрировано под номером {reference}")), "{body}");
+    let (_, c) = app.call(Method::GET, &format!("/api/v1/complaints/{reference}"), Some(&app.token), None).await;
+    assert_eq!((c["channel"].as_str(), c["language"].as_str(), c["player"]["email"].as_str()), (Some("web"), Some("ru"), Some("aigerim@mail.kz")), "{c}");
+    let (_, jobs) = app.call(Method::GET, &format!("/api/v1/complaints/{reference}/jobs"), Some(&app.token), None).await;
+    assert!(jobs.as_array().unwrap().iter().any(|j| j["kind"] == "acknowledge"), "the player is acknowledged: {jobs}");
+    // "This answered my question": counted, nothing registered.
+    let (s, location, _) = post("/portal/answered", &format!("csrf={csrf}&subject=x"), &cookie).await;
+    assert_eq!((s, location.as_deref()), (StatusCode::SEE_OTHER, Some("/portal?deflected=1")));
+    assert_eq!(post("/portal/answered", "csrf=forged", &cookie).await.0, StatusCode::FORBIDDEN);
+    let admin = ombuds_core::Principal::Token { id: uuid::Uuid::nil(), name: "t".into(), scopes: [ombuds_core::Scope::Admin].into() };
+    let counted = app.desk.deflections(&admin, 7).await.unwrap();
+    assert_eq!(counted.iter().map(|(_, l, n)| (l.as_str(), *n)).collect::<Vec<_>>(), [("ru", 1)]);
+    let res = client.get(format!("{}/portal/done?ref=garbage", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
 
 async fn faq(db: &TestDb) {
     let app = TestApp::spawn(db, DeskConfig::default()).await;
