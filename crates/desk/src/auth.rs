@@ -130,6 +130,59 @@ pub struct AgentUpdate {
     pub capacity: Option<u32>,
 }
 
+/// A second factor being set up: the secret to type or scan into an authenticator app.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TotpEnrolment {
+    /// Base32, for typing in.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_url: String,
+}
+
+fn totp(secret: &[u8], account: &str) -> std::result::Result<totp_rs::Totp, totp_rs::TotpError> {
+    totp_rs::Builder::new().with_secret(secret.to_vec()).with_issuer(Some("ombuds")).with_account_name(account).build()
+}
+
+impl Desk {
+    /// Starts setting up a second factor for the signed-in agent; it is in force once a code
+    /// from the app is confirmed.
+    pub async fn start_totp(&self, who: &Principal) -> Result<TotpEnrolment> {
+        let Principal::Agent(a) = who else { return Err(DomainError::Forbidden("only agents sign in".into()).into()) };
+        let secret: [u8; 20] = rand::random();
+        let t = totp(&secret, &a.login).map_err(|e| DeskError::Conflict(format!("the second factor cannot be set up: {e}")))?;
+        self.store.set_totp_pending(a.id, &secret).await?;
+        Ok(TotpEnrolment {
+            secret: totp_rs::Secret::from(secret.to_vec()).to_base32(),
+            otpauth_url: t.to_url().map_err(|e| DeskError::Conflict(format!("the second factor cannot be set up: {e}")))?,
+        })
+    }
+
+    /// Confirms the second factor being set up with a current code from the app.
+    pub async fn confirm_totp(&self, who: &Principal, code: &str) -> Result<()> {
+        let Principal::Agent(a) = who else { return Err(DomainError::Forbidden("only agents sign in".into()).into()) };
+        let (_, pending, _) = self.store.agent_totp(a.id).await?;
+        let Some(pending) = pending else {
+            return Err(DomainError::invalid("code", "nothing_to_confirm", "start setting up the second factor first").into());
+        };
+        let step = totp(&pending, &a.login).ok().and_then(|t| t.check_current(code.trim()));
+        let Some(step) = step else { return Err(DomainError::invalid("code", "wrong_code", "the code is wrong or too old").into()) };
+        self.store.set_totp(a.id, Some(&pending), Some(step as i64)).await?;
+        Ok(())
+    }
+
+    /// Turns the second factor off, with a current code.
+    pub async fn disable_totp(&self, who: &Principal, code: &str) -> Result<()> {
+        let Principal::Agent(a) = who else { return Err(DomainError::Forbidden("only agents sign in".into()).into()) };
+        let (secret, _, _) = self.store.agent_totp(a.id).await?;
+        let Some(secret) = secret else { return Err(DomainError::invalid("code", "not_enabled", "the second factor is not on").into()) };
+        if totp(&secret, &a.login).ok().and_then(|t| t.check_current(code.trim())).is_none() {
+            return Err(DomainError::invalid("code", "wrong_code", "the code is wrong or too old").into());
+        }
+        self.store.set_totp(a.id, None, None).await?;
+        Ok(())
+    }
+}
+
 pub fn parse_login(raw: &str) -> Result<String> {
     let t = raw.trim().to_lowercase();
     let ok = (2..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
@@ -159,10 +212,17 @@ impl Desk {
         Ok(principal)
     }
 
-    /// Signs an agent in. After `login_max_failures` wrong passwords in a row the login is
-    /// locked for `login_lockout`: even the right password is refused until then, with
-    /// [`DeskError::TooManyAttempts`]. A successful sign-in starts the count again.
+    /// Signs an agent in without a second factor (see [`Desk::login_with_code`]).
     pub async fn login(&self, login: &str, password: &str) -> Result<Session> {
+        self.login_with_code(login, password, None).await
+    }
+
+    /// Signs an agent in. After `login_max_failures` wrong passwords (or codes) in a row the
+    /// login is locked for `login_lockout`: even the right password is refused until then, with
+    /// [`DeskError::TooManyAttempts`]. A successful sign-in starts the count again. An agent
+    /// with a second factor also gives the current code from their authenticator app
+    /// ([`DeskError::CodeRequired`] without one); each code is good once.
+    pub async fn login_with_code(&self, login: &str, password: &str, code: Option<&str>) -> Result<Session> {
         let denied = DeskError::Unauthorized("wrong login or password");
         let login = parse_login(login).ok();
         if let Some(l) = &login
@@ -195,6 +255,23 @@ impl Desk {
             }
             _ => return Err(denied),
         };
+        let (second_factor, _, _) = self.store.agent_totp(agent.id).await?;
+        if let Some(key) = second_factor {
+            let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else { return Err(DeskError::CodeRequired) };
+            let step = totp(&key, &agent.login).ok().and_then(|t| t.check_current(code));
+            let fresh = match step {
+                Some(step) => self.store.use_totp_step(agent.id, step as i64).await?,
+                None => false,
+            };
+            if !fresh {
+                let until = now() + jiff::SignedDuration::try_from(self.config.login_lockout).expect("lock-out fits");
+                let (failures, locked) = self.store.record_login_failure(&agent.login, i64::from(self.config.login_max_failures), until).await?;
+                if let Some(until) = locked.filter(|_| failures >= i64::from(self.config.login_max_failures)) {
+                    return Err(DeskError::TooManyAttempts { until });
+                }
+                return Err(DeskError::Unauthorized("wrong or already used code"));
+            }
+        }
         self.store.reset_login_failures(agent.id).await?;
         let (token, h) = secret(SESSION_PREFIX);
         let expires_at = now() + jiff::SignedDuration::try_from(self.config.session_ttl).expect("session ttl fits");

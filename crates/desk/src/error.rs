@@ -25,6 +25,9 @@ pub enum DeskError {
     AlreadyTaken,
     #[error("the chat is not held by an agent")]
     ChatNotActive,
+    /// The agent has a second factor: give the current code with the password.
+    #[error("the code from your authenticator app is required")]
+    CodeRequired,
     /// Too many wrong passwords: the login is locked until then.
     #[error("too many failed sign-ins; try again after {until}")]
     TooManyAttempts { until: jiff::Timestamp },
@@ -55,6 +58,7 @@ impl DeskError {
             DeskError::AlreadyTaken => "already_taken",
             DeskError::ChatNotActive => "chat_not_active",
             DeskError::TooManyAttempts { .. } => "too_many_attempts",
+            DeskError::CodeRequired => "code_required",
             DeskError::Store(_) => "internal",
         }
     }

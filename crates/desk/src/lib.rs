@@ -15,7 +15,7 @@ pub mod live;
 pub mod routing;
 pub mod sla;
 
-pub use auth::{AgentUpdate, NewAgent, NewToken, Session};
+pub use auth::{AgentUpdate, NewAgent, NewToken, Session, TotpEnrolment};
 pub use error::{DeskError, Result};
 pub use delivery::DeliveryContext;
 pub use intake::{Inbound, Received};

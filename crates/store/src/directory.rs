@@ -70,6 +70,44 @@ impl Store {
         row.map(|r| Ok((agent_from(&r)?, r.opt_text("password_hash")?))).transpose()
     }
 
+    /// An agent's TOTP state: (confirmed secret, secret being set up, last step used).
+    pub async fn agent_totp(&self, id: Uuid) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>), StoreError> {
+        let row = with_read!(self.db(), |conn| conn
+            .fetch_optional("SELECT totp_secret, totp_pending, totp_last_step FROM agents WHERE id = $1", &params![id])
+            .await)?
+        .ok_or(StoreError::NotFound)?;
+        Ok((row.opt_bytes("totp_secret")?, row.opt_bytes("totp_pending")?, row.opt_i64("totp_last_step")?))
+    }
+
+    /// Starts setting up a second factor (the confirmed one, if any, stays until confirmed).
+    pub async fn set_totp_pending(&self, id: Uuid, secret: &[u8]) -> Result<(), StoreError> {
+        with_tx!(self.db(), |conn| conn.execute("UPDATE agents SET totp_pending = $2 WHERE id = $1", &params![id, secret.to_vec()]).await)?;
+        Ok(())
+    }
+
+    /// Puts the pending secret in force (`None`: turns the second factor off).
+    pub async fn set_totp(&self, id: Uuid, secret: Option<&[u8]>, step: Option<i64>) -> Result<(), StoreError> {
+        with_tx!(self.db(), |conn| conn
+            .execute(
+                "UPDATE agents SET totp_secret = $2, totp_pending = NULL, totp_last_step = $3 WHERE id = $1",
+                &params![id, secret.map(<[u8]>::to_vec), step],
+            )
+            .await)?;
+        Ok(())
+    }
+
+    /// Records that the code of `step` was used; `false` when that step (or a later one) was
+    /// used already: a code is good once.
+    pub async fn use_totp_step(&self, id: Uuid, step: i64) -> Result<bool, StoreError> {
+        let n = with_tx!(self.db(), |conn| conn
+            .execute(
+                "UPDATE agents SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+                &params![id, step],
+            )
+            .await)?;
+        Ok(n == 1)
+    }
+
     /// Until when a login is locked after too many failed sign-ins (`None`: not locked, or no
     /// such login).
     pub async fn login_locked_until(&self, login: &str) -> Result<Option<jiff::Timestamp>, StoreError> {

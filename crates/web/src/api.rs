@@ -763,6 +763,8 @@ pub async fn enable_agent(State(s): State<AppState>, Auth(who): Auth, Path(login
 pub struct LoginRequest {
     pub login: Option<String>,
     pub password: Option<String>,
+    /// The current code from the authenticator app, for agents with a second factor.
+    pub code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -783,7 +785,7 @@ pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginRequest>)
     let login = f.req("login", b.login.as_deref(), |s| Ok(s.to_string()));
     let password = f.req("password", b.password.as_deref(), |s| Ok(s.to_string()));
     f.finish()?;
-    let session = s.desk.login(&login.unwrap(), &password.unwrap()).await?;
+    let session = s.desk.login_with_code(&login.unwrap(), &password.unwrap(), b.code.as_deref()).await?;
     Ok(Json(SessionResponse { token: session.token, expires_at: session.expires_at, agent: session.agent }))
 }
 
@@ -819,6 +821,38 @@ pub async fn me(Auth(who): Auth) -> Json<Me> {
 pub struct PasswordRequest {
     pub current_password: Option<String>,
     pub new_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The current six-digit code from the authenticator app.
+    pub code: Option<String>,
+}
+
+/// Start setting up a second factor: answers the secret and an `otpauth://` link for the app.
+/// Nothing changes at sign-in until a code is confirmed.
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "auth", responses((status = 200, description = "secret, otpauth_url"), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn start_totp(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<ombuds_desk::TotpEnrolment>> {
+    Ok(Json(s.desk.start_totp(&who).await?))
+}
+
+/// Confirm the second factor with a current code; from then on sign-in needs a code too.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "auth", request_body = CodeRequest,
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn confirm_totp(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<CodeRequest>) -> ApiResult<StatusCode> {
+    let code = b.code.ok_or_else(|| Problem::invalid(vec![FieldError::new("code", "required", "is required")]))?;
+    s.desk.confirm_totp(&who, &code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turn the second factor off, with a current code.
+#[utoipa::path(delete, path = "/api/v1/me/totp", tag = "auth", request_body = CodeRequest,
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn disable_totp(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<CodeRequest>) -> ApiResult<StatusCode> {
+    let code = b.code.ok_or_else(|| Problem::invalid(vec![FieldError::new("code", "required", "is required")]))?;
+    s.desk.disable_totp(&who, &code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Change your own password.

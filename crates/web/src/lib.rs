@@ -70,7 +70,7 @@ impl Default for WebConfig {
         api::route, api::assign, api::unassign, api::add_message, api::propose_solution, api::request_information,
         api::player_reply, api::resolve, api::close, api::reopen, api::escalate, api::deescalate, api::priority, api::tags,
         api::departments, api::put_department, api::agents, api::add_agent, api::update_agent, api::disable_agent, api::enable_agent,
-        api::login, api::logout, api::me, api::change_password, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
+        api::login, api::logout, api::me, api::change_password, api::start_totp, api::confirm_totp, api::disable_totp, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
         routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::put_settings, sla::at_risk, faq::list, faq::create, faq::update, faq::all, faq::feedback,
     ),
@@ -151,6 +151,8 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/auth/logout", post(api::logout))
         .route("/me", get(api::me))
         .route("/me/password", post(api::change_password))
+        .route("/me/totp", post(api::start_totp).delete(api::disable_totp))
+        .route("/me/totp/confirm", post(api::confirm_totp))
         .route("/tokens", get(api::tokens).post(api::create_token))
         .route("/tokens/{id}", axum::routing::delete(api::revoke_token))
         .route("/audit/verify", get(api::audit_verify))

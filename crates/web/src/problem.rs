@@ -13,6 +13,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("bad_request", 400, "The request is malformed"),
     ("unauthorized", 401, "Authentication required"),
     ("invalid_identity", 401, "The signed player identity is not valid"),
+    ("code_required", 401, "The code from the authenticator app is required"),
     ("forbidden", 403, "Not allowed"),
     ("not_found", 404, "Not found"),
     ("method_not_allowed", 405, "Method not allowed"),

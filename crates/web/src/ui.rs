@@ -105,6 +105,7 @@ struct LoginPage {
     error: Option<String>,
     login_error: Option<String>,
     password_error: Option<String>,
+    code_error: Option<String>,
 }
 
 struct Row {
@@ -368,7 +369,7 @@ async fn login_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Que
         return secure(Redirect::to("/ui/queue").into_response());
     }
     let f = frame(&s, &headers, q.lang.as_deref(), None);
-    let page = LoginPage { page: f.page, login: String::new(), error: None, login_error: None, password_error: None };
+    let page = LoginPage { page: f.page, login: String::new(), error: None, login_error: None, password_error: None, code_error: None };
     render(StatusCode::OK, page.render(), f.set_cookies)
 }
 
@@ -378,6 +379,8 @@ pub struct LoginForm {
     pub login: String,
     #[serde(default)]
     pub password: String,
+    #[serde(default)]
+    pub code: String,
     #[serde(default)]
     pub csrf: String,
 }
@@ -390,7 +393,7 @@ fn csrf_ok(headers: &HeaderMap, field: &str) -> bool {
 async fn login_submit(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let f = frame(&s, &headers, None, None);
     let texts = f.page.texts.clone();
-    let mut page = LoginPage { page: f.page, login: form.login.chars().take(64).collect(), error: None, login_error: None, password_error: None };
+    let mut page = LoginPage { page: f.page, login: form.login.chars().take(64).collect(), error: None, login_error: None, password_error: None, code_error: None };
     if !csrf_ok(&headers, &form.csrf) {
         page.error = Some(texts.t("csrf-failed"));
         return render(StatusCode::FORBIDDEN, page.render(), f.set_cookies);
@@ -404,7 +407,8 @@ async fn login_submit(State(s): State<AppState>, headers: HeaderMap, Form(form):
     if page.login_error.is_some() || page.password_error.is_some() {
         return render(StatusCode::UNPROCESSABLE_ENTITY, page.render(), f.set_cookies);
     }
-    match s.desk.login(&form.login, &form.password).await {
+    let code = Some(form.code.trim()).filter(|c| !c.is_empty());
+    match s.desk.login_with_code(&form.login, &form.password, code).await {
         Ok(session) => {
             let mut res = Redirect::to("/ui/queue").into_response();
             let ttl = session.expires_at.duration_since(now()).as_secs().max(0);
@@ -422,6 +426,10 @@ async fn login_submit(State(s): State<AppState>, headers: HeaderMap, Form(form):
         }
         Err(DeskError::Unauthorized(_)) => {
             page.error = Some(texts.t("signin-wrong"));
+            render(StatusCode::UNAUTHORIZED, page.render(), f.set_cookies)
+        }
+        Err(DeskError::CodeRequired) => {
+            page.code_error = Some(texts.t("signin-code-required"));
             render(StatusCode::UNAUTHORIZED, page.render(), f.set_cookies)
         }
         Err(e) => {

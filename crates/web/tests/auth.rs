@@ -60,3 +60,56 @@ async fn lockout(db: &TestDb) {
     let (s, _) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+ombuds_store::both_backends! { a_second_factor_guards_the_sign_in => second_factor }
+
+fn code(secret_base32: &str, at: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
+    totp_rs::Builder::new().with_secret(secret).with_account_name("test").build().unwrap().generate(at).to_string()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+async fn second_factor(db: &TestDb) {
+    let app = TestApp::spawn(db, DeskConfig::default()).await;
+    let (_, session) = app.agent("dana", "agent", &["payments"]).await;
+    let login = async |code: Option<String>| {
+        let mut body = json!({"login": "dana", "password": "correct horse battery"});
+        if let Some(c) = code {
+            body["code"] = json!(c);
+        }
+        app.call(Method::POST, "/api/v1/auth/login", None, Some(body)).await
+    };
+    // Nothing to confirm yet; then set up, refuse a wrong code, confirm a right one.
+    let (s, b) = app.call(Method::POST, "/api/v1/me/totp/confirm", Some(&session), Some(json!({"code": "123456"}))).await;
+    assert_eq!((s, b["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("nothing_to_confirm")), "{b}");
+    let (s, e) = app.call(Method::POST, "/api/v1/me/totp", Some(&session), None).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    assert!(e["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/ombuds:dana?"), "{e}");
+    // Until confirmed, sign-in needs no code.
+    assert_eq!(login(None).await.0, StatusCode::OK);
+    let (s, b) = app.call(Method::POST, "/api/v1/me/totp/confirm", Some(&session), Some(json!({"code": "000000"}))).await;
+    assert_eq!((s, b["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_code")), "{b}");
+    let (s, _) = app.call(Method::POST, "/api/v1/me/totp/confirm", Some(&session), Some(json!({"code": code(&secret, now_secs())}))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // Now the code is required, checked, and good once.
+    let (s, b) = login(None).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("code_required")), "{b}");
+    assert_eq!(login(Some("999999".into())).await.0, StatusCode::UNAUTHORIZED);
+    let next = code(&secret, now_secs() + 30);
+    let (s, b) = login(Some(next.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = login(Some(next)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a code is good once: {b}");
+    // Turning it off needs a right code.
+    let (s, _) = app.call(Method::DELETE, "/api/v1/me/totp", Some(&session), Some(json!({"code": "000000"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app.call(Method::DELETE, "/api/v1/me/totp", Some(&session), Some(json!({"code": code(&secret, now_secs())}))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(login(None).await.0, StatusCode::OK);
+    let (s, _) = app.call(Method::POST, "/api/v1/me/totp", Some(&app.token), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "tokens have no second factor");
+}

@@ -95,3 +95,5 @@ portal-deflected = Glad it helped. You do not need to send the form.
 field-required = This field is required.
 field-invalid-email = Enter a valid e-mail address.
 field-too-long = This is too long.
+signin-code = Code from your authenticator app (if you turned it on)
+signin-code-required = Enter the code from your authenticator app.

@@ -89,3 +89,5 @@ portal-deflected = Көмектескеніне қуаныштымыз. Форм
 field-required = Бұл өрісті толтырыңыз.
 field-invalid-email = Дұрыс e-mail енгізіңіз.
 field-too-long = Тым ұзын.
+signin-code = Аутентификатор қосымшасындағы код (қосылған болса)
+signin-code-required = Аутентификатор қосымшасындағы кодты енгізіңіз.

@@ -97,3 +97,5 @@ portal-deflected = Рады, что помогло. Форму отправля�
 field-required = Заполните это поле.
 field-invalid-email = Введите правильный e-mail.
 field-too-long = Слишком длинно.
+signin-code = Код из приложения-аутентификатора (если включён)
+signin-code-required = Введите код из приложения-аутентификатора.
