@@ -124,6 +124,7 @@ struct QueuePage {
     page: Page,
     views: Vec<(&'static str, String)>,
     view: String,
+    query: String,
     count_text: String,
     rows: Vec<Row>,
     next: Option<String>,
@@ -462,6 +463,8 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<
 #[derive(Debug, Deserialize)]
 pub struct QueueQuery {
     pub view: Option<String>,
+    /// Words that must all appear in the reference, subject or description.
+    pub q: Option<String>,
     pub after: Option<String>,
     pub lang: Option<String>,
 }
@@ -498,7 +501,12 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
     let texts = f.page.texts.clone();
     let view = q.view.as_deref().filter(|v| VIEWS.iter().any(|(k, _)| k == v)).unwrap_or("mine").to_string();
     let after = q.after.as_deref().and_then(|a| a.parse::<uuid::Uuid>().ok());
-    let page = match s.desk.list(&who, &filter_for(&view, &me), PageRequest { after, limit: QUEUE_PAGE }).await {
+    let query: String = q.q.unwrap_or_default().trim().chars().take(200).collect();
+    let mut filter = filter_for(&view, &me);
+    if !query.is_empty() {
+        filter.text = Some(query.clone());
+    }
+    let page = match s.desk.list(&who, &filter, PageRequest { after, limit: QUEUE_PAGE }).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "the queue could not be read");
@@ -521,7 +529,7 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
     let views = VIEWS.iter().map(|(k, key)| (*k, texts.t(key))).collect();
     let count_text = texts.count("queue-count", "count", rows.len() as i64);
     let next = page.next.map(|n| n.to_string());
-    let html = QueuePage { page: f.page, views, view, count_text, rows, next }.render();
+    let html = QueuePage { page: f.page, views, view, query, count_text, rows, next }.render();
     render(StatusCode::OK, html, f.set_cookies)
 }
 
@@ -617,7 +625,14 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
         created: when(c.created_at),
         description: c.description.as_str().to_string(),
         messages,
-        text_actions: [("reply", "act-reply"), ("note", "act-note"), ("propose", "act-propose"), ("request", "act-request")]
+        text_actions: [
+            ("reply", "act-reply"),
+            ("note", "act-note"),
+            ("propose", "act-propose"),
+            ("request", "act-request"),
+            ("escalate", "act-escalate"),
+            ("reopen", "act-reopen"),
+        ]
             .into_iter()
             .map(|(a, k)| (a, texts.t(k)))
             .collect(),
@@ -661,6 +676,8 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
         "note" => body(&form.text).map(|b| Command::AddMessage { kind: MessageKind::Note, channel: None, body: b }),
         "propose" => body(&form.text).map(|text| Command::ProposeSolution { text }),
         "request" => body(&form.text).map(|text| Command::RequestInformation { text }),
+        "escalate" => body(&form.text).map(|reason| Command::Escalate { level: EscalationLevel::Supervisor, reason }),
+        "reopen" => body(&form.text).map(|reason| Command::Reopen { reason }),
         "resolve" => body(&form.measures).and_then(|measures| body(&form.result).map(|result| Command::Resolve { measures, result })),
         _ => Err(texts.t("act-text-required")),
     };

@@ -157,6 +157,18 @@ async fn sign_in_and_queues(db: &TestDb) {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (s, _, body) = act(&mut jar, &[("csrf", &csrf), ("action", "resolve"), ("measures", "ещё раз"), ("result", "ещё раз")]).await;
     assert!(s == StatusCode::CONFLICT && body.contains("Не удалось"), "{s}: {body}");
+    // Reopen with a reason, then escalate: the escalated queue lists it.
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "reopen"), ("text", "Игрок не согласен")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "escalate"), ("text", "Крупная сумма, нужен руководитель")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, body) = page(&app, &mut jar, "/ui/queue?view=escalated").await;
+    assert!(body.contains(r) && body.contains("1 обращение"), "{body}");
+    // Search within a queue: by a word of the subject, and nothing for a word that is not there.
+    let (_, _, body) = page(&app, &mut jar, "/ui/queue?view=mine&q=%D0%B2%D1%8B%D0%B2%D0%BE%D0%B4").await; // "вывод"
+    assert!(body.contains(r) && body.contains(r#"value="вывод""#), "{body}");
+    let (_, _, body) = page(&app, &mut jar, "/ui/queue?view=mine&q=casino").await;
+    assert!(!body.contains(r) && body.contains("Здесь пусто."), "{body}");
     // Guessing another department's complaint, or one that does not exist: not found.
     let (_, list) = app.call(reqwest::Method::GET, "/api/v1/complaints?department=bonuses", Some(&app.token), None).await;
     let other = list["items"][0]["reference"].as_str().unwrap().to_string();

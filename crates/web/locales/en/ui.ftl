@@ -97,3 +97,6 @@ field-invalid-email = Enter a valid e-mail address.
 field-too-long = This is too long.
 signin-code = Code from your authenticator app (if you turned it on)
 signin-code-required = Enter the code from your authenticator app.
+act-escalate = Escalate to the supervisor (reason)
+act-reopen = Reopen (reason)
+queue-search = Search by reference or words

@@ -91,3 +91,6 @@ field-invalid-email = Дұрыс e-mail енгізіңіз.
 field-too-long = Тым ұзын.
 signin-code = Аутентификатор қосымшасындағы код (қосылған болса)
 signin-code-required = Аутентификатор қосымшасындағы кодты енгізіңіз.
+act-escalate = Басшыға жіберу (себебі)
+act-reopen = Қайта ашу (себебі)
+queue-search = Нөмір немесе сөздер бойынша іздеу
