@@ -157,6 +157,12 @@ impl Desk {
         })
     }
 
+    /// Whether the signed-in agent's second factor is on.
+    pub async fn totp_enabled(&self, who: &Principal) -> Result<bool> {
+        let Principal::Agent(a) = who else { return Ok(false) };
+        Ok(self.store.agent_totp(a.id).await?.0.is_some())
+    }
+
     /// Confirms the second factor being set up with a current code from the app.
     pub async fn confirm_totp(&self, who: &Principal, code: &str) -> Result<()> {
         let Principal::Agent(a) = who else { return Err(DomainError::Forbidden("only agents sign in".into()).into()) };

@@ -200,8 +200,23 @@ struct PortalDonePage {
     reference: String,
 }
 
+#[derive(Template)]
+#[template(path = "ui/me.html")]
+struct MePage {
+    page: Page,
+    enabled: bool,
+    secret: Option<String>,
+    url: String,
+    message: Option<String>,
+    error: Option<String>,
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/ui/me", get(me_page))
+        .route("/ui/me/totp/start", post(me_totp_start))
+        .route("/ui/me/totp/confirm", post(me_totp_confirm))
+        .route("/ui/me/totp/off", post(me_totp_off))
         .route("/portal", get(portal).post(portal_submit))
         .route("/portal/answered", post(portal_answered))
         .route("/portal/done", get(portal_done))
@@ -901,6 +916,75 @@ async fn portal_script() -> Response {
     let mut res = ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../assets/portal.js")).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     secure(res)
+}
+
+// ------------------------------------------------------------------ the agent's own account
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CodeForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+async fn show_me(s: &AppState, headers: &HeaderMap, lang: Option<&str>, signed: &Signed, enrolment: Option<ombuds_desk::TotpEnrolment>, message: Option<String>, error: Option<String>) -> Response {
+    let f = frame(s, headers, lang, Some(&signed.me));
+    let enabled = s.desk.totp_enabled(&signed.who).await.unwrap_or(false);
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (secret, url) = match enrolment {
+        Some(e) => {
+            // Grouped by four, as authenticator apps show keys.
+            let grouped = e.secret.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or("")).collect::<Vec<_>>().join(" ");
+            (Some(grouped), e.otpauth_url)
+        }
+        None => (None, String::new()),
+    };
+    render(status, MePage { page: f.page, enabled, secret, url, message, error }.render(), f.set_cookies)
+}
+
+async fn me_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
+    show_me(&s, &headers, q.lang.as_deref(), &Signed { who, me }, None, None, None).await
+}
+
+async fn me_totp_start(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
+    let signed = Signed { who, me };
+    let texts = Texts::new(negotiate(None, &headers));
+    if !csrf_ok(&headers, &form.csrf) {
+        return show_me(&s, &headers, None, &signed, None, None, Some(texts.t("csrf-failed"))).await;
+    }
+    match s.desk.start_totp(&signed.who).await {
+        Ok(e) => show_me(&s, &headers, None, &signed, Some(e), None, None).await,
+        Err(e) => show_me(&s, &headers, None, &signed, None, None, Some(e.to_string())).await,
+    }
+}
+
+async fn me_totp_confirm(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
+    let signed = Signed { who, me };
+    let texts = Texts::new(negotiate(None, &headers));
+    if !csrf_ok(&headers, &form.csrf) {
+        return show_me(&s, &headers, None, &signed, None, None, Some(texts.t("csrf-failed"))).await;
+    }
+    match s.desk.confirm_totp(&signed.who, &form.code).await {
+        Ok(()) => show_me(&s, &headers, None, &signed, None, Some(texts.t("totp-now-on")), None).await,
+        Err(_) => show_me(&s, &headers, None, &signed, None, None, Some(texts.t("totp-wrong"))).await,
+    }
+}
+
+async fn me_totp_off(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
+    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
+    let signed = Signed { who, me };
+    let texts = Texts::new(negotiate(None, &headers));
+    if !csrf_ok(&headers, &form.csrf) {
+        return show_me(&s, &headers, None, &signed, None, None, Some(texts.t("csrf-failed"))).await;
+    }
+    match s.desk.disable_totp(&signed.who, &form.code).await {
+        Ok(()) => show_me(&s, &headers, None, &signed, None, Some(texts.t("totp-now-off")), None).await,
+        Err(_) => show_me(&s, &headers, None, &signed, None, None, Some(texts.t("totp-wrong"))).await,
+    }
 }
 
 async fn stylesheet() -> Response {

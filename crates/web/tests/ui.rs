@@ -10,7 +10,49 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::json;
 
-ombuds_store::both_backends! { sign_in_and_queues => sign_in_and_queues }
+ombuds_store::both_backends! {
+    sign_in_and_queues => sign_in_and_queues,
+    second_factor_from_the_account_page => second_factor,
+}
+
+fn totp_code(secret: &str, at: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
+    totp_rs::Builder::new().with_secret(secret).with_account_name("t").build().unwrap().generate(at).to_string()
+}
+
+async fn second_factor(db: &TestDb) {
+    let app = TestApp::spawn(db, DeskConfig::default()).await;
+    app.agent("dana", "agent", &["payments"]).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let app = TestApp { http: client, ..app };
+    let mut jar = Jar::default();
+    page(&app, &mut jar, "/ui/login?lang=ru").await;
+    let csrf = jar.get("ombuds_csrf").unwrap();
+    let (s, _, _) = form(&app, &mut jar, "/ui/login", &[("login", "dana"), ("password", "correct horse battery"), ("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, body) = page(&app, &mut jar, "/ui/me").await;
+    assert!(body.contains("Второй фактор выключен"), "{body}");
+    let csrf = jar.get("ombuds_csrf").unwrap();
+    let (s, _, body) = form(&app, &mut jar, "/ui/me/totp/start", &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let secret = body.split(r#"id="totp-secret">"#).nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(body.contains("otpauth://totp/"), "{body}");
+    let (s, _, body) = form(&app, &mut jar, "/ui/me/totp/confirm", &[("csrf", &csrf), ("code", "000000")]).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && body.contains("Код неверный или устарел."), "{body}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (s, _, body) = form(&app, &mut jar, "/ui/me/totp/confirm", &[("csrf", &csrf), ("code", &totp_code(&secret, now))]).await;
+    assert!(s == StatusCode::OK && body.contains("Второй фактор включён."), "{body}");
+    // Signed out, the sign-in page now needs the code.
+    let (s, _, _) = form(&app, &mut jar, "/ui/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, body) = form(&app, &mut jar, "/ui/login", &[("login", "dana"), ("password", "correct horse battery"), ("csrf", &csrf)]).await;
+    assert!(s == StatusCode::UNAUTHORIZED && body.contains(r#"id="code-error">Введите код из приложения-аутентификатора."#), "{body}");
+    let (s, h, _) = form(&app, &mut jar, "/ui/login", &[("login", "dana"), ("password", "correct horse battery"), ("code", &totp_code(&secret, now + 30)), ("csrf", &csrf)]).await;
+    assert_eq!((s, h[LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/queue"));
+    let csrf = jar.get("ombuds_csrf").unwrap();
+    let (_, _, body) = form(&app, &mut jar, "/ui/me/totp/off", &[("csrf", &csrf), ("code", &totp_code(&secret, now + 30))]).await;
+    assert!(body.contains("Второй фактор выключен."), "{body}");
+}
 
 /// A browser's cookie jar, kept by hand to see every attribute the server sets.
 #[derive(Default)]
