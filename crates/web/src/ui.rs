@@ -158,6 +158,10 @@ struct ComplaintPage {
     description: String,
     messages: Vec<MessageRow>,
     text_actions: Vec<(&'static str, String)>,
+    /// (code, name) of the active departments, for routing.
+    departments: Vec<(String, String)>,
+    current_department: String,
+    tags: String,
     history: Vec<(String, String)>,
 }
 
@@ -652,6 +656,26 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
             .map(|(a, k)| (a, texts.t(k)))
             .collect(),
         history: history.iter().map(|e| (when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
+        departments: s
+            .desk
+            .departments()
+            .await
+            .map(|ds| {
+                ds.iter()
+                    .filter(|d| d.active)
+                    .map(|d| {
+                        let name = match texts.lang() {
+                            Language::Ru => &d.name_ru,
+                            Language::Kk => &d.name_kk,
+                            Language::En => &d.name_en,
+                        };
+                        (d.code.as_str().to_string(), name.clone())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        current_department: c.department.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default(),
+        tags: c.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" "),
         page: f.page,
     };
     render(status, page.render(), f.set_cookies)
@@ -674,6 +698,10 @@ pub struct ActForm {
     pub measures: String,
     #[serde(default)]
     pub result: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub tags: String,
 }
 
 async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Form(form): Form<ActForm>) -> Response {
@@ -693,6 +721,19 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
         "request" => body(&form.text).map(|text| Command::RequestInformation { text }),
         "escalate" => body(&form.text).map(|reason| Command::Escalate { level: EscalationLevel::Supervisor, reason }),
         "reopen" => body(&form.text).map(|reason| Command::Reopen { reason }),
+        "route" => DepartmentCode::parse(&form.department)
+            .map(|department| Command::Route { department, category: None })
+            .map_err(|_| texts.t("field-required")),
+        "tag" => {
+            let wanted: Result<std::collections::BTreeSet<Tag>, _> = form.tags.split_whitespace().map(Tag::parse).collect();
+            match wanted {
+                Ok(wanted) => {
+                    let current = s.desk.complaint(who, &ComplaintRef::parse(&r).unwrap_or(ComplaintRef::from_bits(0))).await.map(|v| v.complaint.tags).unwrap_or_default();
+                    Ok(Command::Tag { add: wanted.difference(&current).cloned().collect(), remove: current.difference(&wanted).cloned().collect() })
+                }
+                Err(e) => Err(e.message),
+            }
+        }
         "resolve" => body(&form.measures).and_then(|measures| body(&form.result).map(|result| Command::Resolve { measures, result })),
         _ => Err(texts.t("act-text-required")),
     };

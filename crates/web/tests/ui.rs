@@ -206,6 +206,20 @@ async fn sign_in_and_queues(db: &TestDb) {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (_, _, body) = page(&app, &mut jar, "/ui/queue?view=escalated").await;
     assert!(body.contains(r) && body.contains("1 обращение"), "{body}");
+    // Tags: set as a list; a bad one is refused. A department that does not exist is refused.
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "tag"), ("tags", "vip large_amount")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, body) = page(&app, &mut jar, &format!("/ui/complaints/{r}")).await;
+    assert!(body.contains(r#"value="large_amount vip""#), "{body}");
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "tag"), ("tags", "vip")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, body) = page(&app, &mut jar, &format!("/ui/complaints/{r}")).await;
+    assert!(body.contains(r#"id="tags" name="tags" value="vip""#), "a tag left out is removed: {body}");
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "tag"), ("tags", "Not A Tag!")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, _) = act(&mut jar, &[("csrf", &csrf), ("action", "route"), ("department", "Casino Floor")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains(r#"<option value="payments" selected>Платежи</option>"#), "{body}");
     // Search within a queue: by a word of the subject, and nothing for a word that is not there.
     let (_, _, body) = page(&app, &mut jar, "/ui/queue?view=mine&q=%D0%B2%D1%8B%D0%B2%D0%BE%D0%B4").await; // "вывод"
     assert!(body.contains(r) && body.contains(r#"value="вывод""#), "{body}");

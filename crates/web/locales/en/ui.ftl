@@ -111,3 +111,5 @@ totp-turn-off = Turn the second factor off
 totp-now-on = The second factor is on.
 totp-now-off = The second factor is off.
 totp-wrong = The code is wrong or too old.
+act-route = Route to a department
+act-tags = Tags (separated by spaces)
