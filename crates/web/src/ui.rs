@@ -541,7 +541,7 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
             status: texts.t(&format!("status-{}", c.status.as_str())),
             department: c.department.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default(),
             priority: texts.t(&format!("priority-{}", c.priority.as_str())),
-            due: c.next_sla_instant().map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+            due: c.next_sla_instant().map(|t| texts.when(t)).unwrap_or_default(),
             breached: c.sla.as_ref().is_some_and(|s| s.breached()),
         })
         .collect::<Vec<_>>();
@@ -554,8 +554,18 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
 
 // ------------------------------------------------------------------ one complaint
 
-fn when(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+impl Texts {
+    /// An instant as people of the language write it (in UTC): `1 декабря 2026, 14:05`,
+    /// `2026 ж. 1 желтоқсан, 14:05`, `1 Dec 2026, 14:05`.
+    pub fn when(&self, t: jiff::Timestamp) -> String {
+        let z = t.to_zoned(jiff::tz::TimeZone::UTC);
+        let month = self.t(&format!("month-{}", z.month()));
+        let (d, y, hm) = (z.day(), z.year(), z.strftime("%H:%M"));
+        match self.lang {
+            Language::Kk => format!("{y} ж. {d} {month}, {hm} UTC"),
+            _ => format!("{d} {month} {y}, {hm} UTC"),
+        }
+    }
 }
 
 /// Renders a complaint's page, with `error` shown above it (a refused action).
@@ -600,7 +610,7 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
                     } else {
                         ""
                     };
-                    (texts.t(&format!("sla-{}", k.as_str())), when(cl.due), state)
+                    (texts.t(&format!("sla-{}", k.as_str())), texts.when(cl.due), state)
                 })
                 .collect()
         })
@@ -624,7 +634,7 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
         .iter()
         .map(|m| {
             let kind = m.kind.as_str();
-            MessageRow { kind, label: texts.t(&format!("msg-{kind}")), at: when(m.created_at), body: m.body.as_str().to_string() }
+            MessageRow { kind, label: texts.t(&format!("msg-{kind}")), at: texts.when(m.created_at), body: m.body.as_str().to_string() }
         })
         .collect();
     let title_args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reference"), FluentValue::from(c.reference.to_string()))].into();
@@ -641,7 +651,7 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
         paused: c.sla.as_ref().is_some_and(|s| s.paused_since.is_some()),
         clocks,
         player,
-        created: when(c.created_at),
+        created: texts.when(c.created_at),
         description: c.description.as_str().to_string(),
         messages,
         text_actions: [
@@ -655,7 +665,7 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
             .into_iter()
             .map(|(a, k)| (a, texts.t(k)))
             .collect(),
-        history: history.iter().map(|e| (when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
+        history: history.iter().map(|e| (texts.when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
         departments: s
             .desk
             .departments()
@@ -1063,6 +1073,10 @@ mod tests {
         assert_eq!(Texts::new(Language::Kk).count("queue-count", "count", 5), "5 өтініш");
         assert_eq!(Texts::new(Language::En).count("queue-count", "count", 1), "1 complaint");
         assert_eq!(Texts::new(Language::En).count("queue-count", "count", 2), "2 complaints");
+        let t: jiff::Timestamp = "2026-12-01T14:05:00Z".parse().unwrap();
+        assert_eq!(Texts::new(Language::Ru).when(t), "1 декабря 2026, 14:05 UTC");
+        assert_eq!(Texts::new(Language::Kk).when(t), "2026 ж. 1 желтоқсан, 14:05 UTC");
+        assert_eq!(Texts::new(Language::En).when(t), "1 Dec 2026, 14:05 UTC");
     }
 
     #[test]
