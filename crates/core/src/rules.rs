@@ -35,17 +35,19 @@ pub struct RuleSetSpec {
 #[error("{0}")]
 pub struct SpecError(pub String);
 
+impl SpecError {
+    /// A TOML error with the line it is on.
+    pub(crate) fn from_toml(text: &str, e: &toml::de::Error) -> SpecError {
+        let at = e.span().map(|s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1));
+        SpecError(format!("{}{}", e.message(), at.unwrap_or_default()))
+    }
+}
+
 impl RuleSetSpec {
     /// Reads a rule file in TOML (`[[rule]]` tables). Syntax errors and unknown keys are
     /// reported with their line and column.
     pub fn from_toml(text: &str) -> Result<RuleSetSpec, SpecError> {
-        toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!(" (line {line})")
-            });
-            SpecError(format!("{}{}", e.message(), at.unwrap_or_default()))
-        })
+        toml::from_str(text).map_err(|e| SpecError::from_toml(text, &e))
     }
 
     /// Reads the same rule set as JSON (`{"rule": [...]}`).

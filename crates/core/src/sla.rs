@@ -314,10 +314,7 @@ impl SlaSpec {
     /// Reads SLA settings written in TOML (the `[sla]` section's body); syntax errors and
     /// unknown keys name their line.
     pub fn from_toml(text: &str) -> Result<SlaSpec, crate::rules::SpecError> {
-        toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1));
-            crate::rules::SpecError(format!("{}{}", e.message(), at.unwrap_or_default()))
-        })
+        toml::from_str(text).map_err(|e| crate::rules::SpecError::from_toml(text, &e))
     }
 
     /// Reads the same settings as JSON.

@@ -166,6 +166,15 @@ fn invalid_rules(errors: Vec<RuleError>) -> DeskError {
     ))
 }
 
+/// Who saved a version of the settings, as the history shows it: the agent's login, or
+/// `token:<name>`.
+pub(crate) fn saved_by(who: &Principal) -> String {
+    match who {
+        Principal::Agent(a) => a.login.clone(),
+        Principal::Token { name, .. } => format!("token:{name}"),
+    }
+}
+
 fn text_of(subject: &str, description: &str) -> String {
     format!("{subject}\n{description}")
 }
@@ -370,10 +379,7 @@ impl Desk {
     pub async fn save_routing_rules(&self, who: &Principal, spec: RuleSetSpec, expected_version: Option<i64>) -> Result<RulesView> {
         let in_force = self.check_routing_rules(who, &spec).await?;
         let json = serde_json::to_string(&spec).expect("a rule set serialises");
-        let by = match who {
-            Principal::Agent(a) => a.login.clone(),
-            Principal::Token { name, .. } => format!("token:{name}"),
-        };
+        let by = saved_by(who);
         let saved = self.store.save_rules(&json, in_force as i64, &by, expected_version).await?;
         self.routing_changed().await;
         Ok(RulesView { version: saved.version, rules: in_force, saved_by: Some(saved.saved_by), saved_at: Some(saved.saved_at), spec })

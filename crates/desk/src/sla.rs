@@ -102,10 +102,7 @@ impl Desk {
         who.require_admin()?;
         let departments: Vec<DepartmentCode> = self.departments().await?.iter().map(|d| d.code.clone()).collect();
         let sla = Sla::compile(&spec, &departments).map_err(invalid_sla)?;
-        let by = match who {
-            Principal::Agent(a) => a.login.clone(),
-            Principal::Token { name, .. } => format!("token:{name}"),
-        };
+        let by = crate::routing::saved_by(who);
         let saved = self.store.save_sla(&serde_json::to_string(&spec).expect("serialises"), &by, expected_version).await?;
         *self.sla.write().expect("lock") =
             InForce { sla: Arc::new(sla), version: saved.version, saved_by: Some(saved.saved_by.clone()), saved_at: Some(saved.saved_at) };

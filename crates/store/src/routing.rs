@@ -36,6 +36,25 @@ pub struct TrainingRow {
     pub category: Option<String>,
 }
 
+/// The version a save into `table` (a history of versions) gets, inside the saving
+/// transaction. `expected` is the version the editor started from (`Some(0)`: none saved yet):
+/// when another save came first the answer is `Conflict` naming `what` was saved meanwhile.
+pub(crate) async fn next_version(conn: &mut crate::db::Conn<'_>, table: &str, what: &str, expected: Option<i64>) -> Result<i64, StoreError> {
+    let current = conn
+        .fetch_optional(&format!("SELECT MAX(version) AS v FROM {table}"), &[])
+        .await?
+        .map(|r| r.opt_i64("v"))
+        .transpose()?
+        .flatten()
+        .unwrap_or(0);
+    if let Some(e) = expected
+        && e != current
+    {
+        return Err(StoreError::Conflict(format!("the {what} were saved meanwhile (version {current}; this edit started from version {e})")));
+    }
+    Ok(current + 1)
+}
+
 fn rules_from(r: &crate::db::Row) -> Result<StoredRules, StoreError> {
     Ok(StoredRules {
         version: r.i64("version")?,
@@ -58,17 +77,6 @@ impl Store {
         row.as_ref().map(rules_from).transpose()
     }
 
-    /// Saved versions, newest first (without their text).
-    pub async fn rules_history(&self, limit: i64) -> Result<Vec<StoredRules>, StoreError> {
-        let rows = with_read!(self.db(), |conn| conn
-            .fetch_all(
-                "SELECT version, '' AS spec, rules, saved_by, saved_at FROM routing_rules ORDER BY version DESC LIMIT $1",
-                &params![limit]
-            )
-            .await)?;
-        rows.iter().map(rules_from).collect()
-    }
-
     /// Saves a new version of the rule set. `expected` is the version the editor started from
     /// (`Some(0)` for "none saved yet"): when another save came first the answer is `Conflict`
     /// and nothing is written. `None` saves over whatever is there.
@@ -76,21 +84,7 @@ impl Store {
         let now = now();
         let saved_at = to_micros(now);
         let version = with_tx!(self.db(), |conn| {
-            let current = conn
-                .fetch_optional("SELECT MAX(version) AS v FROM routing_rules", &[])
-                .await?
-                .map(|r| r.opt_i64("v"))
-                .transpose()?
-                .flatten()
-                .unwrap_or(0);
-            if let Some(e) = expected
-                && e != current
-            {
-                return Err(StoreError::Conflict(format!(
-                    "the rules were saved meanwhile (version {current}; this edit started from version {e})"
-                )));
-            }
-            let version = current + 1;
+            let version = next_version(&mut conn, "routing_rules", "rules", expected).await?;
             // The primary key refuses a second node saving the same version at once.
             conn.execute(
                 "INSERT INTO routing_rules (version, spec, rules, saved_by, saved_at) VALUES ($1, $2, $3, $4, $5)",

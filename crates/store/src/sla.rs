@@ -47,24 +47,13 @@ impl Store {
     pub async fn save_sla(&self, spec: &str, saved_by: &str, expected: Option<i64>) -> Result<StoredSla, StoreError> {
         let saved_at = to_micros(now());
         let version = with_tx!(self.db(), |conn| {
-            let current = conn
-                .fetch_optional("SELECT MAX(version) AS v FROM sla_settings", &[])
-                .await?
-                .map(|r| r.opt_i64("v"))
-                .transpose()?
-                .flatten()
-                .unwrap_or(0);
-            if let Some(e) = expected
-                && e != current
-            {
-                return Err(StoreError::Conflict(format!("the SLA settings were saved meanwhile (version {current}; this edit started from version {e})")));
-            }
+            let version = crate::routing::next_version(&mut conn, "sla_settings", "SLA settings", expected).await?;
             conn.execute(
                 "INSERT INTO sla_settings (version, spec, saved_by, saved_at) VALUES ($1, $2, $3, $4)",
-                &params![current + 1, spec, saved_by, saved_at],
+                &params![version, spec, saved_by, saved_at],
             )
             .await?;
-            Ok::<_, StoreError>(current + 1)
+            Ok::<_, StoreError>(version)
         })?;
         Ok(StoredSla { version, spec: spec.to_string(), saved_by: saved_by.to_string(), saved_at: from_micros(saved_at) })
     }

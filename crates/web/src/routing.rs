@@ -43,12 +43,7 @@ pub struct RulesQuery {
     responses((status = 200, description = "The rule set in force and its version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_rules(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, Query(q): Query<RulesQuery>) -> ApiResult<Response> {
-    let toml = match q.format.as_deref() {
-        None => media_type(&headers, header::ACCEPT) == TOML,
-        Some("toml") => true,
-        Some("json") => false,
-        Some(other) => return Err(Problem::new("bad_request", format!("format '{other}' is not one of: json, toml")).into()),
-    };
+    let toml = wants_toml(&headers, q.format.as_deref())?;
     let view = s.desk.routing_rules(&who).await?;
     let mut res = if toml {
         let body = format!(
@@ -78,7 +73,7 @@ fn view_json(v: &RulesView) -> serde_json::Value {
     responses((status = 200, description = "The saved rule set and its new version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn put_rules(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let spec = parse_spec(&headers, &body)?;
+    let spec = parse_settings(&headers, &body, ("rules", "rule", "unreadable_rules"), RuleSetSpec::from_toml, RuleSetSpec::from_json)?;
     let expected = if_match(&headers)?;
     let view = s.desk.save_routing_rules(&who, spec, expected).await?;
     let mut res = Json(view_json(&view)).into_response();
@@ -101,21 +96,38 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
     }
 }
 
-fn parse_spec(headers: &HeaderMap, body: &[u8]) -> Result<RuleSetSpec, Problem> {
+/// Settings sent as a file (`what`: "rules", "settings"): TOML with `application/toml` (or
+/// `text/toml`), else JSON with `application/json`. A file that does not read as settings is a
+/// 422 on `field` with `code`; a body that is not JSON at all is `malformed_json`.
+pub(crate) fn parse_settings<T>(
+    headers: &HeaderMap,
+    body: &[u8],
+    (what, field, code): (&str, &str, &'static str),
+    from_toml: fn(&str) -> Result<T, ombuds_core::rules::SpecError>,
+    from_json: fn(&[u8]) -> Result<T, ombuds_core::rules::SpecError>,
+) -> Result<T, Problem> {
     let ct = media_type(headers, header::CONTENT_TYPE);
-    let unreadable = |e: ombuds_core::rules::SpecError| {
-        Problem::invalid(vec![FieldError::new("rule", "unreadable_rules", e.0)])
-    };
+    let unreadable = |e: ombuds_core::rules::SpecError| Problem::invalid(vec![FieldError::new(field, code, e.0)]);
     if ct == TOML || ct == "text/toml" {
         let text = std::str::from_utf8(body).map_err(|_| Problem::new("bad_request", "the TOML file is not UTF-8"))?;
-        RuleSetSpec::from_toml(text).map_err(unreadable)
+        from_toml(text).map_err(unreadable)
     } else if ct == "application/json" {
         match serde_json::from_slice::<serde_json::Value>(body) {
             Err(e) => Err(Problem::new("malformed_json", e.to_string())),
-            Ok(_) => RuleSetSpec::from_json(body).map_err(unreadable),
+            Ok(_) => from_json(body).map_err(unreadable),
         }
     } else {
-        Err(Problem::new("unsupported_media_type", "send the rules as application/json or application/toml"))
+        Err(Problem::new("unsupported_media_type", format!("send the {what} as application/json or application/toml")))
+    }
+}
+
+/// Whether a GET asks for TOML: `?format=toml`, or `Accept: application/toml` without a format.
+pub(crate) fn wants_toml(headers: &HeaderMap, format: Option<&str>) -> Result<bool, Problem> {
+    match format {
+        None => Ok(media_type(headers, header::ACCEPT) == TOML),
+        Some("toml") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(Problem::new("bad_request", format!("format '{other}' is not one of: json, toml"))),
     }
 }
 

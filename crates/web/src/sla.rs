@@ -21,12 +21,7 @@ use serde::Deserialize;
     security(("bearer" = [])))]
 pub async fn settings(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, Query(q): Query<crate::routing::RulesQuery>) -> ApiResult<Response> {
     let view = s.desk.sla_view(&who)?;
-    let toml = match q.format.as_deref() {
-        None => crate::routing::media_type(&headers, header::ACCEPT) == "application/toml",
-        Some("toml") => true,
-        Some("json") => false,
-        Some(other) => return Err(Problem::new("bad_request", format!("format '{other}' is not one of: json, toml")).into()),
-    };
+    let toml = crate::routing::wants_toml(&headers, q.format.as_deref())?;
     let mut res = if toml {
         let body = format!("# ombuds SLA settings, version {}\n\n{}", view.version, view.spec.to_toml());
         ([(header::CONTENT_TYPE, HeaderValue::from_static("application/toml; charset=utf-8"))], body).into_response()
@@ -47,19 +42,7 @@ pub async fn settings(State(s): State<AppState>, Auth(who): Auth, headers: Heade
     responses((status = 200, description = "The saved settings and their version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn put_settings(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let ct = crate::routing::media_type(&headers, header::CONTENT_TYPE);
-    let unreadable = |e: ombuds_core::rules::SpecError| Problem::invalid(vec![ombuds_core::FieldError::new("sla", "unreadable_settings", e.0)]);
-    let spec = if ct == "application/toml" || ct == "text/toml" {
-        let text = std::str::from_utf8(&body).map_err(|_| Problem::new("bad_request", "the TOML file is not UTF-8"))?;
-        SlaSpec::from_toml(text).map_err(unreadable)?
-    } else if ct == "application/json" {
-        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
-            return Err(Problem::new("malformed_json", e.to_string()).into());
-        }
-        SlaSpec::from_json(&body).map_err(unreadable)?
-    } else {
-        return Err(Problem::new("unsupported_media_type", "send the settings as application/json or application/toml").into());
-    };
+    let spec = crate::routing::parse_settings(&headers, &body, ("settings", "sla", "unreadable_settings"), SlaSpec::from_toml, SlaSpec::from_json)?;
     let expected = crate::routing::if_match(&headers)?;
     let view = s.desk.save_sla(&who, spec, expected).await?;
     let mut res = Json(&view).into_response();

@@ -357,16 +357,23 @@ fn render(status: StatusCode, html: Result<String, askama::Error>, set_cookies: 
 }
 
 /// The signed-in agent, from the session cookie.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(Principal, Agent)> {
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
     let token = cookie(headers, SESSION_COOKIE)?;
     match state.desk.authenticate(&token).await {
-        Ok(p @ Principal::Agent(_)) => {
-            let Principal::Agent(a) = &p else { unreachable!() };
-            let a = a.clone();
-            Some((p, a))
-        }
+        Ok(Principal::Agent(me)) => Some(Signed { who: Principal::Agent(me.clone()), me }),
         _ => None,
     }
+}
+
+/// A short page saying something was not found, with a link back (`back`, its text's key).
+fn not_found_page(f: Frame, message_key: &str, back: &str, back_key: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"{back}\">{}</a></p></html>",
+        f.page.lang,
+        f.page.t(message_key),
+        f.page.t(back_key)
+    );
+    render(StatusCode::NOT_FOUND, Ok(body), f.set_cookies)
 }
 
 fn to_login(lang: Option<&str>) -> Response {
@@ -515,7 +522,7 @@ fn filter_for(view: &str, me: &Agent) -> ComplaintFilter {
 }
 
 async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQuery>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
+    let Some(Signed { who, me }) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
     let f = frame(&s, &headers, q.lang.as_deref(), Some(&me));
     let texts = f.page.texts.clone();
     let view = q.view.as_deref().filter(|v| VIEWS.iter().any(|(k, _)| k == v)).unwrap_or("mine").to_string();
@@ -579,10 +586,7 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
     let (who, me) = (&signed.who, &signed.me);
     let f = frame(s, headers, lang, Some(me));
     let texts = f.page.texts.clone();
-    let not_found = |f: Frame| {
-        let body = format!("<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"/ui/queue\">{}</a></p></html>", f.page.lang, f.page.t("complaint-not-found"), f.page.t("queue-title"));
-        render(StatusCode::NOT_FOUND, Ok(body), f.set_cookies)
-    };
+    let not_found = |f: Frame| not_found_page(f, "complaint-not-found", "/ui/queue", "queue-title");
     let Ok(reference) = ComplaintRef::parse(raw_ref) else { return not_found(f) };
     let (view, history) = match tokio::try_join!(s.desk.complaint(who, &reference), s.desk.history(who, &reference)) {
         Ok(v) => v,
@@ -692,8 +696,8 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
 }
 
 async fn complaint_page(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Query(q): Query<LangQuery>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
-    show_complaint(&s, &headers, q.lang.as_deref(), &Signed { who, me }, &r, None, StatusCode::OK).await
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
+    show_complaint(&s, &headers, q.lang.as_deref(), &signed, &r, None, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -715,13 +719,13 @@ pub struct ActForm {
 }
 
 async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Form(form): Form<ActForm>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
-    let signed = Signed { who, me };
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(None) };
     let (who, me) = (&signed.who, &signed.me);
     let texts = Texts::new(negotiate(None, &headers));
     if !csrf_ok(&headers, &form.csrf) {
         return show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::FORBIDDEN).await;
     }
+    let Ok(reference) = ComplaintRef::parse(&r) else { return show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await };
     let body = |raw: &str| Body::parse(raw).map_err(|_| texts.t("act-text-required"));
     let cmd: Result<ombuds_desk::CommandInput, String> = match form.action.as_str() {
         "take" => Ok(Command::Assign { agent: me.id }),
@@ -738,7 +742,7 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
             let wanted: Result<std::collections::BTreeSet<Tag>, _> = form.tags.split_whitespace().map(Tag::parse).collect();
             match wanted {
                 Ok(wanted) => {
-                    let current = s.desk.complaint(who, &ComplaintRef::parse(&r).unwrap_or(ComplaintRef::from_bits(0))).await.map(|v| v.complaint.tags).unwrap_or_default();
+                    let current = s.desk.complaint(who, &reference).await.map(|v| v.complaint.tags).unwrap_or_default();
                     Ok(Command::Tag { add: wanted.difference(&current).cloned().collect(), remove: current.difference(&wanted).cloned().collect() })
                 }
                 Err(e) => Err(e.message),
@@ -751,7 +755,6 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
         Ok(c) => c,
         Err(message) => return show_complaint(&s, &headers, None, &signed, &r, Some(message), StatusCode::UNPROCESSABLE_ENTITY).await,
     };
-    let Ok(reference) = ComplaintRef::parse(&r) else { return show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await };
     match s.desk.apply(who, &reference, cmd).await {
         Ok(_) => secure(Redirect::to(&format!("/ui/complaints/{reference}")).into_response()),
         Err(DeskError::NotFound(_)) => show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await,
@@ -810,8 +813,7 @@ async fn help_article(State(s): State<AppState>, headers: HeaderMap, axum::extra
         Err(_) => None,
     };
     let Some(article) = found else {
-        let body = format!("<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"/help\">{}</a></p></html>", f.page.lang, f.page.t("help-no-results"), f.page.t("help-back"));
-        return render(StatusCode::NOT_FOUND, Ok(body), f.set_cookies);
+        return not_found_page(f, "help-no-results", "/help", "help-back");
     };
     let html = ArticlePage {
         page: f.page,
@@ -995,13 +997,12 @@ async fn show_me(s: &AppState, headers: &HeaderMap, lang: Option<&str>, signed: 
 }
 
 async fn me_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
-    show_me(&s, &headers, q.lang.as_deref(), &Signed { who, me }, None, None, None).await
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
+    show_me(&s, &headers, q.lang.as_deref(), &signed, None, None, None).await
 }
 
 async fn me_totp_start(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
-    let signed = Signed { who, me };
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(None) };
     let texts = Texts::new(negotiate(None, &headers));
     if !csrf_ok(&headers, &form.csrf) {
         return show_me(&s, &headers, None, &signed, None, None, Some(texts.t("csrf-failed"))).await;
@@ -1013,8 +1014,7 @@ async fn me_totp_start(State(s): State<AppState>, headers: HeaderMap, Form(form)
 }
 
 async fn me_totp_confirm(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
-    let signed = Signed { who, me };
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(None) };
     let texts = Texts::new(negotiate(None, &headers));
     if !csrf_ok(&headers, &form.csrf) {
         return show_me(&s, &headers, None, &signed, None, None, Some(texts.t("csrf-failed"))).await;
@@ -1026,8 +1026,7 @@ async fn me_totp_confirm(State(s): State<AppState>, headers: HeaderMap, Form(for
 }
 
 async fn me_totp_off(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
-    let Some((who, me)) = signed_in(&s, &headers).await else { return to_login(None) };
-    let signed = Signed { who, me };
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(None) };
     let texts = Texts::new(negotiate(None, &headers));
     if !csrf_ok(&headers, &form.csrf) {
         return show_me(&s, &headers, None, &signed, None, None, Some(texts.t("csrf-failed"))).await;
