@@ -179,6 +179,7 @@ pub fn register_routed(
         closed_at: None,
         version: 0,
         sla: None,
+        rating: None,
     };
     let mut tags = reg.tags.clone();
     for t in &auto.tags {
@@ -248,6 +249,8 @@ pub enum Command<A = Agent> {
     RecordDeliveryFailure { notice: String, message_id: Option<Uuid>, recipient: Option<String>, reason: String },
     /// A timer fired: raise the SLA alarms that are due (ombuds itself, never a person).
     CheckSla,
+    /// The player rates the resolution, once per resolution.
+    Rate { score: CsatScore, comment: Option<Body> },
 }
 
 impl<A> Command<A> {
@@ -271,6 +274,7 @@ impl<A> Command<A> {
             Tag { add, remove } => Tag { add, remove },
             RecordDeliveryFailure { notice, message_id, recipient, reason } => RecordDeliveryFailure { notice, message_id, recipient, reason },
             CheckSla => CheckSla,
+            Rate { score, comment } => Rate { score, comment },
         })
     }
 }
@@ -294,6 +298,7 @@ impl<A> Command<A> {
             Command::Tag { .. } => "tag",
             Command::RecordDeliveryFailure { .. } => "record a delivery failure on",
             Command::CheckSla => "check the SLA of",
+            Command::Rate { .. } => "rate",
         }
     }
 }
@@ -539,6 +544,15 @@ pub fn decide(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Eve
             recipient: recipient.clone(),
             reason: reason.chars().take(2_000).collect(),
         }],
+        Command::Rate { score, comment } => {
+            if !matches!(c.status, Resolved | Closed) {
+                return Err(illegal("only a resolved complaint can be rated"));
+            }
+            if c.rating.is_some() {
+                return Err(illegal("this resolution is already rated"));
+            }
+            vec![EventData::Rated { score: *score, comment: comment.clone() }]
+        }
         Command::CheckSla => {
             // A timer may fire late, twice, or after the complaint moved on: only alarms whose
             // instant has come and that were never raised are recorded.
@@ -636,6 +650,11 @@ impl Complaint {
                 self.status = back_to_work(self);
                 self.resolved_at = None;
                 self.closed_at = None;
+                // The next resolution is rated afresh; this rating stays in the history.
+                self.rating = None;
+            }
+            EventData::Rated { score, comment } => {
+                self.rating = Some(Rating { score: *score, comment: comment.clone(), at });
             }
             EventData::Escalated { level, reason } => {
                 self.escalation = Some(Escalation { level: *level, reason: reason.clone(), at });

@@ -86,6 +86,12 @@ pub enum EventData {
     Deescalated {
         note: Option<Body>,
     },
+    /// The player rated the resolution (CSAT).
+    Rated {
+        #[cfg_attr(feature = "openapi", schema(value_type = u8, minimum = 1, maximum = 5))]
+        score: CsatScore,
+        comment: Option<Body>,
+    },
     PriorityChanged {
         from: Priority,
         to: Priority,
@@ -127,6 +133,7 @@ impl EventData {
             EventData::SlaPaused => "sla_paused",
             EventData::SlaAlarm { .. } => "sla_alarm",
             EventData::Deescalated { .. } => "deescalated",
+            EventData::Rated { .. } => "rated",
             EventData::PriorityChanged { .. } => "priority_changed",
             EventData::Tagged { .. } => "tagged",
             EventData::DeliveryFailed { .. } => "delivery_failed",

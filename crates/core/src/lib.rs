@@ -14,6 +14,7 @@ pub mod model;
 pub mod reference;
 pub mod rules;
 pub mod sla;
+pub mod tracking;
 
 pub use access::{Principal, Scope, Visibility};
 pub use command::{AutoRoute, Command, Ctx, Decision, Job, Registration};

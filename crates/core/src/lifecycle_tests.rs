@@ -429,3 +429,35 @@ fn sla_clocks_warn_breach_pause_resume_and_restart() {
     let admin = Principal::Agent(agent(9, Role::Admin, &[]));
     assert!(admin.may_apply(&c, &Command::CheckSla).is_err());
 }
+
+#[test]
+fn a_resolution_is_rated_once_and_a_reopening_clears_the_rating() {
+    let mut w = World::new();
+    let c = w.register(Some("payments"));
+    let rate = |n: u8| Command::Rate { score: CsatScore::try_from(n).unwrap(), comment: Some(body("быстро")) };
+    // Not before it is resolved.
+    assert!(matches!(w.try_step(&c, rate(5)), Err(DomainError::IllegalTransition { .. })));
+    let c = w.step(&c, Command::Resolve { measures: body("refunded"), result: body("money back") });
+    let rated = w.step(&c, rate(4));
+    assert_eq!(rated.rating.as_ref().map(|r| r.score.get()), Some(4));
+    assert_eq!(rated.rating.as_ref().and_then(|r| r.comment.as_ref()).map(|b| b.as_str()), Some("быстро"));
+    // Once per resolution, also after closing.
+    assert!(matches!(w.try_step(&rated, rate(1)), Err(DomainError::IllegalTransition { .. })));
+    let closed = w.step(&rated, Command::Close);
+    assert!(matches!(w.try_step(&closed, rate(1)), Err(DomainError::IllegalTransition { .. })));
+    // A reopening starts a new cycle: its resolution is rated afresh.
+    let reopened = w.step(&closed, Command::Reopen { reason: body("still no money") });
+    assert!(reopened.rating.is_none());
+    let again = w.step(&reopened, Command::Resolve { measures: body("paid"), result: body("done") });
+    assert_eq!(w.step(&again, rate(2)).rating.map(|r| r.score.get()), Some(2));
+}
+
+#[test]
+fn scores_are_one_to_five() {
+    assert_eq!(CsatScore::parse(" 3 ").unwrap().get(), 3);
+    for bad in ["0", "6", "", "x", "-1", "3.5"] {
+        assert_eq!(CsatScore::parse(bad).unwrap_err().code, "invalid_score", "{bad}");
+    }
+    assert!(serde_json::from_str::<CsatScore>("9").is_err());
+    assert_eq!(serde_json::to_string(&CsatScore::try_from(5).unwrap()).unwrap(), "5");
+}

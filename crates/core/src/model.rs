@@ -132,6 +132,49 @@ pub struct Resolution {
     pub at: Timestamp,
 }
 
+/// How satisfied the player was with the resolution: 1 (very unhappy) to 5 (very happy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(try_from = "u8", into = "u8")]
+pub struct CsatScore(u8);
+
+impl CsatScore {
+    pub fn parse(raw: &str) -> Result<CsatScore, FieldError> {
+        raw.trim()
+            .parse::<u8>()
+            .ok()
+            .and_then(|n| CsatScore::try_from(n).ok())
+            .ok_or_else(|| FieldError::new("score", "invalid_score", "must be a whole number from 1 to 5"))
+    }
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for CsatScore {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        if (1..=5).contains(&n) { Ok(CsatScore(n)) } else { Err(format!("a score is 1 to 5, not {n}")) }
+    }
+}
+
+impl From<CsatScore> for u8 {
+    fn from(s: CsatScore) -> u8 {
+        s.0
+    }
+}
+
+/// The player's rating of a resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rating {
+    #[cfg_attr(feature = "openapi", schema(value_type = u8, minimum = 1, maximum = 5))]
+    pub score: CsatScore,
+    pub comment: Option<Body>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}
+
 /// The contact details a complaint arrives with. At least one way to reach or identify the
 /// player (external id, e-mail or phone) is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +237,9 @@ pub struct Complaint {
     /// deadline.
     #[serde(default)]
     pub sla: Option<crate::sla::SlaClocks>,
+    /// The player's rating of the current resolution (cleared when the complaint reopens).
+    #[serde(default)]
+    pub rating: Option<Rating>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

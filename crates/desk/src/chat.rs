@@ -294,7 +294,7 @@ impl Desk {
             let mut ctx = Ctx { now: now(), actor: actor.clone(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
-        let req = ChangeRequest { complaint_id: chat.complaint_id, decide, idempotency: Some(key), mail: None };
+        let req = ChangeRequest { complaint_id: chat.complaint_id, decide, idempotency: Some(key), mail: None, uploads: vec![] };
         match self.store.write(WriteOp::Change(req)).await? {
             Outcome::Changed(_) | Outcome::Unchanged(_) => {
                 metrics::counter!("ombuds_chat_messages_total").increment(1);

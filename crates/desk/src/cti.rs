@@ -751,7 +751,7 @@ impl Desk {
                 })
             });
             let language = reg.language.unwrap_or(Language::Ru);
-            let op = NewComplaint { contact: contact.clone(), language, build, idempotency: Some(call_key(&call)), mail: None };
+            let op = NewComplaint { contact: contact.clone(), language, build, idempotency: Some(call_key(&call)), mail: None, uploads: vec![] };
             let (complaint, replayed) = match self.store.write(WriteOp::Register(Box::new(op))).await? {
                 Outcome::Registered(c) => {
                     metrics::counter!("ombuds_complaints_registered_total", "channel" => Channel::Phone.as_str()).increment(1);
@@ -804,7 +804,7 @@ impl Desk {
             let mut ctx = Ctx { now: now(), actor: who2.actor(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &cmd, &mut ctx)
         });
-        let req = ChangeRequest { complaint_id: target.id, decide, idempotency: Some(call_key(&call)), mail: None };
+        let req = ChangeRequest { complaint_id: target.id, decide, idempotency: Some(call_key(&call)), mail: None, uploads: vec![] };
         let (complaint, replayed) = match self.store.write(WriteOp::Change(req)).await? {
             Outcome::Changed(c) => {
                 self.jobs_ready.notify_waiters();

@@ -106,7 +106,7 @@ impl Desk {
             let mut ctx = Ctx { now: now(), actor: Actor::Player { id: player_id }, departments: &departments, sla: &sla, new_id: &mut new_id };
             command::change(current, &Command::RecordPlayerReply { channel: Some(channel), text: text.clone() }, &mut ctx)
         });
-        let req = ChangeRequest { complaint_id: complaint.id, decide, idempotency: key, mail: inbound.mail.clone().map(Box::new) };
+        let req = ChangeRequest { complaint_id: complaint.id, decide, idempotency: key, mail: inbound.mail.clone().map(Box::new), uploads: vec![] };
         match self.store.write(WriteOp::Change(req)).await? {
             Outcome::Changed(c) => {
                 metrics::counter!("ombuds_inbound_total", "channel" => channel.as_str(), "outcome" => "replied").increment(1);

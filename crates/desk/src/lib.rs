@@ -279,7 +279,7 @@ impl Desk {
             let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, sla: &sla, new_id: &mut new_id };
             command::register_routed(&reg2, &auto, id, reference, player_id, &mut ctx)
         });
-        let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency, mail: mail.map(Box::new) };
+        let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency, mail: mail.map(Box::new), uploads: vec![] };
         let outcome = self.store.write(WriteOp::Register(Box::new(op))).await?;
         if let Outcome::Registered(c) = &outcome {
             metrics::counter!("ombuds_complaints_registered_total", "channel" => c.channel.as_str()).increment(1);

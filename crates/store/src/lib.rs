@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod queries;
 pub mod routing;
 pub mod sla;
+pub mod tracking;
 mod rows;
 pub mod writer;
 #[cfg(feature = "testing")]
@@ -28,6 +29,7 @@ pub use jobs::*;
 pub use queries::*;
 pub use routing::{StoredModel, StoredRules, TrainingRow};
 pub use sla::StoredSla;
+pub use tracking::{TRACK_ACCESS_JOB, TrackCode};
 pub use chat::QueuedChat;
 pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};
 pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, WriteOp, Writer};

@@ -19,7 +19,7 @@ fn corrupt<E: std::fmt::Display>(col: &str) -> impl FnOnce(E) -> StoreError + '_
 
 pub(crate) const COMPLAINT_COLS: &str = "id, ref, kind, status, channel, player_id, subject, description, language, department, \
      category, priority, assignee, tags, escalation, escalated, resolution, created_at, updated_at, first_response_at, \
-     resolved_at, closed_at, version, search_text, sla, sla_next_at, sla_breached";
+     resolved_at, closed_at, version, search_text, sla, sla_next_at, sla_breached, rating, csat";
 
 pub(crate) fn complaint_params(c: &Complaint) -> Vec<P> {
     crate::params![
@@ -50,6 +50,8 @@ pub(crate) fn complaint_params(c: &Complaint) -> Vec<P> {
         c.sla.as_ref().map(json),
         c.next_sla_instant().map(to_micros),
         c.sla.as_ref().is_some_and(|s| s.breached()),
+        c.rating.as_ref().map(json),
+        c.rating.as_ref().map(|r| r.score.get() as i64),
     ]
 }
 
@@ -85,6 +87,7 @@ pub(crate) fn complaint_from(r: &Row) -> Result<Complaint, StoreError> {
         closed_at: r.opt_i64("closed_at")?.map(from_micros),
         version: r.i64("version")?,
         sla: opt_json("sla")?.map(|s| parse_json("sla", &s)).transpose()?,
+        rating: opt_json("rating")?.map(|s| parse_json("rating", &s)).transpose()?,
     })
 }
 

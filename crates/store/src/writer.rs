@@ -47,6 +47,8 @@ pub struct NewComplaint {
     pub idempotency: Option<IdempotencyKey>,
     /// The e-mail this complaint arrived in, stored with it.
     pub mail: Option<Box<NewMail>>,
+    /// Files the player added outside e-mail (the portal): kept with the first text.
+    pub uploads: Vec<NewAttachment>,
 }
 
 /// An inbound e-mail written with the complaint it registers or the reply it records: linked
@@ -83,11 +85,14 @@ pub struct ChangeRequest {
     /// A change with a key is made once: a second request with the key answers `Replayed`.
     pub idempotency: Option<IdempotencyKey>,
     pub mail: Option<Box<NewMail>>,
+    /// Files the player added outside e-mail (the portal): kept with the player's message the
+    /// decision records.
+    pub uploads: Vec<NewAttachment>,
 }
 
 impl ChangeRequest {
     pub fn new(complaint_id: Uuid, decide: Decide) -> ChangeRequest {
-        ChangeRequest { complaint_id, decide, idempotency: None, mail: None }
+        ChangeRequest { complaint_id, decide, idempotency: None, mail: None, uploads: vec![] }
     }
 }
 
@@ -543,13 +548,14 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
             prev = hash;
         }
         message_rows.extend(messages.iter().map(message_params));
-        let mail = match op {
-            WriteOp::Register(r) => r.mail.as_deref(),
-            WriteOp::Change(c) => c.mail.as_deref(),
+        let (mail, uploads) = match op {
+            WriteOp::Register(r) => (r.mail.as_deref(), &r.uploads),
+            WriteOp::Change(c) => (c.mail.as_deref(), &c.uploads),
         };
+        let complaint_id = events.first().map(|e| e.complaint_id);
+        let message_id = messages.iter().find(|m| m.kind == MessageKind::Inbound).map(|m| m.id);
         if let Some(m) = mail {
-            let complaint_id = events.first().map(|e| e.complaint_id).ok_or_else(|| StoreError::Corrupt("a mail without events".into()))?;
-            let message_id = messages.iter().find(|m| m.kind == MessageKind::Inbound).map(|m| m.id);
+            let complaint_id = complaint_id.ok_or_else(|| StoreError::Corrupt("a mail without events".into()))?;
             mail_rows.push(params![
                 Uuid::now_v7(),
                 complaint_id,
@@ -563,19 +569,21 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
                 m.raw.clone(),
                 now
             ]);
-            for a in &m.attachments {
-                attachment_rows.push(params![
-                    Uuid::now_v7(),
-                    complaint_id,
-                    message_id,
-                    a.filename.as_str(),
-                    a.content_type.as_str(),
-                    a.data.len() as i64,
-                    a.sha256.clone(),
-                    a.data.clone(),
-                    now
-                ]);
-            }
+        }
+        let files = mail.map(|m| m.attachments.as_slice()).unwrap_or_default().iter().chain(uploads);
+        for a in files {
+            let complaint_id = complaint_id.ok_or_else(|| StoreError::Corrupt("a file without events".into()))?;
+            attachment_rows.push(params![
+                Uuid::now_v7(),
+                complaint_id,
+                message_id,
+                a.filename.as_str(),
+                a.content_type.as_str(),
+                a.data.len() as i64,
+                a.sha256.clone(),
+                a.data.clone(),
+                now
+            ]);
         }
         for j in jobs {
             job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), j.run_at().map(to_micros).unwrap_or(now), now, now]);

@@ -1,0 +1,156 @@
+//! How a player opens their complaint on the portal without an account: a link e-mailed to them,
+//! or a six-digit code. Both, and the pass the browser keeps afterwards, are derived from the
+//! desk's secret with HMAC-SHA256, so nothing a player could replay is stored; codes alone keep
+//! a nonce and a count of wrong tries (in the store). Pure: the desk supplies secret and clock.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use sha2::Sha256;
+use uuid::Uuid;
+
+/// MACs are cut to 128 bits: far beyond guessing over HTTP, and short enough for a link.
+const MAC_BYTES: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrackKeyError {
+    #[error("the key is malformed")]
+    Malformed,
+    #[error("the key does not belong to this complaint")]
+    BadSignature,
+    #[error("the key has expired")]
+    Expired,
+}
+
+/// The desk's tracking secret, borrowed.
+#[derive(Clone, Copy)]
+pub struct TrackKeys<'a> {
+    secret: &'a [u8],
+}
+
+impl<'a> TrackKeys<'a> {
+    pub fn new(secret: &'a [u8]) -> Self {
+        TrackKeys { secret }
+    }
+
+    fn mac(&self, purpose: &str, complaint: Uuid, extra: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"|");
+        mac.update(complaint.as_bytes());
+        mac.update(b"|");
+        mac.update(extra);
+        mac
+    }
+
+    fn signed(&self, purpose: &str, complaint: Uuid, expires: Timestamp) -> String {
+        let exp = expires.as_second();
+        let tag = self.mac(purpose, complaint, exp.to_string().as_bytes()).finalize().into_bytes();
+        format!("{exp}.{}", URL_SAFE_NO_PAD.encode(&tag[..MAC_BYTES]))
+    }
+
+    fn check(&self, purpose: &str, complaint: Uuid, key: &str, now: Timestamp) -> Result<Timestamp, TrackKeyError> {
+        let (exp, tag) = key.trim().split_once('.').ok_or(TrackKeyError::Malformed)?;
+        if exp.len() > 12 || tag.len() > 64 {
+            return Err(TrackKeyError::Malformed);
+        }
+        let secs: i64 = exp.parse().map_err(|_| TrackKeyError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TrackKeyError::Malformed)?;
+        if tag.len() != MAC_BYTES {
+            return Err(TrackKeyError::Malformed);
+        }
+        // The expiry is checked only once the signature holds: a forged far-off date is refused
+        // as forged.
+        self.mac(purpose, complaint, exp.as_bytes()).verify_truncated_left(&tag).map_err(|_| TrackKeyError::BadSignature)?;
+        let expires = Timestamp::from_second(secs).map_err(|_| TrackKeyError::Malformed)?;
+        if expires <= now {
+            return Err(TrackKeyError::Expired);
+        }
+        Ok(expires)
+    }
+
+    /// The key of a tracking link (`?key=…`) good until `expires`.
+    pub fn link_key(&self, complaint: Uuid, expires: Timestamp) -> String {
+        self.signed("link", complaint, expires)
+    }
+
+    /// The link key's expiry if it opens `complaint` at `now`.
+    pub fn check_link_key(&self, complaint: Uuid, key: &str, now: Timestamp) -> Result<Timestamp, TrackKeyError> {
+        self.check("link", complaint, key, now)
+    }
+
+    /// The pass a browser keeps once a link or code opened the complaint (a cookie value).
+    pub fn pass(&self, complaint: Uuid, expires: Timestamp) -> String {
+        self.signed("pass", complaint, expires)
+    }
+
+    pub fn check_pass(&self, complaint: Uuid, pass: &str, now: Timestamp) -> Result<Timestamp, TrackKeyError> {
+        self.check("pass", complaint, pass, now)
+    }
+
+    /// The six-digit code for the complaint's current nonce.
+    pub fn code(&self, complaint: Uuid, nonce: &[u8]) -> String {
+        let tag = self.mac("code", complaint, nonce).finalize().into_bytes();
+        let n = u32::from_be_bytes([tag[0], tag[1], tag[2], tag[3]]) % 1_000_000;
+        format!("{n:06}")
+    }
+
+    /// Whether `given` is the code (spaces and dashes a player may type are ignored), compared
+    /// in constant time.
+    pub fn code_matches(&self, complaint: Uuid, nonce: &[u8], given: &str) -> bool {
+        let typed: String = given.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let want = self.code(complaint, nonce);
+        want.bytes().zip(typed.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_link_key_opens_its_complaint_until_it_expires() {
+        let keys = TrackKeys::new(SECRET);
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let exp = now + SignedDuration::from_hours(24);
+        let key = keys.link_key(a, exp);
+        assert_eq!(keys.check_link_key(a, &key, now), Ok(exp));
+        assert_eq!(keys.check_link_key(b, &key, now), Err(TrackKeyError::BadSignature), "another complaint");
+        assert_eq!(keys.check_link_key(a, &key, exp), Err(TrackKeyError::Expired));
+        // A pass is not a link key, nor the other way round.
+        assert_eq!(keys.check_pass(a, &key, now), Err(TrackKeyError::BadSignature));
+        // Another secret, a changed date, garbage.
+        assert_eq!(TrackKeys::new(b"other").check_link_key(a, &key, now), Err(TrackKeyError::BadSignature));
+        let later = key.replacen(&exp.as_second().to_string(), &(exp.as_second() + 86_400).to_string(), 1);
+        assert_eq!(keys.check_link_key(a, &later, now), Err(TrackKeyError::BadSignature));
+        for bad in ["", ".", "x.y", "1.", "99999999999999999.AAAA", &format!("{}.!!!", exp.as_second()), &"1".repeat(500)] {
+            assert_eq!(keys.check_link_key(a, bad, now), Err(TrackKeyError::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn codes_are_six_digits_per_nonce_and_typos_of_format_are_forgiven() {
+        let keys = TrackKeys::new(SECRET);
+        let c = Uuid::from_u128(7);
+        let code = keys.code(c, b"nonce-1");
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(code, keys.code(c, b"nonce-1"), "deterministic");
+        assert_ne!(code, keys.code(c, b"nonce-2"));
+        assert!(keys.code_matches(c, b"nonce-1", &code));
+        assert!(keys.code_matches(c, b"nonce-1", &format!(" {}-{} ", &code[..3], &code[3..])));
+        assert!(!keys.code_matches(c, b"nonce-2", &code));
+        assert!(!keys.code_matches(Uuid::from_u128(8), b"nonce-1", &code));
+        for bad in ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦"] {
+            assert!(!keys.code_matches(c, b"nonce-1", bad), "{bad}");
+        }
+    }
+}
