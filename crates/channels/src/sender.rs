@@ -120,7 +120,28 @@ impl MailSender {
             let me = me.clone();
             Box::pin(async move { me.notify_staff(&desk, &job).await })
         });
-        runner.handle("notify_staff", h)
+        let runner = runner.handle("notify_staff", h);
+        let me = self.clone();
+        let h: JobHandler = Arc::new(move |desk: Desk, job: JobRecord| {
+            let me = me.clone();
+            Box::pin(async move { me.track_access(&desk, &job).await })
+        });
+        runner.handle(ombuds_desk::tracking::TRACK_ACCESS_JOB, h)
+    }
+
+    /// Sends the one-time code (and the link) a player asked for to open their complaint.
+    pub async fn track_access(&self, desk: &Desk, job: &JobRecord) -> Result<(), JobFailure> {
+        let Some(id) = job.complaint_id else { return Ok(()) };
+        let Some((code, _)) = desk.track_access_mail(id).await.map_err(|e| JobFailure::transient(format!("reading the code failed: {e}")))? else {
+            // Spent, expired or replaced by a newer request (whose own job carries it).
+            return Ok(());
+        };
+        let ctx = desk.delivery_context(id).await.map_err(|e| JobFailure::transient(format!("reading the complaint failed: {e}")))?;
+        let Some(to) = ctx.player.email.clone() else {
+            return Err(JobFailure::permanent("the player has no e-mail address"));
+        };
+        let notice = Notice::TrackAccess { code: &code, minutes: desk.track_code_minutes() };
+        self.send(desk, job.id, &ctx, to.as_str(), notice, None).await.map_err(|f| f.to(to.as_str()))
     }
 
     /// Tells staff of an assignment, an SLA warning or a breach, in their workspace and by
@@ -251,7 +272,15 @@ impl MailSender {
         let last_inbound = ctx.mails.iter().rev().find(|m| m.direction == ombuds_desk::MailDirection::In).map(|m| m.header_id.clone());
         let references: Vec<String> =
             ctx.mails.iter().map(|m| m.header_id.clone()).filter(|h| *h != header_id && !h.ends_with("@no-message-id.invalid")).collect();
-        let tracking = c.tracking_url.as_ref().map(|u| u.replace("{ref}", ctx.complaint.reference.compact()));
+        // The link opens the complaint by itself: it carries a signed key.
+        let tracking = match &c.tracking_url {
+            Some(u) => {
+                let key = desk.track_link_key(ctx.complaint.id).await.map_err(|e| JobFailure::transient(format!("signing the tracking link failed: {e}")))?;
+                let base = u.replace("{ref}", ctx.complaint.reference.compact());
+                Some(format!("{base}{}key={key}", if base.contains('?') { '&' } else { '?' }))
+            }
+            None => None,
+        };
         let out = Outgoing {
             from: Mailbox { name: c.from_name.as_deref(), address: &c.from_address },
             to: Mailbox { name: ctx.player.name.as_ref().map(|n| n.as_str()), address: to },

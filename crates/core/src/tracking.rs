@@ -108,6 +108,37 @@ impl<'a> TrackKeys<'a> {
     }
 }
 
+/// The kinds of file a player may add on the portal, told by their first bytes (what the browser
+/// claims is ignored): screenshots, PDFs and plain text.
+pub fn sniff_file(data: &[u8]) -> Option<&'static str> {
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"%PDF-", "application/pdf"),
+    ];
+    if let Some((_, t)) = MAGIC.iter().find(|(m, _)| data.starts_with(m)) {
+        return Some(t);
+    }
+    if data.len() >= 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
+        return Some("image/webp");
+    }
+    if !data.is_empty() && !data.contains(&0) && std::str::from_utf8(data).is_ok() {
+        return Some("text/plain");
+    }
+    None
+}
+
+/// A file name safe to store and show: the last path part, no control characters, at most 120
+/// characters; `None` when nothing is left.
+pub fn clean_file_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>')).take(120).collect();
+    let name = name.trim().trim_start_matches('.').trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +183,22 @@ mod tests {
         for bad in ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦"] {
             assert!(!keys.code_matches(c, b"nonce-1", bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn files_are_told_by_their_bytes_and_names_are_cleaned() {
+        assert_eq!(sniff_file(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff_file(b"%PDF-1.7 ..."), Some("application/pdf"));
+        assert_eq!(sniff_file(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff_file("чек №5".as_bytes()), Some("text/plain"));
+        assert_eq!(sniff_file(b"MZ\x90\0\x03"), None, "a Windows program");
+        assert_eq!(sniff_file(b"\xff\xfe\x00"), None);
+        assert_eq!(sniff_file(b""), None);
+        assert_eq!(clean_file_name("C:\\Users\\me\\скрин 1.png").as_deref(), Some("скрин 1.png"));
+        assert_eq!(clean_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(clean_file_name(".htaccess").as_deref(), Some("htaccess"));
+        assert_eq!(clean_file_name("a\u{0}b\"<c>.txt").as_deref(), Some("abc.txt"));
+        assert_eq!(clean_file_name("  /  "), None);
+        assert_eq!(clean_file_name(&"я".repeat(300)).map(|n| n.chars().count()), Some(120));
     }
 }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod live;
 pub mod routing;
 pub mod sla;
+pub mod tracking;
 
 pub use auth::{AgentUpdate, NewAgent, NewToken, Session, TotpEnrolment};
 pub use error::{DeskError, Result};
@@ -42,11 +43,12 @@ pub struct DeskConfig {
     pub chat: chat::ChatConfig,
     pub cti: cti::CtiConfig,
     pub routing: routing::RoutingConfig,
+    pub tracking: tracking::TrackConfig,
 }
 
 impl Default for DeskConfig {
     fn default() -> Self {
-        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), login_max_failures: 5, login_lockout: Duration::from_secs(15 * 60), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default() }
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), login_max_failures: 5, login_lockout: Duration::from_secs(15 * 60), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default(), tracking: tracking::TrackConfig::default() }
     }
 }
 
@@ -86,6 +88,7 @@ pub struct Inner {
     turns: routing::Turns,
     sla: Arc<RwLock<sla::InForce>>,
     faq_cache: faq::FaqCache,
+    track_secret: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -163,6 +166,7 @@ impl Desk {
             auth_cache: auth::AuthCache::default(),
             dummy_hash,
             jobs_ready: tokio::sync::Notify::new(),
+            track_secret: tokio::sync::OnceCell::new(),
         }))
     }
 

@@ -35,6 +35,9 @@ pub enum Notice<'a> {
     InformationRequested { text: &'a str },
     /// The measures taken and the result; a reply disputes it and reopens the complaint.
     Resolved { measures: &'a str, result: &'a str },
+    /// A one-time code (and the tracking link) the player asked for to open the complaint on
+    /// the portal, good for `minutes`.
+    TrackAccess { code: &'a str, minutes: u64 },
 }
 
 impl Notice<'_> {
@@ -45,6 +48,7 @@ impl Notice<'_> {
             Notice::SolutionProposed { .. } => NoticeKind::SolutionProposed,
             Notice::InformationRequested { .. } => NoticeKind::InformationRequested,
             Notice::Resolved { .. } => NoticeKind::Resolved,
+            Notice::TrackAccess { .. } => NoticeKind::TrackAccess,
         }
     }
 }
@@ -57,15 +61,17 @@ pub enum NoticeKind {
     SolutionProposed,
     InformationRequested,
     Resolved,
+    TrackAccess,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 5] = [
+    pub const ALL: [NoticeKind; 6] = [
         NoticeKind::Acknowledgment,
         NoticeKind::Reply,
         NoticeKind::SolutionProposed,
         NoticeKind::InformationRequested,
         NoticeKind::Resolved,
+        NoticeKind::TrackAccess,
     ];
 
     /// The templates' file stem (`en/<name>.txt`, `en/<name>.html`), also `notice` in them.
@@ -76,6 +82,7 @@ impl NoticeKind {
             NoticeKind::SolutionProposed => "solution_proposed",
             NoticeKind::InformationRequested => "information_requested",
             NoticeKind::Resolved => "resolved",
+            NoticeKind::TrackAccess => "track_access",
         }
     }
 
@@ -88,7 +95,7 @@ impl NoticeKind {
     pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
             NoticeKind::Acknowledgment => Some("auto-replied"),
-            NoticeKind::Resolved => Some("auto-generated"),
+            NoticeKind::Resolved | NoticeKind::TrackAccess => Some("auto-generated"),
             NoticeKind::Reply | NoticeKind::SolutionProposed | NoticeKind::InformationRequested => {
                 None
             }
@@ -217,6 +224,7 @@ macro_rules! language_templates {
             "solution_proposed.txt", "solution_proposed.html",
             "information_requested.txt", "information_requested.html",
             "resolved.txt", "resolved.html",
+            "track_access.txt", "track_access.html",
             "staff.txt", "staff.html", "staff_subject.txt")
     };
     (@files $lang:literal: $($file:literal),+) => {
@@ -231,9 +239,9 @@ const SHARED_TEMPLATES: [(&str, &str); 2] = [
         include_str!("../templates/components.html"),
     ),
 ];
-const EN_TEMPLATES: [(&str, &str); 16] = language_templates!("en");
-const RU_TEMPLATES: [(&str, &str); 16] = language_templates!("ru");
-const KK_TEMPLATES: [(&str, &str); 16] = language_templates!("kk");
+const EN_TEMPLATES: [(&str, &str); 18] = language_templates!("en");
+const RU_TEMPLATES: [(&str, &str); 18] = language_templates!("ru");
+const KK_TEMPLATES: [(&str, &str); 18] = language_templates!("kk");
 
 fn builtin_templates() -> impl Iterator<Item = (&'static str, &'static str)> {
     SHARED_TEMPLATES
@@ -361,6 +369,10 @@ impl Composer {
                     NoticeKind::Resolved => Notice::Resolved {
                         measures: "Sample measures.",
                         result: "Sample result.",
+                    },
+                    NoticeKind::TrackAccess => Notice::TrackAccess {
+                        code: "123456",
+                        minutes: 15,
                     },
                 };
                 for tracking_url in [None, Some("https://operator.example/track")] {
@@ -501,6 +513,7 @@ impl Composer {
             Notice::Resolved { measures, result } => {
                 context! { measures => clean_text(measures), result => clean_text(result) }
             }
+            Notice::TrackAccess { code, minutes } => context! { code => one_line(code, 12), minutes },
         };
         ctx = context! { ..extra, ..ctx };
 

@@ -39,6 +39,10 @@ fn notice(kind: NoticeKind) -> Notice<'static> {
             measures: "The bet was re-settled by hand.",
             result: "12 500 KZT were credited to your balance.",
         },
+        NoticeKind::TrackAccess => Notice::TrackAccess {
+            code: "042917",
+            minutes: 15,
+        },
     }
 }
 
@@ -238,6 +242,10 @@ fn every_notice_in_every_language_parses_back_with_its_headers_and_parts() {
                     assert!(html.contains(measures) && html.contains(result), "{what}");
                     assert!(text.contains("14"), "{what}: the days to dispute");
                 }
+                Notice::TrackAccess { code, minutes } => {
+                    assert!(text.contains(code) && html.contains(code), "{what}");
+                    assert!(text.contains(&format!("{minutes} ")), "{what}: how long");
+                }
             }
             for forbidden in ["<script", "<link", "<img", "<style", "src=", "url("] {
                 assert!(!html.contains(forbidden), "{what}: {forbidden}");
@@ -331,6 +339,8 @@ The bet was re-settled by hand.
 12 500 KZT were credited to your balance.
 
 Если вы не согласны с результатом, ответьте на это письмо в течение 14 дней — обращение будет возобновлено, и мы рассмотрим его повторно.
+
+Расскажите, как мы справились: оцените ответ на странице обращения.
 
 Номер обращения: 28T-5CY-4T8
 Следить за рассмотрением обращения: https://operator.example/complaints/28T5CY4T8
@@ -889,7 +899,7 @@ fn operators_can_replace_templates_and_broken_ones_are_refused() {
             .contains("күн ішінде")
     );
     assert!(Composer::template_names().any(|n| n == "layout.html"));
-    assert_eq!(Composer::template_names().count(), 2 + 3 * 16);
+    assert_eq!(Composer::template_names().count(), 2 + 3 * 18);
     assert!(Composer::template_names().any(|n| n == "kk/staff.html"));
 
     let base = Composer::new();

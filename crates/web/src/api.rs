@@ -381,7 +381,7 @@ fn uuid_in_path(raw: &str, what: &'static str) -> ApiResult<Uuid> {
 
 /// Bytes a browser must save, never render: user-supplied files are served as downloads,
 /// sandboxed, with no type sniffing, whatever type they claim.
-fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
+pub(crate) fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
     let safe_type = match content_type {
         "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain" | "message/rfc822" => content_type,
         _ => "application/octet-stream",

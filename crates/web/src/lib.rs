@@ -9,6 +9,7 @@ pub mod faq;
 pub mod problem;
 pub mod routing;
 pub mod sla;
+pub mod track;
 pub mod ui;
 
 use axum::Router;
@@ -171,6 +172,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .nest("/api/v1", v1)
         .merge(player_chat)
         .merge(ui::routes())
+        .merge(track::routes())
         .route("/chat/v1/ws", get(chat::player_ws))
         .route("/chat/widget.js", get(chat::widget))
         .route("/api/openapi.json", get(openapi))

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 fluent_templates::static_loader! {
-    static LOCALES = {
+    pub(crate) static LOCALES = {
         locales: "./locales",
         fallback_language: "en",
         // Texts go into HTML: no invisible bidi isolation marks around arguments.
@@ -37,8 +37,8 @@ fluent_templates::static_loader! {
 }
 
 const SESSION_COOKIE: &str = "ombuds_session";
-const CSRF_COOKIE: &str = "ombuds_csrf";
-const LANG_COOKIE: &str = "ombuds_lang";
+pub(crate) const CSRF_COOKIE: &str = "ombuds_csrf";
+pub(crate) const LANG_COOKIE: &str = "ombuds_lang";
 const QUEUE_PAGE: u32 = 50;
 
 /// The languages the workspace speaks, in the switch's order.
@@ -70,6 +70,12 @@ impl Texts {
     pub fn lang(&self) -> Language {
         self.lang
     }
+
+    /// The text `key` with named string arguments.
+    pub fn with(&self, key: &str, args: &[(&'static str, String)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> = args.iter().map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone()))).collect();
+        LOCALES.try_lookup_with_args(&self.id, key, &args).unwrap_or_else(|| key.to_string())
+    }
 }
 
 /// Every key of the English file, for the test that every language has them all.
@@ -88,7 +94,7 @@ pub struct Page {
     /// The signed-in agent's name, if any.
     pub who: Option<String>,
     pub csrf: String,
-    texts: Texts,
+    pub(crate) texts: Texts,
 }
 
 impl Page {
@@ -239,7 +245,7 @@ pub fn routes() -> Router<AppState> {
 
 // ------------------------------------------------------------------ the frame
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -285,7 +291,7 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn cookie_header(name: &str, value: &str, max_age: Option<i64>, http_only: bool, secure: bool) -> HeaderValue {
+pub(crate) fn cookie_header(name: &str, value: &str, max_age: Option<i64>, http_only: bool, secure: bool) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; SameSite=Strict");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -300,7 +306,7 @@ fn cookie_header(name: &str, value: &str, max_age: Option<i64>, http_only: bool,
 }
 
 /// Adds the headers every page carries.
-fn secure(mut res: Response) -> Response {
+pub(crate) fn secure(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -317,12 +323,12 @@ fn secure(mut res: Response) -> Response {
 }
 
 /// The frame of a page: language, CSRF token (made when the browser has none), the agent.
-struct Frame {
-    page: Page,
-    set_cookies: Vec<HeaderValue>,
+pub(crate) struct Frame {
+    pub(crate) page: Page,
+    pub(crate) set_cookies: Vec<HeaderValue>,
 }
 
-fn frame(state: &AppState, headers: &HeaderMap, lang_query: Option<&str>, who: Option<&Agent>) -> Frame {
+pub(crate) fn frame(state: &AppState, headers: &HeaderMap, lang_query: Option<&str>, who: Option<&Agent>) -> Frame {
     let lang = negotiate(lang_query, headers);
     let secure_cookies = state.ui.secure_cookies;
     let mut set_cookies = vec![];
@@ -342,7 +348,7 @@ fn frame(state: &AppState, headers: &HeaderMap, lang_query: Option<&str>, who: O
     Frame { page: Page { lang: lang.as_str().into(), languages, who: who.map(|a| a.name.as_str().to_string()), csrf, texts }, set_cookies }
 }
 
-fn render(status: StatusCode, html: Result<String, askama::Error>, set_cookies: Vec<HeaderValue>) -> Response {
+pub(crate) fn render(status: StatusCode, html: Result<String, askama::Error>, set_cookies: Vec<HeaderValue>) -> Response {
     let mut res = match html {
         Ok(body) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body).into_response(),
         Err(e) => {
@@ -413,7 +419,7 @@ pub struct LoginForm {
 }
 
 /// The form's CSRF field must match the browser's CSRF cookie.
-fn csrf_ok(headers: &HeaderMap, field: &str) -> bool {
+pub(crate) fn csrf_ok(headers: &HeaderMap, field: &str) -> bool {
     cookie(headers, CSRF_COOKIE).is_some_and(|c| same(&c, field))
 }
 
@@ -935,7 +941,17 @@ async fn portal_submit(State(s): State<AppState>, headers: HeaderMap, Form(form)
         segments: Default::default(),
     };
     match s.desk.register_as(Actor::System, "portal".into(), reg, None).await {
-        Ok(r) => secure(Redirect::to(&format!("/portal/done?ref={}", r.complaint.reference)).into_response()),
+        Ok(r) => {
+            // The browser that filed it may follow it at once, without a code.
+            let mut res = Redirect::to(&format!("/portal/done?ref={}", r.complaint.reference)).into_response();
+            match s.desk.pass_for(r.complaint.id).await {
+                Ok(pass) => {
+                    res.headers_mut().append(header::SET_COOKIE, crate::track::pass_cookie(&s, &r.complaint.reference, &pass));
+                }
+                Err(e) => tracing::warn!(error = %e, "no tracking pass for a complaint filed on the portal"),
+            }
+            secure(res)
+        }
         Err(e) => {
             tracing::error!(error = %e, "a complaint from the portal could not be registered");
             render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the complaint could not be registered; try again".into()), f.set_cookies)

@@ -3,11 +3,11 @@
 //! show only what the agent may see with player text escaped, sign-out.
 
 mod common;
-use common::TestApp;
+use common::{Jar, TestApp, encode, form, page};
 use ombuds_desk::DeskConfig;
 use ombuds_store::testing::TestDb;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::json;
 
 ombuds_store::both_backends! {
@@ -52,58 +52,6 @@ async fn second_factor(db: &TestDb) {
     let csrf = jar.get("ombuds_csrf").unwrap();
     let (_, _, body) = form(&app, &mut jar, "/ui/me/totp/off", &[("csrf", &csrf), ("code", &totp_code(&secret, now + 30))]).await;
     assert!(body.contains("Второй фактор выключен."), "{body}");
-}
-
-/// A browser's cookie jar, kept by hand to see every attribute the server sets.
-#[derive(Default)]
-struct Jar(Vec<(String, String)>);
-
-impl Jar {
-    fn take(&mut self, headers: &HeaderMap) -> Vec<String> {
-        let set: Vec<String> = headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
-        for c in &set {
-            let (name, value) = c.split(';').next().unwrap().split_once('=').unwrap();
-            self.0.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.0.push((name.to_string(), value.to_string()));
-            }
-        }
-        set
-    }
-    fn header(&self) -> String {
-        self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
-    }
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
-    }
-}
-
-async fn page(app: &TestApp, jar: &mut Jar, path: &str) -> (StatusCode, HeaderMap, String) {
-    let res = app.http.get(format!("{}{path}", app.base)).header("cookie", jar.header()).send().await.unwrap();
-    let (s, h) = (res.status(), res.headers().clone());
-    jar.take(&h);
-    (s, h, res.text().await.unwrap())
-}
-
-/// `application/x-www-form-urlencoded`, as a browser sends a form.
-fn encode(fields: &[(&str, &str)]) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-                b' ' => "+".to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
-}
-
-async fn form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
-    let res = app.http.post(format!("{}{path}", app.base)).header("cookie", jar.header()).header("content-type", "application/x-www-form-urlencoded").body(encode(fields)).send().await.unwrap();
-    let (s, h) = (res.status(), res.headers().clone());
-    jar.take(&h);
-    (s, h, res.text().await.unwrap())
 }
 
 async fn sign_in_and_queues(db: &TestDb) {

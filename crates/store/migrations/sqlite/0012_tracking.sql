@@ -10,7 +10,7 @@ CREATE TABLE track_codes (
     complaint_id BLOB PRIMARY KEY REFERENCES complaints(id),
     nonce        BLOB NOT NULL,
     issued_at    BIGINT NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0
+    attempts     BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE desk_secrets (

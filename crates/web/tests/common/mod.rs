@@ -4,6 +4,7 @@
 
 use ombuds_desk::{Desk, DeskConfig};
 use ombuds_store::testing::TestDb;
+use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -78,4 +79,56 @@ pub async fn read(res: reqwest::Response) -> (StatusCode, Value) {
     let status = res.status();
     let text = res.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// A browser's cookie jar, kept by hand to see every attribute the server sets.
+#[derive(Default)]
+pub struct Jar(pub Vec<(String, String)>);
+
+impl Jar {
+    pub fn take(&mut self, headers: &HeaderMap) -> Vec<String> {
+        let set: Vec<String> = headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        for c in &set {
+            let (name, value) = c.split(';').next().unwrap().split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.0.push((name.to_string(), value.to_string()));
+            }
+        }
+        set
+    }
+    pub fn header(&self) -> String {
+        self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    }
+}
+
+pub async fn page(app: &TestApp, jar: &mut Jar, path: &str) -> (StatusCode, HeaderMap, String) {
+    let res = app.http.get(format!("{}{path}", app.base)).header("cookie", jar.header()).send().await.unwrap();
+    let (s, h) = (res.status(), res.headers().clone());
+    jar.take(&h);
+    (s, h, res.text().await.unwrap())
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+pub fn encode(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+pub async fn form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    let res = app.http.post(format!("{}{path}", app.base)).header("cookie", jar.header()).header("content-type", "application/x-www-form-urlencoded").body(encode(fields)).send().await.unwrap();
+    let (s, h) = (res.status(), res.headers().clone());
+    jar.take(&h);
+    (s, h, res.text().await.unwrap())
 }

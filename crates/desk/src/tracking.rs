@@ -1,0 +1,290 @@
+//! The player's side of a complaint on the portal: opening it with an e-mailed link or a
+//! one-time code, reading the thread, replying with files, and rating the resolution.
+//!
+//! A player has no account. Whoever can read the mailbox the complaint was filed from may open
+//! it: the link in every notice, or a code sent on request to that mailbox. Either gives the
+//! browser a pass for that one complaint. Asking for a code answers the same whether or not
+//! the reference and address match, so nobody learns which references exist.
+
+use crate::{Desk, DeskError, Result};
+use ombuds_core::command::{self, Ctx};
+use ombuds_core::tracking::{TrackKeyError, TrackKeys, clean_file_name, sniff_file};
+use ombuds_core::*;
+use ombuds_store::{AttachmentInfo, ChangeRequest, Decide, NewAttachment, Outcome, StoreError};
+pub use ombuds_store::TRACK_ACCESS_JOB;
+use sha2::Digest;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct TrackConfig {
+    /// How long a link in an e-mail opens the complaint.
+    pub link_ttl: Duration,
+    /// How long a one-time code is good for.
+    pub code_ttl: Duration,
+    /// Wrong tries before a code is spent.
+    pub code_attempts: i64,
+    /// A new code is sent at most this often per complaint.
+    pub code_gap: Duration,
+    /// How long the browser stays in once in.
+    pub pass_ttl: Duration,
+    /// Files per reply, and bytes per file.
+    pub max_files: usize,
+    pub max_file_bytes: usize,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            link_ttl: Duration::from_secs(30 * 24 * 3600),
+            code_ttl: Duration::from_secs(15 * 60),
+            code_attempts: 5,
+            code_gap: Duration::from_secs(60),
+            pass_ttl: Duration::from_secs(12 * 3600),
+            max_files: 5,
+            max_file_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a browser keeps once in: the value of a cookie scoped to the complaint's page.
+#[derive(Debug, Clone)]
+pub struct TrackPass {
+    pub value: String,
+    pub expires: jiff::Timestamp,
+}
+
+/// A file as the player's browser sent it.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: String,
+    pub data: Vec<u8>,
+}
+
+/// A complaint as its player sees it: no internal notes, no staff names.
+#[derive(Debug, Clone)]
+pub struct TrackedComplaint {
+    pub complaint: Complaint,
+    /// The player's messages and the replies sent to them, oldest first.
+    pub messages: Vec<Message>,
+    pub files: Vec<AttachmentInfo>,
+    /// The department's name in the complaint's language, when routed.
+    pub department: Option<String>,
+}
+
+const SECRET_NAME: &str = "tracking";
+
+fn span(d: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::from_hours(1))
+}
+
+fn bad_key(e: TrackKeyError) -> DeskError {
+    DeskError::Unauthorized(match e {
+        TrackKeyError::Expired => "the link has expired",
+        TrackKeyError::Malformed | TrackKeyError::BadSignature => "the link is not valid",
+    })
+}
+
+impl Desk {
+    async fn track_secret(&self) -> Result<&[u8]> {
+        let s = self
+            .track_secret
+            .get_or_try_init(|| async {
+                let fresh: [u8; 32] = rand::random();
+                self.store.desk_secret(SECRET_NAME, &fresh).await
+            })
+            .await?;
+        Ok(s.as_slice())
+    }
+
+    async fn by_ref(&self, reference: &ComplaintRef) -> Result<Complaint> {
+        match self.store.complaint_by_ref(reference).await {
+            Ok(c) => Ok(c),
+            Err(StoreError::NotFound) => Err(DeskError::NotFound("complaint")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The `key` for a tracking link to the complaint, good for the configured time (e-mails
+    /// carry it).
+    pub async fn track_link_key(&self, complaint_id: Uuid) -> Result<String> {
+        let expires = now() + span(self.config.tracking.link_ttl);
+        Ok(TrackKeys::new(self.track_secret().await?).link_key(complaint_id, expires))
+    }
+
+    /// Sends a code (and a link) to the complaint's mailbox when `email` is the player's address.
+    /// Answers the same in every case, so references cannot be probed.
+    pub async fn request_track_code(&self, reference: &ComplaintRef, email: &EmailAddress) -> Result<()> {
+        let complaint = match self.by_ref(reference).await {
+            Ok(c) => c,
+            Err(DeskError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let player = self.store.player(complaint.player_id).await?;
+        if player.email.as_ref().is_none_or(|e| !e.as_str().eq_ignore_ascii_case(email.as_str())) {
+            tracing::info!(complaint = %reference, "tracking code asked for with another address; nothing sent");
+            return Ok(());
+        }
+        let nonce: [u8; 16] = rand::random();
+        if self.store.issue_track_code(complaint.id, &nonce, self.config.tracking.code_gap).await? {
+            self.jobs_ready.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// The code and link key an access e-mail carries; `None` when the code was spent or
+    /// replaced meanwhile (a newer e-mail carries the newer code).
+    pub async fn track_access_mail(&self, complaint_id: Uuid) -> Result<Option<(String, String)>> {
+        let Some(code) = self.store.track_code(complaint_id).await? else { return Ok(None) };
+        if code.issued_at + span(self.config.tracking.code_ttl) <= now() {
+            return Ok(None);
+        }
+        let keys = TrackKeys::new(self.track_secret().await?);
+        let link = keys.link_key(complaint_id, now() + span(self.config.tracking.link_ttl));
+        Ok(Some((keys.code(complaint_id, &code.nonce), link)))
+    }
+
+    pub fn tracking_config(&self) -> &TrackConfig {
+        &self.config.tracking
+    }
+
+    /// How many minutes a code is good for (the e-mail says so).
+    pub fn track_code_minutes(&self) -> u64 {
+        self.config.tracking.code_ttl.as_secs().div_ceil(60)
+    }
+
+    /// A pass for a complaint the browser itself just filed (the portal form).
+    pub async fn pass_for(&self, complaint_id: Uuid) -> Result<TrackPass> {
+        let expires = now() + span(self.config.tracking.pass_ttl);
+        Ok(TrackPass { value: TrackKeys::new(self.track_secret().await?).pass(complaint_id, expires), expires })
+    }
+
+    /// Opens the complaint with the key of an e-mailed link.
+    pub async fn open_with_link(&self, reference: &ComplaintRef, key: &str) -> Result<TrackPass> {
+        let complaint = self.by_ref(reference).await.map_err(|_| DeskError::Unauthorized("the link is not valid"))?;
+        TrackKeys::new(self.track_secret().await?).check_link_key(complaint.id, key, now()).map_err(bad_key)?;
+        self.pass_for(complaint.id).await
+    }
+
+    /// Opens the complaint with its one-time code. A wrong code counts; after too many, or once
+    /// used, or once expired, the code is gone and the player asks for a new one.
+    pub async fn open_with_code(&self, reference: &ComplaintRef, code: &str) -> Result<TrackPass> {
+        const WRONG: DeskError = DeskError::Unauthorized("the code is wrong or has expired");
+        let complaint = match self.by_ref(reference).await {
+            Ok(c) => c,
+            Err(DeskError::NotFound(_)) => return Err(WRONG),
+            Err(e) => return Err(e),
+        };
+        let Some(live) = self.store.track_code(complaint.id).await? else { return Err(WRONG) };
+        let cfg = &self.config.tracking;
+        if live.issued_at + span(cfg.code_ttl) <= now() || live.attempts >= cfg.code_attempts {
+            self.store.spend_track_code(complaint.id, &live.nonce).await?;
+            return Err(WRONG);
+        }
+        if !TrackKeys::new(self.track_secret().await?).code_matches(complaint.id, &live.nonce, code) {
+            if self.store.count_track_attempt(complaint.id).await? >= cfg.code_attempts {
+                self.store.spend_track_code(complaint.id, &live.nonce).await?;
+            }
+            return Err(WRONG);
+        }
+        // Good once: a concurrent request with the same code loses.
+        if !self.store.spend_track_code(complaint.id, &live.nonce).await? {
+            return Err(WRONG);
+        }
+        self.pass_for(complaint.id).await
+    }
+
+    /// The complaint behind a pass, or `Unauthorized` (the page then asks for a code).
+    async fn passed(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<Complaint> {
+        let pass = pass.ok_or(DeskError::Unauthorized("open the complaint with the link or a code"))?;
+        let complaint = self.by_ref(reference).await.map_err(|_| DeskError::Unauthorized("open the complaint with the link or a code"))?;
+        TrackKeys::new(self.track_secret().await?).check_pass(complaint.id, pass, now()).map_err(bad_key)?;
+        Ok(complaint)
+    }
+
+    /// The complaint as its player sees it.
+    pub async fn tracked(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<TrackedComplaint> {
+        let complaint = self.passed(reference, pass).await?;
+        let (messages, files) = tokio::try_join!(self.store.messages(complaint.id), self.store.attachments(complaint.id))?;
+        let departments = self.departments().await?;
+        let messages: Vec<Message> = messages.into_iter().filter(|m| m.kind != MessageKind::Note).collect();
+        let files = files.into_iter().filter(|f| f.message_id.is_none_or(|id| messages.iter().any(|m| m.id == id))).collect();
+        let department = complaint.department.as_ref().and_then(|code| departments.iter().find(|d| &d.code == code)).map(|d| {
+            match complaint.language {
+                Language::Ru => d.name_ru.clone(),
+                Language::Kk => d.name_kk.clone(),
+                Language::En => d.name_en.clone(),
+            }
+        });
+        Ok(TrackedComplaint { complaint, messages, files, department })
+    }
+
+    /// One of the complaint's files the player may see.
+    pub async fn tracked_file(&self, reference: &ComplaintRef, pass: Option<&str>, id: Uuid) -> Result<(AttachmentInfo, Vec<u8>)> {
+        let view = self.tracked(reference, pass).await?;
+        if !view.files.iter().any(|f| f.id == id) {
+            return Err(DeskError::NotFound("file"));
+        }
+        Ok(self.store.attachment(id).await?)
+    }
+
+    /// Checks the player's files: how many, how big, of a kind the desk keeps.
+    pub fn check_uploads(&self, uploads: Vec<Upload>) -> Result<Vec<NewAttachment>> {
+        let cfg = &self.config.tracking;
+        if uploads.len() > cfg.max_files {
+            return Err(DomainError::invalid("files", "too_many_files", format!("at most {} files at a time", cfg.max_files)).into());
+        }
+        uploads
+            .into_iter()
+            .map(|u| {
+                let name = clean_file_name(&u.filename).unwrap_or_else(|| "file".to_string());
+                if u.data.is_empty() {
+                    return Err(DomainError::invalid("files", "empty_file", format!("'{name}' is empty")).into());
+                }
+                if u.data.len() > cfg.max_file_bytes {
+                    return Err(DomainError::invalid("files", "file_too_large", format!("'{name}' is larger than {} MB", cfg.max_file_bytes / (1024 * 1024))).into());
+                }
+                let Some(content_type) = sniff_file(&u.data) else {
+                    return Err(DomainError::invalid("files", "file_type", format!("'{name}' is not a picture, a PDF or a text file")).into());
+                };
+                Ok(NewAttachment { sha256: sha2::Sha256::digest(&u.data).to_vec(), filename: name, content_type: content_type.to_string(), data: u.data })
+            })
+            .collect()
+    }
+
+    /// A player's command on their own complaint (a reply, a rating), with any files.
+    async fn as_player(&self, complaint: &Complaint, cmd: Command, files: Vec<NewAttachment>) -> Result<Complaint> {
+        let departments = self.departments().await?;
+        let sla = self.sla();
+        let actor = Actor::Player { id: complaint.player_id };
+        let decide: Decide = Box::new(move |current: &Complaint| {
+            let mut new_id = Uuid::now_v7;
+            let mut ctx = Ctx { now: now(), actor: actor.clone(), departments: &departments, sla: &sla, new_id: &mut new_id };
+            command::change(current, &cmd, &mut ctx)
+        });
+        let mut req = ChangeRequest::new(complaint.id, decide);
+        req.uploads = files;
+        match self.store.write(ombuds_store::WriteOp::Change(req)).await? {
+            Outcome::Changed(c) => {
+                self.jobs_ready.notify_waiters();
+                Ok(*c)
+            }
+            Outcome::Unchanged(c) => Ok(*c),
+            Outcome::Refused(e) => Err(e.into()),
+            Outcome::Missing => Err(DeskError::NotFound("complaint")),
+            other => unreachable!("a change cannot answer {other:?}"),
+        }
+    }
+
+    /// The player writes on the portal, with files already checked by [`Desk::check_uploads`].
+    pub async fn player_reply(&self, reference: &ComplaintRef, pass: Option<&str>, text: Body, files: Vec<NewAttachment>) -> Result<Complaint> {
+        let complaint = self.passed(reference, pass).await?;
+        self.as_player(&complaint, Command::RecordPlayerReply { channel: Some(Channel::Web), text }, files).await
+    }
+
+    /// The player rates the resolution.
+    pub async fn rate(&self, reference: &ComplaintRef, pass: Option<&str>, score: CsatScore, comment: Option<Body>) -> Result<Complaint> {
+        let complaint = self.passed(reference, pass).await?;
+        self.as_player(&complaint, Command::Rate { score, comment }, vec![]).await
+    }
+}

@@ -1,0 +1,406 @@
+//! The player's pages for following a complaint: `/track` asks for the reference and the
+//! e-mail address and sends a one-time code; the code, or the link in any notice, opens
+//! `/track/{ref}`, where the player reads the conversation, replies with files, and rates the
+//! resolution. The pass is a cookie scoped to that one complaint's pages (`SameSite=Lax`, so a
+//! link clicked in a mail client opens the page). Handlers call the desk, never the store.
+
+use crate::AppState;
+use crate::ui::{CSRF_COOKIE, Frame, Page, cookie, csrf_ok, frame, render, secure};
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ombuds_core::*;
+use ombuds_desk::DeskError;
+use ombuds_desk::tracking::{TrackPass, Upload};
+use serde::Deserialize;
+use uuid::Uuid;
+
+const PASS_COOKIE: &str = "ombuds_track";
+/// A reply's whole request: text and files (each file is also held to the desk's own limit).
+const REPLY_BODY_LIMIT: usize = 30 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/track", get(start).post(send_code))
+        .route("/track/code", post(enter_code))
+        .route("/track/{reference}", get(tracked))
+        .route("/track/{reference}/reply", post(reply).layer(DefaultBodyLimit::max(REPLY_BODY_LIMIT)))
+        .route("/track/{reference}/rate", post(rate))
+        .route("/track/{reference}/files/{id}", get(file))
+}
+
+#[derive(Template)]
+#[template(path = "ui/track_start.html")]
+struct StartPage {
+    page: Page,
+    reference: String,
+    email: String,
+    /// The code was asked for: show the code form.
+    sent: bool,
+    error: Option<String>,
+}
+
+struct ThreadRow {
+    mine: bool,
+    label: String,
+    at: String,
+    body: String,
+    /// (id, name, size)
+    files: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/track.html")]
+struct TrackPage {
+    page: Page,
+    reference: String,
+    subject: String,
+    status_key: String,
+    status: String,
+    filed: String,
+    department: Option<String>,
+    expected: Option<String>,
+    rows: Vec<ThreadRow>,
+    /// (measures, result, when)
+    resolution: Option<(String, String, String)>,
+    can_reply: bool,
+    resolved: bool,
+    can_rate: bool,
+    /// (score, comment)
+    rated: Option<(u8, String)>,
+    error: Option<String>,
+    notice: Option<String>,
+    reply_text: String,
+    max_files: usize,
+    max_mb: usize,
+    /// (score, label) for the rating form.
+    scores: Vec<(u8, String)>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct StartQuery {
+    pub lang: Option<String>,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+}
+
+async fn start(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
+    let f = frame(&s, &headers, q.lang.as_deref(), None);
+    let reference = q.reference.as_deref().and_then(|r| ComplaintRef::parse(r).ok()).map(|r| r.to_string()).unwrap_or_default();
+    let html = StartPage { page: f.page, reference, email: String::new(), sent: false, error: None }.render();
+    render(StatusCode::OK, html, f.set_cookies)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SendForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default, rename = "ref")]
+    pub reference: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+fn start_page(f: Frame, status: StatusCode, form: &SendForm, sent: bool, error_key: Option<&str>) -> Response {
+    let error = error_key.map(|k| f.page.t(k));
+    let page = StartPage { reference: form.reference.chars().take(40).collect(), email: form.email.chars().take(320).collect(), sent, error, page: f.page };
+    render(status, page.render(), f.set_cookies)
+}
+
+async fn send_code(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SendForm>) -> Response {
+    let f = frame(&s, &headers, None, None);
+    if !csrf_ok(&headers, &form.csrf) {
+        return start_page(f, StatusCode::FORBIDDEN, &form, false, Some("csrf-failed"));
+    }
+    let Ok(reference) = ComplaintRef::parse(&form.reference) else {
+        return start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, false, Some("track-bad-reference"));
+    };
+    let Ok(email) = EmailAddress::parse(&form.email) else {
+        return start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, false, Some("field-invalid-email"));
+    };
+    if let Err(e) = s.desk.request_track_code(&reference, &email).await {
+        tracing::error!(error = %e, "a tracking code could not be issued");
+        return start_page(f, StatusCode::SERVICE_UNAVAILABLE, &form, false, Some("track-try-later"));
+    }
+    let form = SendForm { reference: reference.to_string(), ..form };
+    start_page(f, StatusCode::OK, &form, true, None)
+}
+
+/// The pass cookie, for the complaint's own pages only.
+pub(crate) fn pass_cookie(s: &AppState, reference: &ComplaintRef, pass: &TrackPass) -> HeaderValue {
+    let age = pass.expires.duration_since(jiff::Timestamp::now()).as_secs().max(0);
+    let mut c = format!("{PASS_COOKIE}={}; Path=/track/{reference}; SameSite=Lax; HttpOnly; Max-Age={age}", pass.value);
+    if s.ui.secure_cookies {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("passes are URL-safe")
+}
+
+fn to_complaint(s: &AppState, reference: &ComplaintRef, pass: &TrackPass) -> Response {
+    let mut res = Redirect::to(&format!("/track/{reference}")).into_response();
+    res.headers_mut().append(header::SET_COOKIE, pass_cookie(s, reference, pass));
+    secure(res)
+}
+
+async fn enter_code(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SendForm>) -> Response {
+    let f = frame(&s, &headers, None, None);
+    if !csrf_ok(&headers, &form.csrf) {
+        return start_page(f, StatusCode::FORBIDDEN, &form, true, Some("csrf-failed"));
+    }
+    let Ok(reference) = ComplaintRef::parse(&form.reference) else {
+        return start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, false, Some("track-bad-reference"));
+    };
+    match s.desk.open_with_code(&reference, &form.code).await {
+        Ok(pass) => to_complaint(&s, &reference, &pass),
+        Err(DeskError::Unauthorized(_)) => start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, true, Some("track-code-wrong")),
+        Err(e) => {
+            tracing::error!(error = %e, "a tracking code could not be checked");
+            start_page(f, StatusCode::SERVICE_UNAVAILABLE, &form, true, Some("track-try-later"))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TrackQuery {
+    pub lang: Option<String>,
+    pub key: Option<String>,
+    /// Back from a reply that was recorded.
+    pub sent: Option<String>,
+}
+
+fn ask_for_code(reference: &str) -> Response {
+    secure(Redirect::to(&format!("/track?ref={}", urlencoding(reference))).into_response())
+}
+
+/// A reference as typed into a URL, kept to the characters a reference has.
+fn urlencoding(raw: &str) -> String {
+    raw.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(20).collect()
+}
+
+async fn tracked(State(s): State<AppState>, headers: HeaderMap, Path(raw): Path<String>, Query(q): Query<TrackQuery>) -> Response {
+    let Ok(reference) = ComplaintRef::parse(&raw) else { return ask_for_code(&raw) };
+    if let Some(key) = q.key.as_deref() {
+        // The link from an e-mail: swap the key for a pass, and drop it from the address bar.
+        return match s.desk.open_with_link(&reference, key).await {
+            Ok(pass) => to_complaint(&s, &reference, &pass),
+            Err(DeskError::Unauthorized(why)) => {
+                let f = frame(&s, &headers, q.lang.as_deref(), None);
+                let key = if why.contains("expired") { "track-link-expired" } else { "track-link-bad" };
+                let form = SendForm { reference: reference.to_string(), ..Default::default() };
+                start_page(f, StatusCode::UNAUTHORIZED, &form, false, Some(key))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a tracking link could not be checked");
+                secure((StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response())
+            }
+        };
+    }
+    let notice = q.sent.is_some().then(|| crate::ui::Texts::new(crate::ui::negotiate(q.lang.as_deref(), &headers)).t("track-replied"));
+    show(&s, &headers, q.lang.as_deref(), &reference, StatusCode::OK, None, notice, String::new()).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn show(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+    reference: &ComplaintRef,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    reply_text: String,
+) -> Response {
+    let pass = cookie(headers, PASS_COOKIE);
+    let view = match s.desk.tracked(reference, pass.as_deref()).await {
+        Ok(v) => v,
+        Err(DeskError::Unauthorized(_)) => return ask_for_code(&reference.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "a tracked complaint could not be read");
+            return secure((StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response());
+        }
+    };
+    // The player's own language unless they chose another.
+    let lang = lang.or_else(|| (cookie(headers, crate::ui::LANG_COOKIE).is_none() && headers.get(header::ACCEPT_LANGUAGE).is_none()).then(|| view.complaint.language.as_str()));
+    let f = frame(s, headers, lang, None);
+    let t = &f.page.texts;
+    let c = &view.complaint;
+    let size = |n: i64| if n >= 1024 * 1024 { format!("{:.1} MB", n as f64 / 1048576.0) } else { format!("{} KB", (n + 1023) / 1024) };
+    let files_of = |id: Option<Uuid>| -> Vec<(String, String, String)> {
+        view.files.iter().filter(|a| a.message_id == id).map(|a| (a.id.to_string(), a.filename.clone(), size(a.size))).collect()
+    };
+    let mut rows = vec![ThreadRow { mine: true, label: t.t("track-you"), at: t.when(c.created_at), body: c.description.as_str().to_string(), files: files_of(None) }];
+    rows.extend(view.messages.iter().map(|m| {
+        let mine = m.kind == MessageKind::Inbound;
+        ThreadRow { mine, label: t.t(if mine { "track-you" } else { "track-support" }), at: t.when(m.created_at), body: m.body.as_str().to_string(), files: files_of(Some(m.id)) }
+    }));
+    let expected = c.sla.as_ref().filter(|_| c.status.is_open()).and_then(|s| s.resolution.as_ref()).map(|d| t.when(d.due));
+    let cfg = s.desk.tracking_config();
+    let page = TrackPage {
+        reference: c.reference.to_string(),
+        subject: c.subject.as_str().to_string(),
+        status_key: c.status.as_str().to_string(),
+        status: t.t(&format!("status-{}", c.status.as_str())),
+        filed: t.when(c.created_at),
+        department: view.department.clone(),
+        expected,
+        rows,
+        resolution: c.resolution.as_ref().filter(|_| !c.status.is_open()).map(|r| (r.measures.as_str().to_string(), r.result.as_str().to_string(), t.when(r.at))),
+        can_reply: c.status != Status::Closed,
+        resolved: matches!(c.status, Status::Resolved),
+        can_rate: matches!(c.status, Status::Resolved | Status::Closed) && c.rating.is_none(),
+        rated: c.rating.as_ref().map(|r| (r.score.get(), r.comment.as_ref().map(|b| b.as_str().to_string()).unwrap_or_default())),
+        error,
+        notice,
+        reply_text,
+        max_files: cfg.max_files,
+        max_mb: cfg.max_file_bytes / (1024 * 1024),
+        scores: (1..=5u8).map(|n| (n, t.t(&format!("rate-{n}")))).collect(),
+        page: f.page,
+    };
+    render(status, page.render(), f.set_cookies)
+}
+
+/// The message a refused player action shows.
+fn refusal(page_texts: &crate::ui::Texts, e: &DeskError) -> Option<String> {
+    let key = match e {
+        DeskError::Domain(DomainError::Invalid(errors)) => match errors.first().map(|f| f.code) {
+            Some("too_many_files") => "file-too-many",
+            Some("file_too_large") => "file-too-large",
+            Some("empty_file") => "file-empty",
+            Some("file_type") => "file-type",
+            Some("too_long") => "field-too-long",
+            Some("invalid_score") => "rate-pick",
+            _ => "field-required",
+        },
+        DeskError::Domain(DomainError::IllegalTransition { .. }) => "track-not-now",
+        _ => return None,
+    };
+    let detail = match e {
+        DeskError::Domain(DomainError::Invalid(errors)) => errors.first().map(|f| f.message.clone()),
+        _ => None,
+    };
+    Some(match detail {
+        Some(d) if key.starts_with("file-") => format!("{} ({d})", page_texts.t(key)),
+        _ => page_texts.t(key),
+    })
+}
+
+async fn reply(State(s): State<AppState>, headers: HeaderMap, Path(raw): Path<String>, mut multipart: Multipart) -> Response {
+    let Ok(reference) = ComplaintRef::parse(&raw) else { return ask_for_code(&raw) };
+    let texts = crate::ui::Texts::new(crate::ui::negotiate(None, &headers));
+    let (mut csrf, mut text, mut uploads, mut too_big) = (String::new(), String::new(), vec![], false);
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                let filename = field.file_name().map(str::to_string);
+                match field.bytes().await {
+                    Ok(bytes) => match (name.as_str(), filename) {
+                        ("csrf", _) => csrf = String::from_utf8_lossy(&bytes).into_owned(),
+                        ("text", _) => text = String::from_utf8_lossy(&bytes).into_owned(),
+                        // A file input left empty still sends a part, with no name and no bytes.
+                        ("files", Some(filename)) if !(filename.is_empty() && bytes.is_empty()) => uploads.push(Upload { filename, data: bytes.to_vec() }),
+                        _ => {}
+                    },
+                    Err(_) => {
+                        too_big = true;
+                        break;
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                too_big = true;
+                break;
+            }
+        }
+    }
+    if !csrf_ok(&headers, &csrf) || cookie(&headers, CSRF_COOKIE).is_none() {
+        return show(&s, &headers, None, &reference, StatusCode::FORBIDDEN, Some(texts.t("csrf-failed")), None, text).await;
+    }
+    if too_big {
+        return show(&s, &headers, None, &reference, StatusCode::PAYLOAD_TOO_LARGE, Some(texts.t("file-too-large")), None, text).await;
+    }
+    let Ok(body) = Body::parse(&text) else {
+        let key = if text.trim().is_empty() { "track-reply-required" } else { "field-too-long" };
+        return show(&s, &headers, None, &reference, StatusCode::UNPROCESSABLE_ENTITY, Some(texts.t(key)), None, text).await;
+    };
+    let pass = cookie(&headers, PASS_COOKIE);
+    let result = match s.desk.check_uploads(uploads) {
+        Ok(files) => s.desk.player_reply(&reference, pass.as_deref(), body, files).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => secure(Redirect::to(&format!("/track/{reference}?sent=1")).into_response()),
+        Err(DeskError::Unauthorized(_)) => ask_for_code(&reference.to_string()),
+        Err(e) => match refusal(&texts, &e) {
+            Some(message) => show(&s, &headers, None, &reference, StatusCode::UNPROCESSABLE_ENTITY, Some(message), None, text).await,
+            None => {
+                tracing::error!(error = %e, "a player's reply could not be recorded");
+                show(&s, &headers, None, &reference, StatusCode::SERVICE_UNAVAILABLE, Some(texts.t("track-try-later")), None, text).await
+            }
+        },
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RateForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub score: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+async fn rate(State(s): State<AppState>, headers: HeaderMap, Path(raw): Path<String>, Form(form): Form<RateForm>) -> Response {
+    let Ok(reference) = ComplaintRef::parse(&raw) else { return ask_for_code(&raw) };
+    let texts = crate::ui::Texts::new(crate::ui::negotiate(None, &headers));
+    if !csrf_ok(&headers, &form.csrf) {
+        return show(&s, &headers, None, &reference, StatusCode::FORBIDDEN, Some(texts.t("csrf-failed")), None, String::new()).await;
+    }
+    let Ok(score) = CsatScore::parse(&form.score) else {
+        return show(&s, &headers, None, &reference, StatusCode::UNPROCESSABLE_ENTITY, Some(texts.t("rate-pick")), None, String::new()).await;
+    };
+    let comment = match form.comment.trim() {
+        "" => None,
+        c => match Body::parse(c) {
+            Ok(b) if c.chars().count() <= 2_000 => Some(b),
+            _ => return show(&s, &headers, None, &reference, StatusCode::UNPROCESSABLE_ENTITY, Some(texts.t("field-too-long")), None, String::new()).await,
+        },
+    };
+    let pass = cookie(&headers, PASS_COOKIE);
+    match s.desk.rate(&reference, pass.as_deref(), score, comment).await {
+        Ok(_) => show(&s, &headers, None, &reference, StatusCode::OK, None, Some(texts.t("rate-thanks")), String::new()).await,
+        Err(DeskError::Unauthorized(_)) => ask_for_code(&reference.to_string()),
+        Err(e) => match refusal(&texts, &e) {
+            Some(message) => show(&s, &headers, None, &reference, StatusCode::CONFLICT, Some(message), None, String::new()).await,
+            None => {
+                tracing::error!(error = %e, "a rating could not be recorded");
+                show(&s, &headers, None, &reference, StatusCode::SERVICE_UNAVAILABLE, Some(texts.t("track-try-later")), None, String::new()).await
+            }
+        },
+    }
+}
+
+async fn file(State(s): State<AppState>, headers: HeaderMap, Path((raw, id)): Path<(String, String)>) -> Response {
+    let (Ok(reference), Ok(id)) = (ComplaintRef::parse(&raw), Uuid::parse_str(&id)) else {
+        return secure(StatusCode::NOT_FOUND.into_response());
+    };
+    let pass = cookie(&headers, PASS_COOKIE);
+    match s.desk.tracked_file(&reference, pass.as_deref(), id).await {
+        Ok((info, data)) => crate::api::download(data, &info.content_type, &info.filename),
+        Err(DeskError::Unauthorized(_)) => ask_for_code(&reference.to_string()),
+        Err(DeskError::NotFound(_)) => secure(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "a file could not be read");
+            secure(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+    }
+}
