@@ -230,9 +230,8 @@ async fn show(
     let f = frame(s, headers, lang, None);
     let t = &f.page.texts;
     let c = &view.complaint;
-    let size = |n: i64| if n >= 1024 * 1024 { format!("{:.1} MB", n as f64 / 1048576.0) } else { format!("{} KB", (n + 1023) / 1024) };
     let files_of = |id: Option<Uuid>| -> Vec<(String, String, String)> {
-        view.files.iter().filter(|a| a.message_id == id).map(|a| (a.id.to_string(), a.filename.clone(), size(a.size))).collect()
+        view.files.iter().filter(|a| a.message_id == id).map(|a| (a.id.to_string(), a.filename.clone(), crate::ui::file_size(a.size))).collect()
     };
     let mut rows = vec![ThreadRow { mine: true, label: t.t("track-you"), at: t.when(c.created_at), body: c.description.as_str().to_string(), files: files_of(None) }];
     rows.extend(view.messages.iter().map(|m| {

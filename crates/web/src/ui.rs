@@ -141,6 +141,8 @@ struct MessageRow {
     label: String,
     at: String,
     body: String,
+    /// (id, name, size)
+    files: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]
@@ -162,7 +164,12 @@ struct ComplaintPage {
     player: String,
     created: String,
     description: String,
+    description_files: Vec<(String, String, String)>,
     messages: Vec<MessageRow>,
+    /// (score, comment)
+    rating: Option<(u8, String)>,
+    /// The player's other complaints: (reference, subject, status, filed)
+    earlier: Vec<(String, String, String, String)>,
     text_actions: Vec<(&'static str, String)>,
     /// (code, name) of the active departments, for routing.
     departments: Vec<(String, String)>,
@@ -240,6 +247,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/queue", get(queue))
         .route("/ui/complaints/{reference}", get(complaint_page))
         .route("/ui/complaints/{reference}/act", post(complaint_act))
+        .route("/ui/complaints/{reference}/files/{id}", get(complaint_file))
         .route("/ui/assets/ui.css", get(stylesheet))
 }
 
@@ -639,14 +647,32 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
         .into();
         LOCALES.try_lookup_with_args(&texts.id, "complaint-suggestion", &args).unwrap_or_default()
     });
+    let files = s.desk.attachments_of(who, &reference).await.unwrap_or_default();
+    let files_of = |id: Option<uuid::Uuid>| -> Vec<(String, String, String)> {
+        files.iter().filter(|a| a.message_id == id).map(|a| (a.id.to_string(), a.filename.clone(), file_size(a.size))).collect()
+    };
     let messages = view
         .messages
         .iter()
         .map(|m| {
             let kind = m.kind.as_str();
-            MessageRow { kind, label: texts.t(&format!("msg-{kind}")), at: texts.when(m.created_at), body: m.body.as_str().to_string() }
+            MessageRow { kind, label: texts.t(&format!("msg-{kind}")), at: texts.when(m.created_at), body: m.body.as_str().to_string(), files: files_of(Some(m.id)) }
         })
         .collect();
+    let same_player = ComplaintFilter { player_id: Some(c.player_id), ..Default::default() };
+    let earlier = match s.desk.list(who, &same_player, PageRequest { after: None, limit: 11 }).await {
+        Ok(p) => p
+            .items
+            .iter()
+            .filter(|o| o.id != c.id)
+            .take(10)
+            .map(|o| (o.reference.to_string(), o.subject.as_str().to_string(), texts.t(&format!("status-{}", o.status.as_str())), texts.when(o.created_at)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the player's other complaints could not be listed");
+            vec![]
+        }
+    };
     let title_args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reference"), FluentValue::from(c.reference.to_string()))].into();
     let page = ComplaintPage {
         title: LOCALES.try_lookup_with_args(&texts.id, "complaint-title", &title_args).unwrap_or_default(),
@@ -663,7 +689,10 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
         player,
         created: texts.when(c.created_at),
         description: c.description.as_str().to_string(),
+        description_files: files_of(None),
         messages,
+        rating: c.rating.as_ref().map(|r| (r.score.get(), r.comment.as_ref().map(|b| b.as_str().to_string()).unwrap_or_default())),
+        earlier,
         text_actions: [
             ("reply", "act-reply"),
             ("note", "act-note"),
@@ -699,6 +728,27 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
         page: f.page,
     };
     render(status, page.render(), f.set_cookies)
+}
+
+/// A file's size as people read it.
+pub(crate) fn file_size(n: i64) -> String {
+    if n >= 1024 * 1024 { format!("{:.1} MB", n as f64 / 1_048_576.0) } else { format!("{} KB", (n + 1023) / 1024) }
+}
+
+/// A complaint's file, for an agent who may see the complaint.
+async fn complaint_file(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path((r, id)): axum::extract::Path<(String, String)>) -> Response {
+    let Some(signed) = signed_in(&s, &headers).await else { return to_login(None) };
+    let (Ok(reference), Ok(id)) = (ComplaintRef::parse(&r), uuid::Uuid::parse_str(&id)) else {
+        return secure(StatusCode::NOT_FOUND.into_response());
+    };
+    match s.desk.attachment(&signed.who, &reference, id).await {
+        Ok((info, data)) => crate::api::download(data, &info.content_type, &info.filename),
+        Err(DeskError::NotFound(_)) => secure(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "a file could not be read");
+            secure(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+    }
 }
 
 async fn complaint_page(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Query(q): Query<LangQuery>) -> Response {

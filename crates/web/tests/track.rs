@@ -170,6 +170,19 @@ async fn follow_reply_rate(db: &TestDb) {
     assert_eq!((c["rating"]["score"].as_u64(), c["rating"]["comment"].as_str()), (Some(4), Some("Долго, но решили")));
     let rated = app.events_of(&reference, "rated").await;
     assert_eq!(rated.len(), 1);
+
+    // The agent's page shows the player's file, the rating and the player's other complaints.
+    let other = file_complaint(&app, "aigerim@mail.kz", "Ещё одно обращение").await;
+    let mut staff = Jar(vec![("ombuds_session".into(), app.admin.clone())]);
+    let (s, _, body) = page(&app, &mut staff, &format!("/ui/complaints/{reference}?lang=ru")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("bank.png") && body.contains("Оценка игрока") && body.contains("4/5"), "{body}");
+    assert!(body.contains(&format!("href=\"/ui/complaints/{other}\"")), "earlier complaints of the player");
+    let res = app.http.get(format!("{}/ui/complaints/{reference}/files/{file_link}", app.base)).header("cookie", staff.header()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Without a session, no file.
+    let res = app.http.get(format!("{}/ui/complaints/{reference}/files/{file_link}", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
 async fn codes_links_and_passes(db: &TestDb) {

@@ -168,3 +168,5 @@ file-too-large = A file is too large.
 file-empty = A file is empty.
 file-type = We accept pictures, PDF and text files only.
 portal-done-track = Follow your complaint
+complaint-rating = Player's rating
+complaint-earlier = Their other complaints

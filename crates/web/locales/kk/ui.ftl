@@ -162,3 +162,5 @@ file-too-large = Файл тым үлкен.
 file-empty = Файл бос.
 file-type = Тек суреттер, PDF және мәтіндік файлдар қабылданады.
 portal-done-track = Өтінішті бақылау
+complaint-rating = Ойыншының бағасы
+complaint-earlier = Ойыншының басқа өтініштері

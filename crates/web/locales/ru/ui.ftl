@@ -170,3 +170,5 @@ file-too-large = Файл слишком большой.
 file-empty = Файл пустой.
 file-type = Принимаем только изображения, PDF и текстовые файлы.
 portal-done-track = Следить за обращением
+complaint-rating = Оценка игрока
+complaint-earlier = Другие обращения игрока
