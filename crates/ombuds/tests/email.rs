@@ -4,24 +4,9 @@
 mod common;
 
 use common::*;
-use futures_util::future::BoxFuture;
-use ombuds_channels::smtp_in::{self, Envelope, Reply, SmtpConfig, SmtpHandler};
 use ombuds_store::testing::TestDb;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-struct Relay(Mutex<Vec<Vec<u8>>>);
-
-impl SmtpHandler for Relay {
-    fn rcpt_to(&self, _: &str) -> Result<(), Reply> {
-        Ok(())
-    }
-    fn data(self: Arc<Self>, _: Envelope, raw: Vec<u8>) -> BoxFuture<'static, Reply> {
-        self.0.lock().unwrap().push(raw);
-        Box::pin(async { Reply::ok("queued") })
-    }
-}
 
 /// One SMTP session: greeting, EHLO, MAIL, RCPT, DATA, the message, QUIT; every reply.
 async fn smtp_send(port: u16, from: &str, to: &str, message: &[&str]) -> Vec<String> {
@@ -54,11 +39,7 @@ async fn smtp_send(port: u16, from: &str, to: &str, message: &[&str]) -> Vec<Str
 
 async fn mail_through_the_binary(db: &TestDb) {
     let database = url(db);
-    let relay = Arc::new(Relay(Mutex::new(vec![])));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay_port = listener.local_addr().unwrap().port();
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(smtp_in::serve(listener, SmtpConfig::default(), relay.clone(), stop_rx));
+    let (relay, relay_port, _stop) = MailCatcher::start().await;
 
     let smtp_port = free_port();
     let dir = tempfile::tempdir().unwrap();

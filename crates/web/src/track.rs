@@ -226,7 +226,7 @@ async fn show(
         }
     };
     // The player's own language unless they chose another.
-    let lang = lang.or_else(|| (cookie(headers, crate::ui::LANG_COOKIE).is_none() && headers.get(header::ACCEPT_LANGUAGE).is_none()).then(|| view.complaint.language.as_str()));
+    let lang = lang.or_else(|| cookie(headers, crate::ui::LANG_COOKIE).is_none().then(|| view.complaint.language.as_str()));
     let f = frame(s, headers, lang, None);
     let t = &f.page.texts;
     let c = &view.complaint;

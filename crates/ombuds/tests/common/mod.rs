@@ -43,7 +43,11 @@ impl Server {
 
     /// With global arguments before `serve` (`--config FILE`, say).
     pub async fn start_with(database: &str, global: &[&str]) -> Server {
-        let port = free_port();
+        Server::start_on(database, global, free_port()).await
+    }
+
+    /// On a port chosen beforehand (a config that names the desk's own address needs it).
+    pub async fn start_on(database: &str, global: &[&str], port: u16) -> Server {
         let child = ombuds(database)
             .args(global)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -85,5 +89,54 @@ pub fn url(db: &ombuds_store::testing::TestDb) -> String {
     match &db.location {
         ombuds_store::Location::Sqlite(p) => format!("sqlite://{}", p.display()),
         ombuds_store::Location::Postgres(u) => u.clone(),
+    }
+}
+
+/// An SMTP relay on loopback that keeps every message it is given (the binary's outbox sends
+/// through it), for tests that read what players would receive.
+pub struct MailCatcher(pub std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl ombuds_channels::smtp_in::SmtpHandler for MailCatcher {
+    fn rcpt_to(&self, _: &str) -> Result<(), ombuds_channels::smtp_in::Reply> {
+        Ok(())
+    }
+    fn data(self: std::sync::Arc<Self>, _: ombuds_channels::smtp_in::Envelope, raw: Vec<u8>) -> futures_util::future::BoxFuture<'static, ombuds_channels::smtp_in::Reply> {
+        self.0.lock().unwrap().push(raw);
+        Box::pin(async { ombuds_channels::smtp_in::Reply::ok("queued") })
+    }
+}
+
+impl MailCatcher {
+    /// Listens on a free loopback port: the catcher, its port, and the handle that keeps it up.
+    pub async fn start() -> (std::sync::Arc<MailCatcher>, u16, tokio::sync::watch::Sender<bool>) {
+        let me = std::sync::Arc::new(MailCatcher(std::sync::Mutex::new(vec![])));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(ombuds_channels::smtp_in::serve(listener, ombuds_channels::smtp_in::SmtpConfig::default(), me.clone(), stop_rx));
+        (me, port, stop)
+    }
+
+    /// The first message (decoded as text, quoted-printable soft breaks joined) that contains
+    /// `needle`, waiting for it to arrive.
+    pub async fn wait_for(&self, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let found = self.0.lock().unwrap().iter().map(|raw| decoded(raw)).find(|m| m.contains(needle));
+            if let Some(m) = found {
+                return m;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no e-mail with {needle:?} arrived");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A message's text parts as a player's mail client shows them.
+fn decoded(raw: &[u8]) -> String {
+    let parsed = ombuds_mail::inbound::parse(raw, &ombuds_mail::inbound::Limits::default());
+    match parsed {
+        Ok(m) => format!("{}\n{}\n{}", m.subject, m.text, String::from_utf8_lossy(raw)),
+        Err(_) => String::from_utf8_lossy(raw).into_owned(),
     }
 }
