@@ -3,6 +3,7 @@
 mod bench;
 mod bench_chat;
 mod bench_mail;
+mod bench_pages;
 mod bench_timers;
 mod email;
 mod routing_cli;
@@ -217,6 +218,18 @@ enum BenchCmd {
         /// Jobs of one round in flight at once.
         #[arg(long, default_value_t = 512)]
         concurrency: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time the workspace's busiest pages with a large store (filled through the write path
+    /// first, once; a store that holds enough complaints is reused).
+    Pages {
+        /// Complaints the store should hold.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// Requests timed per page.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
         #[arg(long)]
         json: bool,
     },
@@ -446,6 +459,27 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             if r.refused > 0 {
                 return Ok(std::process::ExitCode::from(1));
+            }
+        }
+        Cmd::Bench { command: BenchCmd::Pages { count, samples, json } } => {
+            if count == 0 || samples == 0 {
+                bail!("--count and --samples must be at least 1");
+            }
+            let desk = open_desk(&s).await?;
+            let r = bench_pages::run(&desk, count, samples).await?;
+            desk.close().await;
+            if json {
+                let pages: Vec<_> = r.timings.iter().map(|t| serde_json::json!({"page": t.page, "p50_ms": t.p50_ms, "p95_ms": t.p95_ms, "p99_ms": t.p99_ms})).collect();
+                println!("{}", serde_json::json!({"complaints": r.complaints, "seeded": r.seeded, "seed_seconds": r.seed_seconds, "samples": samples, "pages": pages}));
+            } else {
+                if r.seeded > 0 {
+                    println!("seeded {} complaints in {:.0} s ({:.0}/s)", r.seeded, r.seed_seconds, r.seeded as f64 / r.seed_seconds);
+                }
+                println!("{} complaints in the store; {samples} requests per page, whole request on loopback", r.complaints);
+                println!("{:<45} {:>8} {:>8} {:>8}", "page", "p50 ms", "p95 ms", "p99 ms");
+                for t in &r.timings {
+                    println!("{:<45} {:>8.2} {:>8.2} {:>8.2}", t.page, t.p50_ms, t.p95_ms, t.p99_ms);
+                }
             }
         }
         Cmd::Bench { command: BenchCmd::Timers { count, runners, batch, concurrency, json } } => {

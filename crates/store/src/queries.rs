@@ -108,6 +108,12 @@ impl Store {
         complaint_from(&row.ok_or(StoreError::NotFound)?)
     }
 
+    /// How many complaints the store holds.
+    pub async fn complaint_count(&self) -> Result<i64, StoreError> {
+        let row = with_read!(self.db(), |conn| conn.fetch_optional("SELECT COUNT(*) AS n FROM complaints", &[]).await)?;
+        row.map(|r| r.i64("n")).transpose().map(|n| n.unwrap_or(0))
+    }
+
     pub async fn list_complaints(
         &self,
         f: &ComplaintFilter,

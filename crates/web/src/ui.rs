@@ -509,13 +509,14 @@ pub struct QueueQuery {
     pub lang: Option<String>,
 }
 
-const VIEWS: [(&str, &str); 6] = [
+const VIEWS: [(&str, &str); 7] = [
     ("mine", "queue-mine"),
     ("unassigned", "queue-unassigned"),
     ("waiting", "queue-waiting"),
     ("breached", "queue-breached"),
     ("escalated", "queue-escalated"),
     ("triage", "queue-triage"),
+    ("all", "queue-all"),
 ];
 
 fn open_statuses() -> Vec<Status> {
@@ -530,6 +531,8 @@ fn filter_for(view: &str, me: &Agent) -> ComplaintFilter {
         "breached" => f.sla_breached = Some(true),
         "escalated" => f.escalated = Some(true),
         "triage" => f.unrouted = true,
+        // Every complaint the agent may see, open or not: where searches for old ones go.
+        "all" => f.statuses.clear(),
         _ => f.assignee = Some(AssigneeFilter::Agent(me.id)),
     }
     f

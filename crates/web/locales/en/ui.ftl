@@ -170,3 +170,4 @@ file-type = We accept pictures, PDF and text files only.
 portal-done-track = Follow your complaint
 complaint-rating = Player's rating
 complaint-earlier = Their other complaints
+queue-all = All

@@ -164,3 +164,4 @@ file-type = Тек суреттер, PDF және мәтіндік файлда�
 portal-done-track = Өтінішті бақылау
 complaint-rating = Ойыншының бағасы
 complaint-earlier = Ойыншының басқа өтініштері
+queue-all = Барлығы

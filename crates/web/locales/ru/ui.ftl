@@ -172,3 +172,4 @@ file-type = Принимаем только изображения, PDF и те�
 portal-done-track = Следить за обращением
 complaint-rating = Оценка игрока
 complaint-earlier = Другие обращения игрока
+queue-all = Все
