@@ -476,9 +476,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     println!("seeded {} complaints in {:.0} s ({:.0}/s)", r.seeded, r.seed_seconds, r.seeded as f64 / r.seed_seconds);
                 }
                 println!("{} complaints in the store; {samples} requests per page, whole request on loopback", r.complaints);
-                println!("{:<45} {:>8} {:>8} {:>8}", "page", "p50 ms", "p95 ms", "p99 ms");
+                println!("{:<50} {:>8} {:>8} {:>8}", "page", "p50 ms", "p95 ms", "p99 ms");
                 for t in &r.timings {
-                    println!("{:<45} {:>8.2} {:>8.2} {:>8.2}", t.page, t.p50_ms, t.p95_ms, t.p99_ms);
+                    println!("{:<50} {:>8.2} {:>8.2} {:>8.2}", t.page, t.p50_ms, t.p95_ms, t.p99_ms);
                 }
             }
         }

@@ -16,8 +16,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking", 13 "0013_queues");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking", 13 "0013_queues");
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
@@ -74,6 +74,17 @@ mod tests {
         };
         for (s, p) in SQLITE.iter().zip(POSTGRES) {
             assert_eq!(tables(s.sql), tables(p.sql), "migration {}", s.name);
+        }
+    }
+
+    #[test]
+    fn queries_say_open_as_the_partial_indexes_do() {
+        let open = crate::queries::OPEN;
+        for list in [SQLITE, POSTGRES] {
+            let sql = list.iter().find(|m| m.name == "0013_queues").expect("listed").sql;
+            assert!(sql.matches(&format!("WHERE {open}")).count() >= 3);
+            assert!(sql.contains(&format!("WHERE sla_breached AND {open}")));
+            assert!(sql.contains(&format!("WHERE escalated AND {open}")));
         }
     }
 }

@@ -71,6 +71,29 @@ pub(crate) fn stored_event_from(r: &crate::db::Row) -> Result<StoredEvent, Store
     })
 }
 
+/// The open statuses as the store writes them in a query, the same text as the partial
+/// indexes' `WHERE` in migration 0013 (a test keeps the two equal).
+pub(crate) const OPEN: &str = "status IN ('new', 'routed', 'in_progress', 'waiting_on_player')";
+
+/// The words of a search, lower-cased, at most eight; a reference typed with dashes becomes its
+/// stored compact form.
+fn search_words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| c == '-' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(|w| ComplaintRef::parse(w).map(|r| r.compact().to_lowercase()).unwrap_or_else(|_| w.to_string()))
+        .collect()
+}
+
+/// The complaint columns named through the alias `c` (for queries that join another table
+/// with a column of the same name).
+fn qualified_complaint_cols() -> &'static str {
+    static COLS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLS.get_or_init(|| COMPLAINT_COLS.split(',').map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", "))
+}
+
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.chars() {
@@ -148,12 +171,17 @@ impl Store {
             }
         }
         if !f.statuses.is_empty() {
-            let mut any = vec![];
-            for s in &f.statuses {
-                w.params.push(P::from(s.as_str()));
-                any.push(format!("${}", w.params.len()));
+            // Statuses are written as literals (a closed set of words), and the open ones exactly
+            // as the partial indexes of migration 0013 say them, so that both backends use them.
+            let mut wanted: Vec<Status> = f.statuses.clone();
+            wanted.sort_by_key(|s| Status::ALL.iter().position(|a| a == s));
+            wanted.dedup();
+            if wanted == Status::ALL.iter().copied().filter(|s| s.is_open()).collect::<Vec<_>>() {
+                w.clauses.push(OPEN.into());
+            } else {
+                let any: Vec<String> = wanted.iter().map(|s| format!("'{}'", s.as_str())).collect();
+                w.clauses.push(format!("status IN ({})", any.join(", ")));
             }
-            w.clauses.push(format!("status IN ({})", any.join(", ")));
         }
         if let Some(d) = &f.department {
             w.push(|i| format!("department = ${i}"), P::from(d.as_str()));
@@ -178,11 +206,12 @@ impl Store {
         if let Some(p) = f.player_id {
             w.push(|i| format!("player_id = ${i}"), P::from(p));
         }
+        // Flags as bare terms, as the partial indexes have them.
         if let Some(b) = f.sla_breached {
-            w.push(|i| format!("sla_breached = ${i}"), P::from(b));
+            w.clauses.push(if b { "sla_breached" } else { "NOT sla_breached" }.into());
         }
         if let Some(e) = f.escalated {
-            w.push(|i| format!("escalated = ${i}"), P::from(e));
+            w.clauses.push(if e { "escalated" } else { "NOT escalated" }.into());
         }
         if let Some(t) = f.created_from {
             w.push(|i| format!("created_at >= ${i}"), P::from(to_micros(t)));
@@ -190,20 +219,55 @@ impl Store {
         if let Some(t) = f.created_to {
             w.push(|i| format!("created_at < ${i}"), P::from(to_micros(t)));
         }
-        if let Some(text) = &f.text {
-            for word in text.to_lowercase().split_whitespace().take(8) {
-                let word = word.trim_matches(|c: char| c == '-' || c == '.');
-                // A reference typed with dashes matches its stored compact form.
-                let word = ComplaintRef::parse(word).map(|r| r.compact().to_lowercase()).unwrap_or_else(|_| word.to_string());
-                w.push(|i| format!("search_text LIKE ${i} ESCAPE '\\'"), P::from(format!("%{}%", escape_like(&word))));
-            }
-        }
-        if let Some(after) = page.after {
-            w.push(|i| format!("id < ${i}"), P::from(after));
-        }
+        let words = f.text.as_deref().map(search_words).unwrap_or_default();
+        // Words of three characters or more (and no LIKE wildcards) can be looked up in the
+        // trigram index; LIKE on the complaint decides in every case.
+        let indexed: Vec<&String> = words.iter().filter(|w| w.chars().count() >= 3 && !w.contains(['%', '_', '\\'])).collect();
         let limit = page.limit.clamp(1, 500);
-        let where_sql = if w.clauses.is_empty() { String::new() } else { format!("WHERE {}", w.clauses.join(" AND ")) };
-        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints {where_sql} ORDER BY id DESC LIMIT {}", limit + 1);
+        let sql = if self.backend() == crate::Backend::Sqlite && !indexed.is_empty() {
+            // SQLite searches newest first by walking the trigram index in rowid order and
+            // stopping at the page's end, whether the word is rare or in every tenth complaint
+            // (a join on a materialised match list would read all of its matches first). So a
+            // search's pages go by rowid, the order the complaints were stored in.
+            let mut likes = vec![];
+            // Queues of open complaints have their own, small index.
+            let index = if w.clauses.iter().any(|c| c == OPEN) { "open_complaints_search" } else { "complaints_search" };
+            for word in indexed {
+                w.params.push(P::from(format!("%{word}%")));
+                likes.push(format!("s.search_text LIKE ${}", w.params.len()));
+            }
+            w.clauses.extend(likes);
+            for word in &words {
+                w.push(|i| format!("c.search_text LIKE ${i} ESCAPE '\\'"), P::from(format!("%{}%", escape_like(word))));
+            }
+            if let Some(after) = page.after {
+                w.push(|i| format!("s.rowid < (SELECT rowid FROM complaints WHERE id = ${i})"), P::from(after));
+            }
+            format!(
+                "SELECT {} FROM {index} s CROSS JOIN complaints c ON c.rowid = s.rowid WHERE {} ORDER BY s.rowid DESC LIMIT {}",
+                qualified_complaint_cols(),
+                w.clauses.join(" AND "),
+                limit + 1
+            )
+        } else {
+            for word in &words {
+                w.push(|i| format!("search_text LIKE ${i} ESCAPE '\\'"), P::from(format!("%{}%", escape_like(word))));
+            }
+            if let Some(after) = page.after {
+                w.push(|i| format!("id < ${i}"), P::from(after));
+            }
+            // SQLite's planner does not know that the open breached (or escalated) complaints
+            // are few — there may be none at all, which leaves their index without statistics —
+            // and would walk every open complaint: name the index that holds exactly them.
+            let open = w.clauses.iter().any(|c| c == OPEN);
+            let hint = match (self.backend(), open, f.sla_breached, f.escalated) {
+                (crate::Backend::Sqlite, true, Some(true), _) => " INDEXED BY complaints_open_breached",
+                (crate::Backend::Sqlite, true, _, Some(true)) => " INDEXED BY complaints_open_escalated",
+                _ => "",
+            };
+            let where_sql = if w.clauses.is_empty() { String::new() } else { format!("WHERE {}", w.clauses.join(" AND ")) };
+            format!("SELECT {COMPLAINT_COLS} FROM complaints{hint} {where_sql} ORDER BY id DESC LIMIT {}", limit + 1)
+        };
         let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &w.params).await)?;
         let mut items = rows.iter().map(complaint_from).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > limit as usize {

@@ -93,6 +93,7 @@ ombuds_store::both_backends! {
     tampering_is_found => tampering_is_found,
     jobs_lease_and_retry => jobs_lease_and_retry,
     list_filters_visibility_and_pages => list_filters_visibility_and_pages,
+    search_follows_status_and_pages => search_follows_status_and_pages,
     directory => directory,
     export_everything => export_everything,
     migrations_are_idempotent => migrations_are_idempotent,
@@ -337,6 +338,58 @@ async fn list_filters_visibility_and_pages(db: &TestDb) {
         }
     }
     assert_eq!(seen, [c.id, b.id, a.id]);
+    store.close().await;
+}
+
+/// Search reads trigram indexes (one over every complaint, one over open ones on SQLite): they
+/// must follow a complaint that is resolved and reopened, and pages must still cover each match
+/// once.
+async fn search_follows_status_and_pages(db: &TestDb) {
+    let store = seeded(db).await;
+    let mut withdrawals = vec![];
+    for i in 0..7 {
+        withdrawals.push(register(&store, &format!("P-{i}"), &format!("Платёж номер {i} потерян"), Some("payments")).await);
+    }
+    let other = register(&store, "P-9", "Бонус не начислен", Some("security")).await;
+    let open = vec![Status::New, Status::Routed, Status::InProgress, Status::WaitingOnPlayer];
+    let search = |text: &str, statuses: Vec<Status>, after: Option<Uuid>, limit: u32| {
+        let (store, f) = (store.clone(), ComplaintFilter { text: Some(text.into()), statuses, ..Default::default() });
+        async move { store.list_complaints(&f, &Visibility::All, PageRequest { after, limit }).await.unwrap() }
+    };
+    let ids = |p: Page<Complaint>| p.items.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let newest_first: Vec<Uuid> = withdrawals.iter().rev().map(|c| c.id).collect();
+    assert_eq!(ids(search("ПЛАТЁЖ", open.clone(), None, 50).await), newest_first);
+    assert!(ids(search("платёж не", vec![], None, 50).await).is_empty(), "a short word counts too");
+    assert_eq!(ids(search("бонус не", vec![], None, 50).await), [other.id]);
+    assert_eq!(ids(search("латёж потер", vec![], None, 50).await).len(), 7, "parts of words match");
+    assert!(ids(search("платёж бонус", vec![], None, 50).await).is_empty(), "every word must match");
+    assert_eq!(ids(search("начислен", open.clone(), None, 50).await), [other.id]);
+
+    let resolve = Command::Resolve { measures: Body::parse("Платёж отправлен повторно").unwrap(), result: Body::parse("Деньги пришли").unwrap() };
+    assert!(matches!(store.write(change(withdrawals[2].id, resolve)).await.unwrap(), Outcome::Changed(_)));
+    let open_now = ids(search("платёж", open.clone(), None, 50).await);
+    assert_eq!(open_now.len(), 6);
+    assert!(!open_now.contains(&withdrawals[2].id), "a resolved complaint leaves the open queues' search");
+    assert_eq!(ids(search("платёж", vec![Status::Resolved], None, 50).await), [withdrawals[2].id]);
+    assert_eq!(ids(search("платёж", vec![], None, 50).await).len(), 7, "and stays in the history's");
+    let reopen = Command::Reopen { reason: Body::parse("Деньги так и не пришли").unwrap() };
+    assert!(matches!(store.write(change(withdrawals[2].id, reopen)).await.unwrap(), Outcome::Changed(_)));
+    assert_eq!(ids(search("платёж", open.clone(), None, 50).await), newest_first, "reopened, it is back");
+
+    // Pages of two, open and all: every match once, newest first.
+    for statuses in [open.clone(), vec![]] {
+        let (mut seen, mut after) = (vec![], None);
+        loop {
+            let p = search("платёж", statuses.clone(), after, 2).await;
+            assert!(p.items.len() <= 2);
+            seen.extend(p.items.iter().map(|c| c.id));
+            match p.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, newest_first);
+    }
     store.close().await;
 }
 
