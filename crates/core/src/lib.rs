@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod faq;
 pub mod fields;
+pub mod macros;
 pub mod model;
 pub mod reference;
 pub mod rules;

@@ -61,6 +61,10 @@ impl Status {
     }
 }
 
+word_enum!(
+    /// What an agent is doing on a complaint's page (the workspace warns the others).
+    Presence { Viewing = "viewing", Replying = "replying" }
+);
 word_enum!(Kind { Complaint = "complaint", Feedback = "feedback", Question = "question", Suggestion = "suggestion" });
 word_enum!(Channel { Email = "email", Chat = "chat", Phone = "phone", Web = "web", Api = "api" });
 word_enum!(Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" });

@@ -570,6 +570,17 @@ impl SlaClocks {
         self.instants().into_iter().filter(|(k, l, _)| !self.alarms.contains(&Self::alarm_key(*k, *l))).collect()
     }
 
+    /// A running clock has passed its warning but not its deadline (the workspace's "at risk"
+    /// queue; a paused complaint waits on the player and is not at risk).
+    pub fn warned(&self) -> bool {
+        self.paused_since.is_none()
+            && ClockKind::ALL.iter().any(|k| {
+                self.clock(*k).is_some()
+                    && self.alarms.contains(&Self::alarm_key(*k, AlarmLevel::Warning))
+                    && !self.alarms.contains(&Self::alarm_key(*k, AlarmLevel::Breach))
+            })
+    }
+
     /// The earliest deadline still running (for the at-risk list and sorting).
     pub fn next_due(&self) -> Option<Timestamp> {
         ClockKind::ALL.iter().filter_map(|k| self.clock(*k)).map(|c| c.due).min()

@@ -12,6 +12,7 @@ mod error;
 pub mod intake;
 pub mod jobs;
 pub mod live;
+pub mod workspace;
 pub mod routing;
 pub mod sla;
 pub mod tracking;
@@ -342,7 +343,7 @@ impl Desk {
     // ---------------------------------------------------------------- reads
 
     /// The complaint if `who` may see it; "not found" otherwise, so references cannot be probed.
-    async fn visible(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
+    pub(crate) async fn visible(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
         match self.store.complaint_by_ref(reference).await {
             Ok(c) if who.may_view(&c) => Ok(c),
             Ok(_) | Err(StoreError::NotFound) => Err(DeskError::NotFound("complaint")),
@@ -369,6 +370,11 @@ impl Desk {
 
     pub async fn list(&self, who: &Principal, filter: &ComplaintFilter, page: PageRequest) -> Result<Page<Complaint>> {
         Ok(self.store.list_complaints(filter, &who.visibility(), page).await?)
+    }
+
+    /// How many complaints `who` may see match `filter`, counting at most `cap`.
+    pub async fn count(&self, who: &Principal, filter: &ComplaintFilter, cap: u32) -> Result<i64> {
+        Ok(self.store.count_complaints(filter, &who.visibility(), cap).await?)
     }
 
     pub async fn verify_chain(&self) -> Result<ChainReport> {

@@ -75,7 +75,7 @@ fn follow_up(i: usize, agent: uuid::Uuid) -> Vec<CommandInput> {
         97 if DEPARTMENTS[i % DEPARTMENTS.len()] == "payments" => {
             vec![CommandInput::Assign { agent }, CommandInput::RequestInformation { text: body("Пришлите, пожалуйста, номер карты (последние 4 цифры).") }]
         }
-        98 if i % 3 == 0 => vec![CommandInput::Escalate { level: EscalationLevel::Supervisor, reason: body("Игрок грозит жалобой регулятору") }],
+        98 if i.is_multiple_of(3) => vec![CommandInput::Escalate { level: EscalationLevel::Supervisor, reason: body("Игрок грозит жалобой регулятору") }],
         _ => vec![],
     }
 }

@@ -10,6 +10,7 @@ pub mod cti;
 pub mod db;
 pub mod directory;
 pub mod faq;
+pub mod workspace;
 pub mod jobs;
 pub mod mail;
 pub mod migrate;

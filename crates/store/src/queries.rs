@@ -27,6 +27,8 @@ pub struct ComplaintFilter {
     pub escalated: Option<bool>,
     /// Complaints with (or without) a breached SLA deadline.
     pub sla_breached: Option<bool>,
+    /// Complaints (not) at risk: a running SLA clock passed its warning, not its deadline.
+    pub sla_at_risk: Option<bool>,
     pub created_from: Option<jiff::Timestamp>,
     pub created_to: Option<jiff::Timestamp>,
     /// Words that must all appear in the reference, subject or description (any case).
@@ -118,35 +120,13 @@ impl Where {
     }
 }
 
-impl Store {
-    pub async fn complaint(&self, id: Uuid) -> Result<Complaint, StoreError> {
-        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE id = $1");
-        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![id]).await)?;
-        complaint_from(&row.ok_or(StoreError::NotFound)?)
-    }
-
-    pub async fn complaint_by_ref(&self, r: &ComplaintRef) -> Result<Complaint, StoreError> {
-        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE ref = $1");
-        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![r.compact()]).await)?;
-        complaint_from(&row.ok_or(StoreError::NotFound)?)
-    }
-
-    /// How many complaints the store holds.
-    pub async fn complaint_count(&self) -> Result<i64, StoreError> {
-        let row = with_read!(self.db(), |conn| conn.fetch_optional("SELECT COUNT(*) AS n FROM complaints", &[]).await)?;
-        row.map(|r| r.i64("n")).transpose().map(|n| n.unwrap_or(0))
-    }
-
-    pub async fn list_complaints(
-        &self,
-        f: &ComplaintFilter,
-        visibility: &Visibility,
-        page: PageRequest,
-    ) -> Result<Page<Complaint>, StoreError> {
+/// The WHERE terms of a complaint list without its text and page: `None` when `visibility`
+/// lets nothing through.
+fn complaint_where(f: &ComplaintFilter, visibility: &Visibility) -> Option<Where> {
         let mut w = Where { clauses: vec![], params: vec![] };
         match visibility {
             Visibility::All => {}
-            Visibility::Nothing => return Ok(Page { items: vec![], next: None }),
+            Visibility::Nothing => return None,
             Visibility::Limited { departments, assignee, unrouted } => {
                 let mut any = vec![];
                 for d in departments {
@@ -165,7 +145,7 @@ impl Store {
                     ors.push("department IS NULL".into());
                 }
                 if ors.is_empty() {
-                    return Ok(Page { items: vec![], next: None });
+                    return None;
                 }
                 w.clauses.push(format!("({})", ors.join(" OR ")));
             }
@@ -213,12 +193,44 @@ impl Store {
         if let Some(e) = f.escalated {
             w.clauses.push(if e { "escalated" } else { "NOT escalated" }.into());
         }
+        if let Some(r) = f.sla_at_risk {
+            w.clauses.push(if r { "sla_at_risk" } else { "NOT sla_at_risk" }.into());
+        }
         if let Some(t) = f.created_from {
             w.push(|i| format!("created_at >= ${i}"), P::from(to_micros(t)));
         }
         if let Some(t) = f.created_to {
             w.push(|i| format!("created_at < ${i}"), P::from(to_micros(t)));
         }
+        Some(w)
+}
+
+impl Store {
+    pub async fn complaint(&self, id: Uuid) -> Result<Complaint, StoreError> {
+        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE id = $1");
+        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![id]).await)?;
+        complaint_from(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    pub async fn complaint_by_ref(&self, r: &ComplaintRef) -> Result<Complaint, StoreError> {
+        let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE ref = $1");
+        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &params![r.compact()]).await)?;
+        complaint_from(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    /// How many complaints the store holds.
+    pub async fn complaint_count(&self) -> Result<i64, StoreError> {
+        let row = with_read!(self.db(), |conn| conn.fetch_optional("SELECT COUNT(*) AS n FROM complaints", &[]).await)?;
+        row.map(|r| r.i64("n")).transpose().map(|n| n.unwrap_or(0))
+    }
+
+    pub async fn list_complaints(
+        &self,
+        f: &ComplaintFilter,
+        visibility: &Visibility,
+        page: PageRequest,
+    ) -> Result<Page<Complaint>, StoreError> {
+        let Some(mut w) = complaint_where(f, visibility) else { return Ok(Page { items: vec![], next: None }) };
         let words = f.text.as_deref().map(search_words).unwrap_or_default();
         // Words of three characters or more (and no LIKE wildcards) can be looked up in the
         // trigram index; LIKE on the complaint decides in every case.
@@ -256,15 +268,7 @@ impl Store {
             if let Some(after) = page.after {
                 w.push(|i| format!("id < ${i}"), P::from(after));
             }
-            // SQLite's planner does not know that the open breached (or escalated) complaints
-            // are few — there may be none at all, which leaves their index without statistics —
-            // and would walk every open complaint: name the index that holds exactly them.
-            let open = w.clauses.iter().any(|c| c == OPEN);
-            let hint = match (self.backend(), open, f.sla_breached, f.escalated) {
-                (crate::Backend::Sqlite, true, Some(true), _) => " INDEXED BY complaints_open_breached",
-                (crate::Backend::Sqlite, true, _, Some(true)) => " INDEXED BY complaints_open_escalated",
-                _ => "",
-            };
+            let hint = self.index_hint(f, &w);
             let where_sql = if w.clauses.is_empty() { String::new() } else { format!("WHERE {}", w.clauses.join(" AND ")) };
             format!("SELECT {COMPLAINT_COLS} FROM complaints{hint} {where_sql} ORDER BY id DESC LIMIT {}", limit + 1)
         };
@@ -277,6 +281,31 @@ impl Store {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// SQLite's planner does not know that the open breached (at-risk, escalated) complaints
+    /// are few — there may be none at all, which leaves their index without statistics — and
+    /// would walk every open complaint: name the index that holds exactly them.
+    fn index_hint(&self, f: &ComplaintFilter, w: &Where) -> &'static str {
+        if self.backend() != crate::Backend::Sqlite || !w.clauses.iter().any(|c| c == OPEN) {
+            return "";
+        }
+        match (f.sla_breached, f.sla_at_risk, f.escalated) {
+            (Some(true), _, _) => " INDEXED BY complaints_open_breached",
+            (_, Some(true), _) => " INDEXED BY complaints_open_at_risk",
+            (_, _, Some(true)) => " INDEXED BY complaints_open_escalated",
+            _ => "",
+        }
+    }
+
+    /// How many complaints match (the text filter aside), counting at most `cap`: a queue's
+    /// count reads at most `cap` index entries however long the queue is.
+    pub async fn count_complaints(&self, f: &ComplaintFilter, visibility: &Visibility, cap: u32) -> Result<i64, StoreError> {
+        let Some(w) = complaint_where(f, visibility) else { return Ok(0) };
+        let where_sql = if w.clauses.is_empty() { String::new() } else { format!("WHERE {}", w.clauses.join(" AND ")) };
+        let sql = format!("SELECT count(*) AS n FROM (SELECT 1 FROM complaints{} {where_sql} LIMIT {cap}) AS q", self.index_hint(f, &w));
+        let row = with_read!(self.db(), |conn| conn.fetch_optional(&sql, &w.params).await)?;
+        row.map_or(Ok(0), |r| r.i64("n"))
     }
 
     pub async fn messages(&self, complaint_id: Uuid) -> Result<Vec<Message>, StoreError> {

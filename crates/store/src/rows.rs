@@ -9,7 +9,7 @@ pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain values always serialise")
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(col: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(col: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
@@ -19,7 +19,7 @@ fn corrupt<E: std::fmt::Display>(col: &str) -> impl FnOnce(E) -> StoreError + '_
 
 pub(crate) const COMPLAINT_COLS: &str = "id, ref, kind, status, channel, player_id, subject, description, language, department, \
      category, priority, assignee, tags, escalation, escalated, resolution, created_at, updated_at, first_response_at, \
-     resolved_at, closed_at, version, search_text, sla, sla_next_at, sla_breached, rating, csat";
+     resolved_at, closed_at, version, search_text, sla, sla_next_at, sla_breached, rating, csat, sla_at_risk";
 
 pub(crate) fn complaint_params(c: &Complaint) -> Vec<P> {
     crate::params![
@@ -52,6 +52,7 @@ pub(crate) fn complaint_params(c: &Complaint) -> Vec<P> {
         c.sla.as_ref().is_some_and(|s| s.breached()),
         c.rating.as_ref().map(json),
         c.rating.as_ref().map(|r| r.score.get() as i64),
+        c.status.is_open() && c.sla.as_ref().is_some_and(|s| s.warned()),
     ]
 }
 

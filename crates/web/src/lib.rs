@@ -9,7 +9,9 @@ pub mod faq;
 pub mod problem;
 pub mod routing;
 pub mod sla;
+pub mod admin;
 pub mod track;
+pub mod workspace;
 pub mod ui;
 
 use axum::Router;
@@ -172,6 +174,8 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .nest("/api/v1", v1)
         .merge(player_chat)
         .merge(ui::routes())
+        .merge(admin::routes())
+        .merge(workspace::routes())
         .merge(track::routes())
         .route("/chat/v1/ws", get(chat::player_ws))
         .route("/chat/widget.js", get(chat::widget))

@@ -61,10 +61,38 @@ impl Texts {
         LOCALES.try_lookup(&self.id, key).unwrap_or_else(|| key.to_string())
     }
 
-    /// The text `key` with the number `name` = `n`, in the language's plural form.
+    /// The text `key` with the number `name` = `n`, in the language's plural form. The
+    /// messages choose their form by `$name` and show `$shown`: the number as the language
+    /// writes it.
     pub fn count(&self, key: &str, name: &'static str, n: i64) -> String {
-        let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed(name), FluentValue::from(n))].into();
+        let args: HashMap<Cow<'static, str>, FluentValue> =
+            [(Cow::Borrowed(name), FluentValue::from(n)), (Cow::Borrowed("shown"), FluentValue::from(self.number(n)))].into();
         LOCALES.try_lookup_with_args(&self.id, key, &args).unwrap_or_else(|| key.to_string())
+    }
+
+    /// A whole number as the language writes it: `12 345` in Russian and Kazakh (a no-break
+    /// space, from five digits on, as CLDR has it), `12,345` in English (from four).
+    pub fn number(&self, n: i64) -> String {
+        let digits = n.unsigned_abs().to_string();
+        let (sep, from) = match self.lang {
+            Language::En => (',', 4),
+            Language::Ru | Language::Kk => ('\u{a0}', 5),
+        };
+        let mut out = String::with_capacity(digits.len() + 8);
+        if n < 0 {
+            out.push('-');
+        }
+        if digits.len() < from {
+            out.push_str(&digits);
+            return out;
+        }
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        out
     }
 
     pub fn lang(&self) -> Language {
@@ -93,6 +121,8 @@ pub struct Page {
     pub languages: Vec<(String, String)>,
     /// The signed-in agent's name, if any.
     pub who: Option<String>,
+    /// The signed-in agent is a supervisor or an administrator (sees the settings screens).
+    pub staff: bool,
     pub csrf: String,
     pub(crate) texts: Texts,
 }
@@ -170,7 +200,12 @@ struct ComplaintPage {
     rating: Option<(u8, String)>,
     /// The player's other complaints: (reference, subject, status, filed)
     earlier: Vec<(String, String, String, String)>,
-    text_actions: Vec<(&'static str, String)>,
+    /// (action, label, offers macros)
+    text_actions: Vec<(&'static str, String, bool)>,
+    /// Macros for this complaint, filled in: (title, text)
+    macros: Vec<(String, String)>,
+    /// The player's language, in its own name: replies should be written in it.
+    player_language: String,
     /// (code, name) of the active departments, for routing.
     departments: Vec<(String, String)>,
     current_department: String,
@@ -249,6 +284,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/complaints/{reference}/act", post(complaint_act))
         .route("/ui/complaints/{reference}/files/{id}", get(complaint_file))
         .route("/ui/assets/ui.css", get(stylesheet))
+        .route("/ui/assets/workspace.js", get(workspace_script))
 }
 
 // ------------------------------------------------------------------ the frame
@@ -353,7 +389,7 @@ pub(crate) fn frame(state: &AppState, headers: &HeaderMap, lang_query: Option<&s
     }
     let texts = Texts::new(lang);
     let languages = LANGUAGES.iter().map(|l| (l.as_str().to_string(), Texts::new(*l).t("lang-name"))).collect();
-    Frame { page: Page { lang: lang.as_str().into(), languages, who: who.map(|a| a.name.as_str().to_string()), csrf, texts }, set_cookies }
+    Frame { page: Page { lang: lang.as_str().into(), languages, who: who.map(|a| a.name.as_str().to_string()), staff: who.is_some_and(|a| a.role != Role::Agent), csrf, texts }, set_cookies }
 }
 
 pub(crate) fn render(status: StatusCode, html: Result<String, askama::Error>, set_cookies: Vec<HeaderValue>) -> Response {
@@ -371,7 +407,7 @@ pub(crate) fn render(status: StatusCode, html: Result<String, askama::Error>, se
 }
 
 /// The signed-in agent, from the session cookie.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
+pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
     let token = cookie(headers, SESSION_COOKIE)?;
     match state.desk.authenticate(&token).await {
         Ok(Principal::Agent(me)) => Some(Signed { who: Principal::Agent(me.clone()), me }),
@@ -380,7 +416,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
 }
 
 /// A short page saying something was not found, with a link back (`back`, its text's key).
-fn not_found_page(f: Frame, message_key: &str, back: &str, back_key: &str) -> Response {
+pub(crate) fn not_found_page(f: Frame, message_key: &str, back: &str, back_key: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"{back}\">{}</a></p></html>",
         f.page.lang,
@@ -390,7 +426,7 @@ fn not_found_page(f: Frame, message_key: &str, back: &str, back_key: &str) -> Re
     render(StatusCode::NOT_FOUND, Ok(body), f.set_cookies)
 }
 
-fn to_login(lang: Option<&str>) -> Response {
+pub(crate) fn to_login(lang: Option<&str>) -> Response {
     let target = match lang.and_then(|l| Language::parse(l).ok()) {
         Some(l) => format!("/ui/login?lang={l}"),
         None => "/ui/login".to_string(),
@@ -509,10 +545,12 @@ pub struct QueueQuery {
     pub lang: Option<String>,
 }
 
-const VIEWS: [(&str, &str); 7] = [
+pub(crate) const VIEWS: [(&str, &str); 9] = [
     ("mine", "queue-mine"),
+    ("departments", "queue-departments"),
     ("unassigned", "queue-unassigned"),
     ("waiting", "queue-waiting"),
+    ("at_risk", "queue-at-risk"),
     ("breached", "queue-breached"),
     ("escalated", "queue-escalated"),
     ("triage", "queue-triage"),
@@ -523,10 +561,13 @@ fn open_statuses() -> Vec<Status> {
     Status::ALL.iter().copied().filter(|s| s.is_open()).collect()
 }
 
-fn filter_for(view: &str, me: &Agent) -> ComplaintFilter {
+pub(crate) fn filter_for(view: &str, me: &Agent) -> ComplaintFilter {
     let mut f = ComplaintFilter { statuses: open_statuses(), ..Default::default() };
     match view {
+        // Every open complaint the agent may see: their departments' (and their own).
+        "departments" => {}
         "unassigned" => f.assignee = Some(AssigneeFilter::Nobody),
+        "at_risk" => f.sla_at_risk = Some(true),
         "waiting" => f.statuses = vec![Status::WaitingOnPlayer],
         "breached" => f.sla_breached = Some(true),
         "escalated" => f.escalated = Some(true),
@@ -594,9 +635,9 @@ impl Texts {
 
 /// Renders a complaint's page, with `error` shown above it (a refused action).
 /// Who is signed in: the principal the desk checks, and the agent it is.
-struct Signed {
-    who: Principal,
-    me: Agent,
+pub(crate) struct Signed {
+    pub(crate) who: Principal,
+    pub(crate) me: Agent,
 }
 
 async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, signed: &Signed, raw_ref: &str, error: Option<String>, status: StatusCode) -> Response {
@@ -705,8 +746,16 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
             ("reopen", "act-reopen"),
         ]
             .into_iter()
-            .map(|(a, k)| (a, texts.t(k)))
+            .map(|(a, k)| (a, texts.t(k), matches!(a, "reply" | "propose" | "request")))
             .collect(),
+        macros: match s.desk.macros_for(c, p.name.as_ref(), me).await {
+            Ok(ms) => ms.into_iter().map(|(m, text)| (m.title.as_str().to_string(), text)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "macros could not be read");
+                vec![]
+            }
+        },
+        player_language: Texts::new(c.language).t("lang-name"),
         history: history.iter().map(|e| (texts.when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
         departments: s
             .desk
@@ -1106,6 +1155,12 @@ async fn me_totp_off(State(s): State<AppState>, headers: HeaderMap, Form(form): 
     }
 }
 
+async fn workspace_script() -> Response {
+    let mut res = ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../assets/workspace.js")).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    secure(res)
+}
+
 async fn stylesheet() -> Response {
     let mut res = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/ui.css")).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
@@ -1120,7 +1175,7 @@ mod tests {
     fn every_language_has_every_text_and_plurals_follow_its_rules() {
         let keys = text_keys();
         assert!(keys.len() > 30, "{keys:?}");
-        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason"]
+        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name"]
             .into_iter()
             .map(|k| (Cow::Borrowed(k), FluentValue::from(2)))
             .collect();
@@ -1141,6 +1196,12 @@ mod tests {
         assert_eq!(Texts::new(Language::Kk).count("queue-count", "count", 5), "5 өтініш");
         assert_eq!(Texts::new(Language::En).count("queue-count", "count", 1), "1 complaint");
         assert_eq!(Texts::new(Language::En).count("queue-count", "count", 2), "2 complaints");
+        assert_eq!(ru.count("queue-count", "count", 12_345), "12\u{a0}345 обращений");
+        assert_eq!(ru.count("queue-count", "count", 1001), "1001 обращение");
+        assert_eq!(Texts::new(Language::En).count("queue-count", "count", 1001), "1,001 complaints");
+        assert_eq!(Texts::new(Language::Kk).number(1_234_567), "1\u{a0}234\u{a0}567");
+        assert_eq!(Texts::new(Language::En).number(-1_234_567), "-1,234,567");
+        assert_eq!(Texts::new(Language::En).number(999), "999");
         let t: jiff::Timestamp = "2026-12-01T14:05:00Z".parse().unwrap();
         assert_eq!(Texts::new(Language::Ru).when(t), "1 декабря 2026, 14:05 UTC");
         assert_eq!(Texts::new(Language::Kk).when(t), "2026 ж. 1 желтоқсан, 14:05 UTC");

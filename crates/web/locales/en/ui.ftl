@@ -6,8 +6,8 @@ signin-password = Password
 signin-submit = Sign in
 signin-wrong = Wrong login or password.
 signin-locked = Too many failed attempts. Try again in { $minutes ->
-    [one] { $minutes } minute
-   *[other] { $minutes } minutes
+    [one] { $shown } minute
+   *[other] { $shown } minutes
 }.
 signin-required = Enter your login.
 signin-password-required = Enter your password.
@@ -22,8 +22,8 @@ queue-escalated = Escalated
 queue-triage = Triage
 queue-empty = Nothing here.
 queue-count = { $count ->
-    [one] { $count } complaint
-   *[other] { $count } complaints
+    [one] { $shown } complaint
+   *[other] { $shown } complaints
 }
 col-reference = Reference
 col-subject = Subject
@@ -171,3 +171,43 @@ portal-done-track = Follow your complaint
 complaint-rating = Player's rating
 complaint-earlier = Their other complaints
 queue-all = All
+complaint-player-language = The player writes in
+field-invalid = This value is not valid.
+admin-forbidden = Only supervisors and administrators may change the settings.
+nav-macros = Macros
+macros-title = Macros
+macros-none = No macros yet.
+macro-title = Title
+macro-department = Department
+macro-languages = Languages
+macro-all-departments = All departments
+macro-new = New macro
+macro-edit = Change the macro
+macro-save = Save
+macro-cancel = Cancel
+macro-delete = Delete
+macro-saved = The macro is saved.
+macro-deleted = The macro is deleted.
+macro-not-found = There is no such macro.
+macro-placeholders = Placeholders:
+macro-text-ru = Text in Russian
+macro-text-kk = Text in Kazakh
+macro-text-en = Text in English
+macro-unknown-placeholder = Unknown placeholder: use only the ones listed above.
+macro-bad-department = Choose a department from the list.
+macro-insert = Insert a macro
+queue-departments = My departments
+queue-at-risk = SLA at risk
+presence-viewing = { $name } is viewing this complaint
+presence-replying = { $name } is writing a reply
+shortcuts-title = Keyboard shortcuts
+shortcut-rows = next / previous complaint in the queue
+shortcut-open = open the chosen complaint
+shortcut-search = search
+shortcut-views = switch to the first … ninth queue
+shortcut-reply = write a reply
+shortcut-note = write an internal note
+shortcut-take = take the complaint
+shortcut-queue = back to the queue
+shortcut-send = send the text being written
+shortcut-help = show or hide this list

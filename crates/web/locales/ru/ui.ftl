@@ -6,9 +6,9 @@ signin-password = Пароль
 signin-submit = Войти
 signin-wrong = Неверный логин или пароль.
 signin-locked = Слишком много неудачных попыток. Повторите через { $minutes ->
-    [one] { $minutes } минуту
-    [few] { $minutes } минуты
-   *[many] { $minutes } минут
+    [one] { $shown } минуту
+    [few] { $shown } минуты
+   *[many] { $shown } минут
 }.
 signin-required = Введите логин.
 signin-password-required = Введите пароль.
@@ -23,9 +23,9 @@ queue-escalated = Эскалированы
 queue-triage = Сортировка
 queue-empty = Здесь пусто.
 queue-count = { $count ->
-    [one] { $count } обращение
-    [few] { $count } обращения
-   *[many] { $count } обращений
+    [one] { $shown } обращение
+    [few] { $shown } обращения
+   *[many] { $shown } обращений
 }
 col-reference = Номер
 col-subject = Тема
@@ -173,3 +173,43 @@ portal-done-track = Следить за обращением
 complaint-rating = Оценка игрока
 complaint-earlier = Другие обращения игрока
 queue-all = Все
+complaint-player-language = Игрок пишет на языке
+field-invalid = Недопустимое значение.
+admin-forbidden = Изменять настройки могут только супервизоры и администраторы.
+nav-macros = Шаблоны ответов
+macros-title = Шаблоны ответов
+macros-none = Шаблонов пока нет.
+macro-title = Название
+macro-department = Отдел
+macro-languages = Языки
+macro-all-departments = Все отделы
+macro-new = Новый шаблон
+macro-edit = Изменить шаблон
+macro-save = Сохранить
+macro-cancel = Отмена
+macro-delete = Удалить
+macro-saved = Шаблон сохранён.
+macro-deleted = Шаблон удалён.
+macro-not-found = Такого шаблона нет.
+macro-placeholders = Подстановки:
+macro-text-ru = Текст на русском
+macro-text-kk = Текст на казахском
+macro-text-en = Текст на английском
+macro-unknown-placeholder = Неизвестная подстановка: используйте только перечисленные выше.
+macro-bad-department = Выберите отдел из списка.
+macro-insert = Вставить шаблон
+queue-departments = Мои отделы
+queue-at-risk = Срок под угрозой
+presence-viewing = { $name } смотрит это обращение
+presence-replying = { $name } пишет ответ
+shortcuts-title = Горячие клавиши
+shortcut-rows = следующее / предыдущее обращение в очереди
+shortcut-open = открыть выбранное обращение
+shortcut-search = поиск
+shortcut-views = перейти к первой … девятой очереди
+shortcut-reply = написать ответ
+shortcut-note = написать внутреннюю заметку
+shortcut-take = взять обращение
+shortcut-queue = вернуться к очереди
+shortcut-send = отправить набранный текст
+shortcut-help = показать или скрыть этот список
