@@ -294,6 +294,12 @@ impl Store {
             (Some(true), _, _) => " INDEXED BY complaints_open_breached",
             (_, Some(true), _) => " INDEXED BY complaints_open_at_risk",
             (_, _, Some(true)) => " INDEXED BY complaints_open_escalated",
+            // Every open complaint of the agent's departments: walking the open ones newest
+            // first (department and assignee are in the index) stops at the page's end; the
+            // planner would rather gather each department's open complaints and sort them all.
+            _ if f.assignee.is_none() && f.department.is_none() && !f.unrouted && f.player_id.is_none() && f.text.is_none() => {
+                " INDEXED BY complaints_open"
+            }
             _ => "",
         }
     }

@@ -29,17 +29,19 @@ fn signed_out() -> Response {
 async fn counts(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
     let Some(signed) = signed_in(&s, &headers).await else { return signed_out() };
     let texts = Texts::new(negotiate(q.lang.as_deref(), &headers));
-    let result: ApiResult<BTreeMap<&str, String>> = async {
-        let mut out = BTreeMap::new();
-        // The open views only: the history's count would say nothing but "many".
-        for (view, _) in VIEWS.iter().filter(|(v, _)| *v != "all") {
-            let n = s.desk.count(&signed.who, &filter_for(view, &signed.me), COUNT_CAP).await?;
-            let shown = if n >= i64::from(COUNT_CAP) { format!("{}+", texts.number(n)) } else { texts.number(n) };
-            out.insert(*view, shown);
-        }
-        Ok(out)
-    }
-    .await;
+    // The open views only (the history's count would say nothing but "many"), side by side.
+    let views: Vec<&str> = VIEWS.iter().map(|(v, _)| *v).filter(|v| *v != "all").collect();
+    let filters: Vec<_> = views.iter().map(|v| filter_for(v, &signed.me)).collect();
+    let counted = futures_util::future::try_join_all(filters.iter().map(|f| s.desk.count(&signed.who, f, COUNT_CAP))).await;
+    let result: ApiResult<BTreeMap<&str, String>> = counted
+        .map(|ns| {
+            views
+                .iter()
+                .zip(ns)
+                .map(|(v, n)| (*v, if n >= i64::from(COUNT_CAP) { format!("{}+", texts.number(n)) } else { texts.number(n) }))
+                .collect()
+        })
+        .map_err(Into::into);
     secure(match result {
         Ok(map) => Json(map).into_response(),
         Err(e) => e.into_response(),

@@ -2,15 +2,17 @@
 -- resolved; the workspace's queues show open ones, newest first. These partial indexes hold the
 -- open complaints only, so a queue reads a few dozen index entries whatever the history. The
 -- store writes its open-status and flag terms as they are written here: see `queries::OPEN`.
-CREATE INDEX complaints_open ON complaints(id)
+-- Newest first, carrying what visibility checks (department, assignee) so that an agent's
+-- "my departments" queue and its count read the index alone until they have their rows.
+CREATE INDEX complaints_open ON complaints(id, department, assignee)
     WHERE status IN ('new', 'routed', 'in_progress', 'waiting_on_player');
 CREATE INDEX complaints_open_department ON complaints(department, id)
     WHERE status IN ('new', 'routed', 'in_progress', 'waiting_on_player');
-CREATE INDEX complaints_open_assigned ON complaints(assignee, id)
+CREATE INDEX complaints_open_assigned ON complaints(assignee, id, department)
     WHERE status IN ('new', 'routed', 'in_progress', 'waiting_on_player');
-CREATE INDEX complaints_open_breached ON complaints(id)
+CREATE INDEX complaints_open_breached ON complaints(id, department, assignee)
     WHERE sla_breached AND status IN ('new', 'routed', 'in_progress', 'waiting_on_player');
-CREATE INDEX complaints_open_escalated ON complaints(id)
+CREATE INDEX complaints_open_escalated ON complaints(id, department, assignee)
     WHERE escalated AND status IN ('new', 'routed', 'in_progress', 'waiting_on_player');
 
 -- Search: a trigram index over the lower-cased reference, subject and description, so that

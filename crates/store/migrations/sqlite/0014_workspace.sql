@@ -13,7 +13,7 @@ CREATE TABLE macros (
 -- sla column on every write, like sla_breached; a complaint warned before this migration is
 -- flagged at its next change). The workspace's "at risk" queue reads the open ones by index.
 ALTER TABLE complaints ADD COLUMN sla_at_risk BOOLEAN NOT NULL DEFAULT FALSE;
-CREATE INDEX complaints_open_at_risk ON complaints(id)
+CREATE INDEX complaints_open_at_risk ON complaints(id, department, assignee)
     WHERE sla_at_risk AND status IN ('new', 'routed', 'in_progress', 'waiting_on_player');
 
 -- Who has a complaint open in the workspace, and whether they are writing to the player: each
