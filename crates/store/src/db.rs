@@ -244,6 +244,17 @@ impl Conn<'_> {
         })
     }
 
+    /// As `fetch_all`, planned for these very parameters each time (PostgreSQL: an unnamed
+    /// statement). For queries whose best plan depends on the values: a generic plan for
+    /// `search_text LIKE $1` cannot tell a word in every tenth complaint from a rare one.
+    pub async fn fetch_all_planned(&mut self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
+        let sql = AssertSqlSafe(sql.to_string());
+        Ok(match self {
+            Conn::Sqlite(c) => bind_all!(sqlx::query(sql), params).fetch_all(&mut **c).await?.into_iter().map(Row::Sqlite).collect(),
+            Conn::Pg(c) => bind_all!(sqlx::query(sql).persistent(false), params).fetch_all(&mut **c).await?.into_iter().map(Row::Pg).collect(),
+        })
+    }
+
     pub async fn fetch_optional(&mut self, sql: &str, params: &[P]) -> Result<Option<Row>, StoreError> {
         let sql = AssertSqlSafe(sql.to_string());
         Ok(match self {

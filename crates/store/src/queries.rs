@@ -2,7 +2,7 @@
 
 use crate::db::P;
 use crate::rows::*;
-use crate::{Store, StoreError, params, with_read};
+use crate::{Store, StoreError, params, with_read, with_tx};
 use ombuds_core::*;
 use serde::Serialize;
 use uuid::Uuid;
@@ -224,6 +224,17 @@ impl Store {
         row.map(|r| r.i64("n")).transpose().map(|n| n.unwrap_or(0))
     }
 
+    /// Refreshes the planner's statistics (after a bulk load: PostgreSQL's autovacuum and a
+    /// working desk's steady growth keep them otherwise). SQLite reads a sample of each index.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => "PRAGMA analysis_limit = 1000; ANALYZE;",
+            crate::Backend::Postgres => "ANALYZE",
+        };
+        with_tx!(self.db(), |conn| conn.execute_script(sql).await)?;
+        Ok(())
+    }
+
     pub async fn list_complaints(
         &self,
         f: &ComplaintFilter,
@@ -272,7 +283,11 @@ impl Store {
             let where_sql = if w.clauses.is_empty() { String::new() } else { format!("WHERE {}", w.clauses.join(" AND ")) };
             format!("SELECT {COMPLAINT_COLS} FROM complaints{hint} {where_sql} ORDER BY id DESC LIMIT {}", limit + 1)
         };
-        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &w.params).await)?;
+        let rows = if words.is_empty() {
+            with_read!(self.db(), |conn| conn.fetch_all(&sql, &w.params).await)?
+        } else {
+            with_read!(self.db(), |conn| conn.fetch_all_planned(&sql, &w.params).await)?
+        };
         let mut items = rows.iter().map(complaint_from).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
