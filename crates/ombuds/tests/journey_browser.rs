@@ -130,7 +130,7 @@ async fn a_complaint_from_the_portal_to_the_rating() {
     fill(&b, "password", PASSWORD).await;
     b.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(&b, "/ui/queue").await;
-    b.find(Locator::LinkText("Unassigned")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("a[data-view=unassigned]")).await.unwrap().click().await.unwrap();
     b.find(Locator::LinkText(&reference)).await.unwrap().click().await.unwrap();
     wait_for_path(&b, &format!("/ui/complaints/{reference}")).await;
     click(&b, "//button[text()='Take it']").await;

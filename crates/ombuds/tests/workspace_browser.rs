@@ -57,7 +57,7 @@ async fn an_agent_works_a_complaint_in_the_browser() {
     b.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     b.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(&b, "/ui/queue").await;
-    b.find(Locator::LinkText("Unassigned")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("a[data-view=unassigned]")).await.unwrap().click().await.unwrap();
     b.find(Locator::LinkText(&reference)).await.unwrap().click().await.unwrap();
     wait_for_path(&b, &format!("/ui/complaints/{reference}")).await;
 

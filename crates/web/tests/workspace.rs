@@ -170,6 +170,10 @@ async fn counts_and_presence(db: &TestDb) {
     assert_eq!((b["others"][0]["state"].as_str(), b["others"][0]["text"].as_str()), (Some("replying"), Some("erlan пишет ответ")), "{b}");
     let (_, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{r}")).await;
     assert!(body.contains(&format!(r#"data-url="/ui/complaints/{r}/presence""#)) && body.contains("/ui/assets/workspace.js"), "{body}");
+    assert!(body.contains(&format!("<title>Обращение {r} · ombuds</title>")), "the title is text only: {body}");
+    assert!(body.find(r#"<script src="/ui/assets/workspace.js">"#) > body.find("</main>"), "the script stands outside the page's content");
+    let (_, _, body) = page(&app, &mut dana, "/ui/queue").await;
+    assert!(body.contains("<title>Очереди · ombuds</title>") && body.contains(r#"id="shortcuts""#), "{body}");
 
     // Bad beats: an unknown state, a wrong CSRF token, someone else's department, no complaint.
     let (s, _, b) = json_of(beat(&dana, &r, "typing", None).await.unwrap()).await;
