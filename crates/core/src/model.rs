@@ -271,6 +271,17 @@ pub struct Department {
     pub active: bool,
 }
 
+impl Department {
+    /// The department's name in `language`.
+    pub fn name(&self, language: Language) -> &str {
+        match language {
+            Language::Ru => &self.name_ru,
+            Language::Kk => &self.name_kk,
+            Language::En => &self.name_en,
+        }
+    }
+}
+
 /// An agent (specialist, supervisor or administrator) as the core needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

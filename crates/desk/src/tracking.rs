@@ -209,13 +209,7 @@ impl Desk {
         let departments = self.departments().await?;
         let messages: Vec<Message> = messages.into_iter().filter(|m| m.kind != MessageKind::Note).collect();
         let files = files.into_iter().filter(|f| f.message_id.is_none_or(|id| messages.iter().any(|m| m.id == id))).collect();
-        let department = complaint.department.as_ref().and_then(|code| departments.iter().find(|d| &d.code == code)).map(|d| {
-            match complaint.language {
-                Language::Ru => d.name_ru.clone(),
-                Language::Kk => d.name_kk.clone(),
-                Language::En => d.name_en.clone(),
-            }
-        });
+        let department = complaint.department.as_ref().and_then(|code| departments.iter().find(|d| &d.code == code)).map(|d| d.name(complaint.language).to_string());
         Ok(TrackedComplaint { complaint, messages, files, department })
     }
 

@@ -20,7 +20,7 @@ impl Desk {
         let department = complaint
             .department
             .as_ref()
-            .map(|d| departments.iter().find(|x| &x.code == d).map_or_else(|| d.as_str().to_string(), |x| department_name(x, complaint.language)))
+            .map(|d| departments.iter().find(|x| &x.code == d).map_or_else(|| d.as_str().to_string(), |x| x.name(complaint.language).to_string()))
             .unwrap_or_default();
         let values = MacroValues {
             reference: complaint.reference.to_string(),
@@ -61,15 +61,6 @@ impl Desk {
             ombuds_store::StoreError::NotFound => DeskError::NotFound("macro"),
             e => e.into(),
         })
-    }
-}
-
-/// A department's name in `language`.
-fn department_name(d: &Department, language: Language) -> String {
-    match language {
-        Language::Ru => d.name_ru.to_string(),
-        Language::Kk => d.name_kk.to_string(),
-        Language::En => d.name_en.to_string(),
     }
 }
 

@@ -115,12 +115,7 @@ async fn show(s: &AppState, f: Frame, shown: Shown, status: StatusCode) -> Respo
         departments
             .iter()
             .find(|d| &d.code == code)
-            .map(|d| match texts.lang() {
-                Language::Ru => d.name_ru.to_string(),
-                Language::Kk => d.name_kk.to_string(),
-                Language::En => d.name_en.to_string(),
-            })
-            .unwrap_or_else(|| code.as_str().to_string())
+            .map_or_else(|| code.as_str().to_string(), |d| d.name(texts.lang()).to_string())
     };
     let macros = match s.desk.macros().await {
         Ok(ms) => ms

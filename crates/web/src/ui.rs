@@ -764,14 +764,7 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
             .map(|ds| {
                 ds.iter()
                     .filter(|d| d.active)
-                    .map(|d| {
-                        let name = match texts.lang() {
-                            Language::Ru => &d.name_ru,
-                            Language::Kk => &d.name_kk,
-                            Language::En => &d.name_en,
-                        };
-                        (d.code.as_str().to_string(), name.clone())
-                    })
+                    .map(|d| (d.code.as_str().to_string(), d.name(texts.lang()).to_string()))
                     .collect()
             })
             .unwrap_or_default(),
