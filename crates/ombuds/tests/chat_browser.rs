@@ -15,7 +15,6 @@ use ombuds_store::testing::TestDb;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -321,16 +320,7 @@ async fn desk(origin: &str) -> Desk {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ombuds.toml");
     std::fs::write(&config, format!("[chat]\nallowed_origins = [\"{origin}\"]\nidentity_secret = \"{SECRET}\"\n")).unwrap();
-    let mut add = ombuds(&database)
-        .args(["user", "add", "daniyar", "--name", "Данияр", "--role", "agent", "--department", "payments", "--language", "ru", "--language", "kk", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let o = add.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    add_user(&database, &["daniyar", "--name", "Данияр", "--role", "agent", "--department", "payments", "--language", "ru", "--language", "kk"], PASSWORD);
     let token = token(&database);
     let server = Server::start_with(&database, &["--config", config.to_str().unwrap()]).await;
     Desk { server, token, _db: db, _dir: dir }

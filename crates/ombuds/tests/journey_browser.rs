@@ -12,8 +12,6 @@ use common::*;
 use fantoccini::Locator;
 use ombuds_store::testing::TestDb;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Instant;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -55,16 +53,7 @@ async fn a_complaint_from_the_portal_to_the_rating() {
     let database = url(&db);
 
     // An agent of payments, a rule that sends withdrawals there, and articles in three languages.
-    let mut add = ombuds(&database)
-        .args(["user", "add", "dana", "--name", "Dana", "--role", "agent", "--department", "payments", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let o = add.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    add_user(&database, &["dana", "--name", "Dana", "--role", "agent", "--department", "payments"], PASSWORD);
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.toml");
     std::fs::write(&rules, "[[rule]]\nname = \"withdrawals\"\nwhen.any_words = [\"вывод*\", \"withdrawal*\"]\nthen.department = \"payments\"\n").unwrap();

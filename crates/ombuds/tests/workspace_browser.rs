@@ -9,8 +9,6 @@ use common::*;
 use fantoccini::Locator;
 use ombuds_store::testing::TestDb;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Instant;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -24,16 +22,7 @@ async fn an_agent_works_a_complaint_in_the_browser() {
     let _one = BROWSER.lock().await;
     let db = TestDb::sqlite();
     let database = url(&db);
-    let mut add = ombuds(&database)
-        .args(["user", "add", "dana", "--name", "Дана", "--role", "agent", "--department", "payments", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let o = add.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    add_user(&database, &["dana", "--name", "Дана", "--role", "agent", "--department", "payments"], PASSWORD);
     let token = token(&database);
     let server = Server::start(&database).await;
     let http = reqwest::Client::new();

@@ -11,8 +11,6 @@ use fantoccini::Locator;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use ombuds_store::testing::TestDb;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -35,19 +33,6 @@ async fn press(b: &fantoccini::Client, key: char) {
     b.perform_actions(keys).await.unwrap();
 }
 
-fn add_user(database: &str, login: &str, role: &str) {
-    let mut add = ombuds(database)
-        .args(["user", "add", login, "--name", login, "--role", role, "--department", "payments", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let o = add.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn macros_shortcuts_counts_and_the_collision_warning() {
     if !browser_present("macros_shortcuts_counts_and_the_collision_warning") {
@@ -56,8 +41,9 @@ async fn macros_shortcuts_counts_and_the_collision_warning() {
     let _one = BROWSER.lock().await;
     let db = TestDb::sqlite();
     let database = url(&db);
-    add_user(&database, "olga", "supervisor");
-    add_user(&database, "dana", "agent");
+    for (login, role) in [("olga", "supervisor"), ("dana", "agent")] {
+        add_user(&database, &[login, "--name", login, "--role", role, "--department", "payments"], PASSWORD);
+    }
     let o = run(&database, &["token", "create", "--name", "backend", "--scope", "admin"]);
     assert!(o.status.success(), "{}", text(&o));
     let admin = String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim().to_string();

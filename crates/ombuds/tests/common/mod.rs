@@ -20,6 +20,24 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// Adds an agent with the CLI (`ombuds user add <args> --password-stdin`), the password typed on
+/// standard input; fails the test unless the agent is added.
+pub fn add_user(database: &str, args: &[&str], password: &str) {
+    use std::io::Write;
+    let mut add = ombuds(database)
+        .args(["user", "add"])
+        .args(args)
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ombuds");
+    add.stdin.take().expect("piped").write_all(format!("{password}\n").as_bytes()).expect("write the password");
+    let o = add.wait_with_output().expect("run ombuds");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 /// Creates an API token with the CLI and returns its secret.
 pub fn token(database: &str) -> String {
     let o = run(database, &["token", "create", "--name", "test", "--scope", "complaints:write", "--scope", "complaints:read"]);
