@@ -1077,9 +1077,7 @@ async fn portal_done(State(s): State<AppState>, headers: HeaderMap, Query(q): Qu
 }
 
 async fn portal_script() -> Response {
-    let mut res = ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../assets/portal.js")).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    secure(res)
+    asset("text/javascript; charset=utf-8", include_str!("../assets/portal.js"))
 }
 
 // ------------------------------------------------------------------ the agent's own account
@@ -1149,13 +1147,16 @@ async fn me_totp_off(State(s): State<AppState>, headers: HeaderMap, Form(form): 
 }
 
 async fn workspace_script() -> Response {
-    let mut res = ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../assets/workspace.js")).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    secure(res)
+    asset("text/javascript; charset=utf-8", include_str!("../assets/workspace.js"))
 }
 
 async fn stylesheet() -> Response {
-    let mut res = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/ui.css")).into_response();
+    asset("text/css; charset=utf-8", include_str!("../assets/ui.css"))
+}
+
+/// A file compiled into the binary, cached by browsers for an hour.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut res = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     secure(res)
 }
