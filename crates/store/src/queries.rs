@@ -114,6 +114,11 @@ struct Where {
 }
 
 impl Where {
+    /// The terms ask for open complaints (written as the partial indexes say it).
+    fn is_open(&self) -> bool {
+        self.clauses.iter().any(|c| c == OPEN)
+    }
+
     fn push(&mut self, clause: impl FnOnce(usize) -> String, p: P) {
         self.params.push(p);
         self.clauses.push(clause(self.params.len()));
@@ -123,86 +128,86 @@ impl Where {
 /// The WHERE terms of a complaint list without its text and page: `None` when `visibility`
 /// lets nothing through.
 fn complaint_where(f: &ComplaintFilter, visibility: &Visibility) -> Option<Where> {
-        let mut w = Where { clauses: vec![], params: vec![] };
-        match visibility {
-            Visibility::All => {}
-            Visibility::Nothing => return None,
-            Visibility::Limited { departments, assignee, unrouted } => {
-                let mut any = vec![];
-                for d in departments {
-                    w.params.push(P::from(d.as_str()));
-                    any.push(format!("${}", w.params.len()));
-                }
-                let mut ors = vec![];
-                if !any.is_empty() {
-                    ors.push(format!("department IN ({})", any.join(", ")));
-                }
-                if let Some(a) = assignee {
-                    w.params.push(P::from(*a));
-                    ors.push(format!("assignee = ${}", w.params.len()));
-                }
-                if *unrouted {
-                    ors.push("department IS NULL".into());
-                }
-                if ors.is_empty() {
-                    return None;
-                }
-                w.clauses.push(format!("({})", ors.join(" OR ")));
+    let mut w = Where { clauses: vec![], params: vec![] };
+    match visibility {
+        Visibility::All => {}
+        Visibility::Nothing => return None,
+        Visibility::Limited { departments, assignee, unrouted } => {
+            let mut any = vec![];
+            for d in departments {
+                w.params.push(P::from(d.as_str()));
+                any.push(format!("${}", w.params.len()));
             }
-        }
-        if !f.statuses.is_empty() {
-            // Statuses are written as literals (a closed set of words), and the open ones exactly
-            // as the partial indexes of migration 0013 say them, so that both backends use them.
-            let mut wanted: Vec<Status> = f.statuses.clone();
-            wanted.sort_by_key(|s| Status::ALL.iter().position(|a| a == s));
-            wanted.dedup();
-            if wanted == Status::ALL.iter().copied().filter(|s| s.is_open()).collect::<Vec<_>>() {
-                w.clauses.push(OPEN.into());
-            } else {
-                let any: Vec<String> = wanted.iter().map(|s| format!("'{}'", s.as_str())).collect();
-                w.clauses.push(format!("status IN ({})", any.join(", ")));
+            let mut ors = vec![];
+            if !any.is_empty() {
+                ors.push(format!("department IN ({})", any.join(", ")));
             }
+            if let Some(a) = assignee {
+                w.params.push(P::from(*a));
+                ors.push(format!("assignee = ${}", w.params.len()));
+            }
+            if *unrouted {
+                ors.push("department IS NULL".into());
+            }
+            if ors.is_empty() {
+                return None;
+            }
+            w.clauses.push(format!("({})", ors.join(" OR ")));
         }
-        if let Some(d) = &f.department {
-            w.push(|i| format!("department = ${i}"), P::from(d.as_str()));
+    }
+    if !f.statuses.is_empty() {
+        // Statuses are written as literals (a closed set of words), and the open ones exactly
+        // as the partial indexes of migration 0013 say them, so that both backends use them.
+        let mut wanted: Vec<Status> = f.statuses.clone();
+        wanted.sort_by_key(|s| Status::ALL.iter().position(|a| a == s));
+        wanted.dedup();
+        if wanted == Status::ALL.iter().copied().filter(|s| s.is_open()).collect::<Vec<_>>() {
+            w.clauses.push(OPEN.into());
+        } else {
+            let any: Vec<String> = wanted.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            w.clauses.push(format!("status IN ({})", any.join(", ")));
         }
-        if f.unrouted {
-            w.clauses.push("department IS NULL".into());
-        }
-        match &f.assignee {
-            Some(AssigneeFilter::Agent(a)) => w.push(|i| format!("assignee = ${i}"), P::from(*a)),
-            Some(AssigneeFilter::Nobody) => w.clauses.push("assignee IS NULL".into()),
-            None => {}
-        }
-        if let Some(c) = f.channel {
-            w.push(|i| format!("channel = ${i}"), P::from(c.as_str()));
-        }
-        if let Some(k) = f.kind {
-            w.push(|i| format!("kind = ${i}"), P::from(k.as_str()));
-        }
-        if let Some(p) = f.priority {
-            w.push(|i| format!("priority = ${i}"), P::from(p.as_str()));
-        }
-        if let Some(p) = f.player_id {
-            w.push(|i| format!("player_id = ${i}"), P::from(p));
-        }
-        // Flags as bare terms, as the partial indexes have them.
-        if let Some(b) = f.sla_breached {
-            w.clauses.push(if b { "sla_breached" } else { "NOT sla_breached" }.into());
-        }
-        if let Some(e) = f.escalated {
-            w.clauses.push(if e { "escalated" } else { "NOT escalated" }.into());
-        }
-        if let Some(r) = f.sla_at_risk {
-            w.clauses.push(if r { "sla_at_risk" } else { "NOT sla_at_risk" }.into());
-        }
-        if let Some(t) = f.created_from {
-            w.push(|i| format!("created_at >= ${i}"), P::from(to_micros(t)));
-        }
-        if let Some(t) = f.created_to {
-            w.push(|i| format!("created_at < ${i}"), P::from(to_micros(t)));
-        }
-        Some(w)
+    }
+    if let Some(d) = &f.department {
+        w.push(|i| format!("department = ${i}"), P::from(d.as_str()));
+    }
+    if f.unrouted {
+        w.clauses.push("department IS NULL".into());
+    }
+    match &f.assignee {
+        Some(AssigneeFilter::Agent(a)) => w.push(|i| format!("assignee = ${i}"), P::from(*a)),
+        Some(AssigneeFilter::Nobody) => w.clauses.push("assignee IS NULL".into()),
+        None => {}
+    }
+    if let Some(c) = f.channel {
+        w.push(|i| format!("channel = ${i}"), P::from(c.as_str()));
+    }
+    if let Some(k) = f.kind {
+        w.push(|i| format!("kind = ${i}"), P::from(k.as_str()));
+    }
+    if let Some(p) = f.priority {
+        w.push(|i| format!("priority = ${i}"), P::from(p.as_str()));
+    }
+    if let Some(p) = f.player_id {
+        w.push(|i| format!("player_id = ${i}"), P::from(p));
+    }
+    // Flags as bare terms, as the partial indexes have them.
+    if let Some(b) = f.sla_breached {
+        w.clauses.push(if b { "sla_breached" } else { "NOT sla_breached" }.into());
+    }
+    if let Some(e) = f.escalated {
+        w.clauses.push(if e { "escalated" } else { "NOT escalated" }.into());
+    }
+    if let Some(r) = f.sla_at_risk {
+        w.clauses.push(if r { "sla_at_risk" } else { "NOT sla_at_risk" }.into());
+    }
+    if let Some(t) = f.created_from {
+        w.push(|i| format!("created_at >= ${i}"), P::from(to_micros(t)));
+    }
+    if let Some(t) = f.created_to {
+        w.push(|i| format!("created_at < ${i}"), P::from(to_micros(t)));
+    }
+    Some(w)
 }
 
 impl Store {
@@ -254,7 +259,7 @@ impl Store {
             // search's pages go by rowid, the order the complaints were stored in.
             let mut likes = vec![];
             // Queues of open complaints have their own, small index.
-            let index = if w.clauses.iter().any(|c| c == OPEN) { "open_complaints_search" } else { "complaints_search" };
+            let index = if w.is_open() { "open_complaints_search" } else { "complaints_search" };
             for word in indexed {
                 w.params.push(P::from(format!("%{word}%")));
                 likes.push(format!("s.search_text LIKE ${}", w.params.len()));
@@ -302,7 +307,7 @@ impl Store {
     /// are few — there may be none at all, which leaves their index without statistics — and
     /// would walk every open complaint: name the index that holds exactly them.
     fn index_hint(&self, f: &ComplaintFilter, w: &Where) -> &'static str {
-        if self.backend() != crate::Backend::Sqlite || !w.clauses.iter().any(|c| c == OPEN) {
+        if self.backend() != crate::Backend::Sqlite || !w.is_open() {
             return "";
         }
         match (f.sla_breached, f.sla_at_risk, f.escalated) {
