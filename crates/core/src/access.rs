@@ -101,6 +101,17 @@ impl Principal {
         self.visibility().allows(c)
     }
 
+    /// Merging a duplicate: writing to both complaints, which the caller must both see.
+    pub fn may_merge(&self, source: &Complaint, target: &Complaint) -> Result<(), DomainError> {
+        if !self.has(Scope::ComplaintsWrite) {
+            return Err(forbidden("this token lacks the complaints:write scope"));
+        }
+        if !self.may_view(source) || !self.may_view(target) {
+            return Err(forbidden("both complaints must be in your reach to merge them"));
+        }
+        Ok(())
+    }
+
     pub fn may_apply(&self, c: &Complaint, cmd: &Command) -> Result<(), DomainError> {
         if !self.has(Scope::ComplaintsWrite) {
             return Err(forbidden("this token lacks the complaints:write scope"));

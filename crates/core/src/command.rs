@@ -180,6 +180,7 @@ pub fn register_routed(
         version: 0,
         sla: None,
         rating: None,
+        merged_into: None,
     };
     let mut tags = reg.tags.clone();
     for t in &auto.tags {
@@ -318,6 +319,51 @@ pub fn change(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Option<
     let follow = sla_follow_up(c, &events, ctx);
     events.extend(stamp(follow, c.id, ctx));
     Ok(Some(Decision::new(c.clone(), events)))
+}
+
+/// Merges the duplicate `source` into `target`: the source is closed (its clocks stop) and
+/// points at the target, whose thread now shows the source's; the target records where the
+/// duplicate came from. `note`, when given, is said to the player on the source's thread first
+/// (e-mail threads get it as a reply), so they know where their request went on.
+///
+/// Only one player's complaints merge: a merged thread is shown whole to the player on the
+/// tracking page, so merging two players' complaints would show each the other's messages.
+pub fn merge(source: &Complaint, target: &Complaint, note: Option<&Body>, ctx: &mut Ctx<'_>) -> Result<(Decision, Decision), DomainError> {
+    if source.id == target.id {
+        return Err(DomainError::invalid("target", "same_complaint", "a complaint cannot be merged into itself"));
+    }
+    let illegal = |why: String| DomainError::IllegalTransition { action: "merge", status: source.status, why };
+    if let Some(m) = &source.merged_into {
+        return Err(illegal(format!("it is already merged into {}", m.reference)));
+    }
+    if source.status == Status::Closed {
+        return Err(illegal("a closed complaint stays as it is; reopen it first".into()));
+    }
+    if !target.status.is_open() {
+        return Err(DomainError::invalid(
+            "target",
+            "target_not_open",
+            format!("{} is {}: reopen it first, or merge it into this one instead", target.reference, target.status),
+        ));
+    }
+    if source.player_id != target.player_id {
+        return Err(DomainError::invalid(
+            "target",
+            "different_player",
+            format!(
+                "{} belongs to another player: only one player's complaints can be merged (each would see the other's thread)",
+                target.reference
+            ),
+        ));
+    }
+    let mut data = vec![];
+    if let Some(text) = note {
+        data.push(EventData::MessageAdded { message_id: (ctx.new_id)(), kind: MessageKind::Outbound, channel: source.channel, body: text.clone() });
+    }
+    data.push(EventData::MergedInto { target: target.id, reference: target.reference });
+    let from = stamp(data, source.id, ctx);
+    let into = stamp(vec![EventData::MergedFrom { source: source.id, reference: source.reference }], target.id, ctx);
+    Ok((Decision::new(source.clone(), from), Decision::new(target.clone(), into)))
 }
 
 /// What the SLA clocks do after `events`: pause when the complaint starts waiting on the player,
@@ -496,6 +542,9 @@ pub fn decide(c: &Complaint, cmd: &Command, ctx: &mut Ctx<'_>) -> Result<Vec<Eve
         Command::Reopen { reason } => {
             if c.status.is_open() {
                 return Err(illegal("it is still open"));
+            }
+            if let Some(m) = &c.merged_into {
+                return Err(illegal(&format!("it was merged into {}: the work goes on there", m.reference)));
             }
             vec![EventData::Reopened { reason: reason.clone() }]
         }
@@ -676,7 +725,12 @@ impl Complaint {
                 self.tags.extend(added.iter().cloned());
                 self.tags.retain(|t| !removed.contains(t));
             }
-            EventData::DeliveryFailed { .. } => {}
+            EventData::DeliveryFailed { .. } | EventData::MergedFrom { .. } => {}
+            EventData::MergedInto { target, reference } => {
+                self.status = Closed;
+                self.closed_at = Some(at);
+                self.merged_into = Some(MergeLink { id: *target, reference: *reference });
+            }
         }
         // The first reply, solution or information request stops the first-response clock.
         if self.first_response_at.is_some()

@@ -102,6 +102,16 @@ pub enum EventData {
         #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
         removed: BTreeSet<Tag>,
     },
+    /// This complaint was a duplicate: it is closed and its thread joins `target`'s.
+    MergedInto {
+        target: Uuid,
+        reference: ComplaintRef,
+    },
+    /// The duplicate `source` was merged into this complaint.
+    MergedFrom {
+        source: Uuid,
+        reference: ComplaintRef,
+    },
     /// A notice could not be delivered to the player and will not be retried: someone must
     /// reach the player another way.
     DeliveryFailed {
@@ -137,6 +147,8 @@ impl EventData {
             EventData::PriorityChanged { .. } => "priority_changed",
             EventData::Tagged { .. } => "tagged",
             EventData::DeliveryFailed { .. } => "delivery_failed",
+            EventData::MergedInto { .. } => "merged_into",
+            EventData::MergedFrom { .. } => "merged_from",
         }
     }
 }

@@ -58,6 +58,24 @@ pub fn search<'a>(articles: &'a [FaqArticle], query: &str, limit: usize) -> Vec<
     scored.into_iter().take(limit).map(|(_, _, a)| a).collect()
 }
 
+/// Articles worth suggesting to an agent for a complaint's text: at least one of the text's
+/// words in the title (a long complaint shares common words with many bodies), best first.
+pub fn suggest<'a>(articles: &'a [FaqArticle], text: &str, limit: usize) -> Vec<&'a FaqArticle> {
+    let wanted = terms(text);
+    let mut scored: Vec<(usize, usize, i64, &FaqArticle)> = articles
+        .iter()
+        .filter(|a| a.published)
+        .filter_map(|a| {
+            let (title, body) = (terms(a.title.as_str()), terms(a.body.as_str()));
+            let in_title = wanted.intersection(&title).count();
+            let in_body = wanted.iter().filter(|t| !title.contains(*t) && body.contains(*t)).count();
+            (in_title > 0).then_some((in_title, in_body, a.helpful_yes - a.helpful_no, a))
+        })
+        .collect();
+    scored.sort_by(|x, y| (y.0, y.1, y.2).cmp(&(x.0, x.1, x.2)).then(x.3.id.cmp(&y.3.id)));
+    scored.into_iter().take(limit).map(|(_, _, _, a)| a).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +124,18 @@ mod tests {
         let ids: Vec<u128> = search(&a, "withdrawal", 5).iter().map(|x| x.id.as_u128()).collect();
         assert_eq!(ids, [3, 2, 1]);
         assert_eq!(search(&a, "withdrawal", 1).len(), 1);
+    }
+
+    #[test]
+    fn suggestions_need_a_word_of_the_title() {
+        let a = [
+            article(1, Language::Ru, "Сколько идёт вывод средств", "Вывод на карту занимает до трёх рабочих дней.", 0),
+            article(2, Language::Ru, "Как получить бонус", "Бонус начисляется после депозита; вывод бонуса возможен после отыгрыша.", 0),
+            article(3, Language::Ru, "Верификация аккаунта", "Загрузите паспорт.", 0),
+        ];
+        let text = "Вывод не пришёл\nЖду вывод третий день, деньги не пришли на карту.";
+        let ids: Vec<u128> = suggest(&a, text, 3).iter().map(|x| x.id.as_u128()).collect();
+        assert_eq!(ids, [1], "the bonus article mentions a withdrawal only in its body");
+        assert!(suggest(&a, "Здравствуйте", 3).is_empty());
     }
 }

@@ -461,3 +461,63 @@ fn scores_are_one_to_five() {
     assert!(serde_json::from_str::<CsatScore>("9").is_err());
     assert_eq!(serde_json::to_string(&CsatScore::try_from(5).unwrap()).unwrap(), "5");
 }
+
+#[test]
+fn merging_a_duplicate_closes_it_and_points_at_the_other() {
+    let mut w = World::new();
+    let target = w.register(Some("payments"));
+    let mut source = w.register(Some("payments"));
+    source.id = Uuid::from_u128(9);
+    source.reference = ComplaintRef::from_bits(9);
+    assert!(source.next_sla_instant().is_some(), "the duplicate's clocks run before the merge");
+    let note = Body::parse("We continue with your request under the other reference.").unwrap();
+    let (from, into) = w.run(|ctx| merge(&source, &target, Some(&note), ctx)).unwrap();
+    assert_eq!(from.complaint.status, Status::Closed);
+    assert_eq!(from.complaint.merged_into, Some(MergeLink { id: target.id, reference: target.reference }));
+    assert!(from.complaint.closed_at.is_some());
+    assert_eq!(from.complaint.next_sla_instant(), None, "a merged duplicate's clocks stop");
+    assert_eq!(from.base_version(), source.version);
+    let kinds: Vec<&str> = from.events.iter().map(|e| e.data.name()).collect();
+    assert_eq!(kinds, ["message_added", "merged_into"]);
+    assert_eq!(from.messages.len(), 1, "the note to the player is a thread message");
+    assert_eq!(from.jobs.iter().map(Job::kind).collect::<Vec<_>>(), ["deliver_message"], "and it is sent");
+    assert_eq!(into.complaint.status, target.status, "the target's work goes on");
+    assert_eq!(into.base_version(), target.version);
+    assert!(matches!(into.events[0].data, EventData::MergedFrom { source: s, .. } if s == source.id));
+
+    // Without a note nothing is sent.
+    let (quiet, _) = w.run(|ctx| merge(&source, &target, None, ctx)).unwrap();
+    assert!(quiet.jobs.is_empty() && quiet.messages.is_empty());
+
+    // A merged complaint cannot be merged again, nor reopened.
+    let merged = from.complaint;
+    let err = w.run(|ctx| merge(&merged, &target, None, ctx)).unwrap_err();
+    assert!(err.to_string().contains("already merged"), "{err}");
+    let err = w.try_step(&merged, Command::Reopen { reason: Body::parse("again").unwrap() }).unwrap_err();
+    assert!(err.to_string().contains("merged into"), "{err}");
+}
+
+#[test]
+fn merging_refuses_itself_closed_targets_and_other_players() {
+    let mut w = World::new();
+    let target = w.register(Some("payments"));
+    let mut source = w.register(Some("payments"));
+    source.id = Uuid::from_u128(9);
+    let field = |e: DomainError| match e {
+        DomainError::Invalid(f) => f[0].code,
+        other => panic!("expected a field error, got {other:?}"),
+    };
+    let e = w.run(|ctx| merge(&target, &target, None, ctx)).unwrap_err();
+    assert_eq!(field(e), "same_complaint");
+    let mut other = target.clone();
+    other.player_id = Uuid::from_u128(77);
+    let e = w.run(|ctx| merge(&source, &other, None, ctx)).unwrap_err();
+    assert_eq!(field(e), "different_player");
+    let resolved = w.step(&target, Command::Resolve { measures: Body::parse("paid").unwrap(), result: Body::parse("done").unwrap() });
+    let e = w.run(|ctx| merge(&source, &resolved, None, ctx)).unwrap_err();
+    assert_eq!(field(e), "target_not_open");
+    let resolved_source = w.step(&source, Command::Resolve { measures: Body::parse("x").unwrap(), result: Body::parse("y").unwrap() });
+    let closed = w.step(&resolved_source, Command::Close);
+    let e = w.run(|ctx| merge(&closed, &target, None, ctx)).unwrap_err();
+    assert!(matches!(e, DomainError::IllegalTransition { .. }), "{e:?}");
+}

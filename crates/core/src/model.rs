@@ -244,6 +244,18 @@ pub struct Complaint {
     /// The player's rating of the current resolution (cleared when the complaint reopens).
     #[serde(default)]
     pub rating: Option<Rating>,
+    /// The complaint this one was merged into as a duplicate (it is closed; its thread shows on
+    /// the other one, where the work goes on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<MergeLink>,
+}
+
+/// The complaint a duplicate was merged into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MergeLink {
+    pub id: Uuid,
+    pub reference: ComplaintRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,6 +85,8 @@ impl Desk {
         let c = self.visible(who, reference).await?;
         match self.store.attachment(id).await {
             Ok((info, data)) if info.complaint_id == c.id => Ok((info, data)),
+            // A file of a duplicate merged into this complaint is part of its thread.
+            Ok((info, data)) if self.store.merged_into(c.id).await?.iter().any(|d| d.id == info.complaint_id) => Ok((info, data)),
             Ok(_) | Err(ombuds_store::StoreError::NotFound) => Err(crate::DeskError::NotFound("attachment")),
             Err(e) => Err(e.into()),
         }

@@ -56,6 +56,14 @@ impl Desk {
         Ok(faq::search(&mine, query, limit).into_iter().cloned().collect())
     }
 
+    /// Published articles of the complaint's language an agent might answer it with, best first.
+    pub async fn faq_for_complaint(&self, complaint: &Complaint, limit: usize) -> Result<Vec<FaqArticle>> {
+        let all = self.faq().await?;
+        let mine: Vec<FaqArticle> = all.iter().filter(|a| a.language == complaint.language).cloned().collect();
+        let text = format!("{}\n{}", complaint.subject.as_str(), complaint.description.as_str());
+        Ok(faq::suggest(&mine, &text, limit).into_iter().cloned().collect())
+    }
+
     /// Creates or updates an article (supervisors and administrators).
     pub async fn save_faq(&self, who: &Principal, draft: FaqDraft) -> Result<FaqArticle> {
         who.require_supervisor()?;

@@ -86,13 +86,16 @@ impl Desk {
         self.register_inbound(inbound, key).await
     }
 
-    /// The complaint `id` if it belongs to the player these contact details name.
+    /// The complaint `id` (or the one it was merged into) if it belongs to the player these
+    /// contact details name.
     async fn thread_target(&self, id: Uuid, contact: &PlayerContact) -> Result<Option<Complaint>> {
         let complaint = match self.store.complaint(id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // A reply to a merged duplicate joins the complaint it was merged into.
+        let complaint = self.merge_target(complaint).await?;
         let player = self.store.player(complaint.player_id).await?;
         Ok((player.match_strength(contact) > 0).then_some(complaint))
     }

@@ -12,6 +12,7 @@ mod error;
 pub mod intake;
 pub mod jobs;
 pub mod live;
+pub mod merge;
 pub mod workspace;
 pub mod routing;
 pub mod sla;
@@ -73,6 +74,8 @@ pub struct ComplaintView {
     pub messages: Vec<Message>,
     /// What the classifier thinks the complaint is about (`None` without a trained model).
     pub suggestion: Option<routing::Suggestion>,
+    /// The duplicates merged into this complaint (their messages are in `messages`).
+    pub duplicates: Vec<merge::Duplicate>,
 }
 
 #[doc(hidden)]
@@ -353,9 +356,11 @@ impl Desk {
 
     pub async fn complaint(&self, who: &Principal, reference: &ComplaintRef) -> Result<ComplaintView> {
         let complaint = self.visible(who, reference).await?;
-        let (player, messages) = tokio::try_join!(self.store.player(complaint.player_id), self.store.messages(complaint.id))?;
+        let (player, messages, duplicates) =
+            tokio::try_join!(self.store.player(complaint.player_id), self.store.messages(complaint.id), self.store.merged_into(complaint.id))?;
+        let duplicates = duplicates.iter().map(merge::Duplicate::of).collect();
         let suggestion = self.suggest(&format!("{}\n{}", complaint.subject.as_str(), complaint.description.as_str())).await?;
-        Ok(ComplaintView { complaint, player, messages, suggestion })
+        Ok(ComplaintView { complaint, player, messages, suggestion, duplicates })
     }
 
     pub async fn history(&self, who: &Principal, reference: &ComplaintRef) -> Result<Vec<StoredEvent>> {

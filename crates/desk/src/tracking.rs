@@ -202,6 +202,20 @@ impl Desk {
         Ok(complaint)
     }
 
+    /// Where a player who opened a merged duplicate goes on: the complaint it was merged into,
+    /// with a pass for it (the player proved access to the duplicate, and merged complaints are
+    /// one player's). `None` when `complaint` was not merged.
+    pub async fn track_merge_target(&self, complaint: &Complaint) -> Result<Option<(ComplaintRef, TrackPass)>> {
+        if complaint.merged_into.is_none() {
+            return Ok(None);
+        }
+        let target = self.merge_target(complaint.clone()).await?;
+        if target.id == complaint.id || target.player_id != complaint.player_id {
+            return Ok(None);
+        }
+        Ok(Some((target.reference, self.pass_for(target.id).await?)))
+    }
+
     /// The complaint as its player sees it.
     pub async fn tracked(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<TrackedComplaint> {
         let complaint = self.passed(reference, pass).await?;

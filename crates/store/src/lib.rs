@@ -33,7 +33,7 @@ pub use sla::StoredSla;
 pub use tracking::{TRACK_ACCESS_JOB, TrackCode};
 pub use chat::QueuedChat;
 pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};
-pub use writer::{Build, ChangeRequest, Decide, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, WriteOp, Writer};
+pub use writer::{Build, ChangeRequest, Decide, DecidePair, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, PairChange, WriteOp, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

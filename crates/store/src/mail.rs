@@ -135,7 +135,7 @@ impl Store {
     }
 
     pub async fn attachments(&self, complaint_id: Uuid) -> Result<Vec<AttachmentInfo>, StoreError> {
-        let sql = format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE complaint_id = $1 ORDER BY created_at, id");
+        let sql = format!("{} SELECT {ATTACHMENT_COLS} FROM attachments WHERE complaint_id IN (SELECT id FROM thread) ORDER BY created_at, id", crate::queries::THREAD);
         let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &params![complaint_id]).await)?;
         rows.iter().map(attachment_from).collect()
     }

@@ -127,6 +127,11 @@ impl Where {
 
 /// The WHERE terms of a complaint list without its text and page: `None` when `visibility`
 /// lets nothing through.
+/// `thread(id)`: the complaint `$1` and every complaint merged into it, at any depth (a merge
+/// target may itself be merged later). Read through the partial index on `merged_into`.
+pub(crate) const THREAD: &str = "WITH RECURSIVE thread(id) AS (SELECT id FROM complaints WHERE id = $1 \
+     UNION SELECT c.id FROM complaints c JOIN thread t ON c.merged_into = t.id)";
+
 fn complaint_where(f: &ComplaintFilter, visibility: &Visibility) -> Option<Where> {
     let mut w = Where { clauses: vec![], params: vec![] };
     match visibility {
@@ -334,10 +339,19 @@ impl Store {
         row.map_or(Ok(0), |r| r.i64("n"))
     }
 
+    /// The complaint's thread: its own messages and those of the duplicates merged into it
+    /// (and into those, at any depth), in order.
     pub async fn messages(&self, complaint_id: Uuid) -> Result<Vec<Message>, StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLS} FROM messages WHERE complaint_id = $1 ORDER BY created_at, id");
+        let sql = format!("{THREAD} SELECT {MESSAGE_COLS} FROM messages WHERE complaint_id IN (SELECT id FROM thread) ORDER BY created_at, id");
         let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &params![complaint_id]).await)?;
         rows.iter().map(message_from).collect()
+    }
+
+    /// The duplicates merged into the complaint (at any depth), oldest first.
+    pub async fn merged_into(&self, complaint_id: Uuid) -> Result<Vec<Complaint>, StoreError> {
+        let sql = format!("{THREAD} SELECT {COMPLAINT_COLS} FROM complaints WHERE id IN (SELECT id FROM thread) AND id <> $1 ORDER BY created_at, id");
+        let rows = with_read!(self.db(), |conn| conn.fetch_all(&sql, &params![complaint_id]).await)?;
+        rows.iter().map(complaint_from).collect()
     }
 
     pub async fn events(&self, complaint_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {

@@ -19,7 +19,7 @@ fn corrupt<E: std::fmt::Display>(col: &str) -> impl FnOnce(E) -> StoreError + '_
 
 pub(crate) const COMPLAINT_COLS: &str = "id, ref, kind, status, channel, player_id, subject, description, language, department, \
      category, priority, assignee, tags, escalation, escalated, resolution, created_at, updated_at, first_response_at, \
-     resolved_at, closed_at, version, search_text, sla, sla_next_at, sla_breached, rating, csat, sla_at_risk";
+     resolved_at, closed_at, version, search_text, sla, sla_next_at, sla_breached, rating, csat, sla_at_risk, merged_into, merged_into_ref";
 
 pub(crate) fn complaint_params(c: &Complaint) -> Vec<P> {
     crate::params![
@@ -53,6 +53,8 @@ pub(crate) fn complaint_params(c: &Complaint) -> Vec<P> {
         c.rating.as_ref().map(json),
         c.rating.as_ref().map(|r| r.score.get() as i64),
         c.status.is_open() && c.sla.as_ref().is_some_and(|s| s.warned()),
+        c.merged_into.as_ref().map(|m| m.id),
+        c.merged_into.as_ref().map(|m| m.reference.compact()),
     ]
 }
 
@@ -89,6 +91,10 @@ pub(crate) fn complaint_from(r: &Row) -> Result<Complaint, StoreError> {
         version: r.i64("version")?,
         sla: opt_json("sla")?.map(|s| parse_json("sla", &s)).transpose()?,
         rating: opt_json("rating")?.map(|s| parse_json("rating", &s)).transpose()?,
+        merged_into: match (r.opt_uuid("merged_into")?, r.opt_text("merged_into_ref")?) {
+            (Some(id), Some(reference)) => Some(MergeLink { id, reference: ComplaintRef::parse(&reference).map_err(corrupt("merged_into_ref"))? }),
+            _ => None,
+        },
     })
 }
 

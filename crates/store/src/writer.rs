@@ -19,7 +19,7 @@ use crate::queries::{StoredEvent, hex_string};
 use crate::rows::*;
 use crate::{StoreError, params};
 use ombuds_core::chain::{Hash, Link};
-use ombuds_core::{Complaint, Decision, DomainError, Language, MessageKind, Player, PlayerContact, to_micros};
+use ombuds_core::{Complaint, Decision, DomainError, Language, Message, MessageKind, Player, PlayerContact, to_micros};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -96,9 +96,20 @@ impl ChangeRequest {
     }
 }
 
+/// Decides a change to two complaints at once against both as they stand at write time:
+/// merging the duplicate `first` into `second`. Both decisions are written, or neither.
+pub type DecidePair = Box<dyn Fn(&Complaint, &Complaint) -> Result<(Decision, Decision), DomainError> + Send + Sync>;
+
+pub struct PairChange {
+    pub first: Uuid,
+    pub second: Uuid,
+    pub decide: DecidePair,
+}
+
 pub enum WriteOp {
     Register(Box<NewComplaint>),
     Change(ChangeRequest),
+    Pair(PairChange),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +118,8 @@ pub enum Outcome {
     Registered(Box<Complaint>),
     /// The change was applied: the complaint as it is now.
     Changed(Box<Complaint>),
+    /// The change to two complaints was applied: both as they are now.
+    ChangedPair(Box<(Complaint, Complaint)>),
     /// The change decided there was nothing to do.
     Unchanged(Box<Complaint>),
     /// The core refused the change against the current state.
@@ -370,6 +383,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
         .filter_map(|o| match o {
             WriteOp::Register(r) => r.idempotency.as_ref(),
             WriteOp::Change(c) => c.idempotency.as_ref(),
+            WriteOp::Pair(_) => None,
         })
         .collect();
     for chunk in keyed.chunks(2_000) {
@@ -414,7 +428,8 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
     let mut dirty_players: HashSet<usize> = HashSet::new();
     // The complaints being changed: (state as decided so far, row as read).
     let mut current: HashMap<Uuid, (Complaint, Vec<P>)> = HashMap::new();
-    let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint_id).collect::<HashSet<_>>().into_iter().collect();
+    let pairs = ops.iter().filter_map(|o| if let WriteOp::Pair(p) = o { Some([p.first, p.second]) } else { None }).flatten();
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.complaint_id).chain(pairs).collect::<HashSet<_>>().into_iter().collect();
     for chunk in ids.chunks(5_000) {
         let sql = format!("SELECT {COMPLAINT_COLS} FROM complaints WHERE id IN ({})", placeholders(1, chunk.len()));
         let params: Vec<P> = chunk.iter().map(|id| P::from(*id)).collect();
@@ -438,7 +453,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
     let now = to_micros(ombuds_core::now());
 
     for op in ops {
-        let (events, messages, jobs) = match op {
+        let decisions: &[Decision] = match op {
             WriteOp::Register(r) => {
                 if let Some(k) = &r.idempotency
                     && let Some((hash, id)) = keys_seen.get(&(k.principal.clone(), k.key.clone()))
@@ -489,8 +504,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
                 }
                 complaint_rows.push(complaint_params(&built.complaint));
                 registered.push(built);
-                let b = registered.last().expect("just pushed");
-                (&b.events, &b.messages, &b.jobs)
+                &registered[registered.len() - 1..]
             }
             WriteOp::Change(req) => {
                 if let Some(k) = &req.idempotency
@@ -523,13 +537,40 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
                             key_rows.push(params![k.principal.as_str(), k.key.as_str(), k.request_hash.clone(), state.id, now]);
                         }
                         decided.push(change);
-                        let c = decided.last().expect("just pushed");
-                        (&c.events, &c.messages, &c.jobs)
+                        &decided[decided.len() - 1..]
+                    }
+                }
+            }
+            WriteOp::Pair(pair) => {
+                let (Some((first, _)), Some((second, _))) = (current.get(&pair.first), current.get(&pair.second)) else {
+                    outcomes.push(Outcome::Missing);
+                    continue;
+                };
+                match (pair.decide)(first, second) {
+                    Err(e) => {
+                        outcomes.push(Outcome::Refused(e));
+                        continue;
+                    }
+                    Ok((a, b)) => {
+                        for (d, read) in [(&a, first), (&b, second)] {
+                            if d.base_version() != read.version || d.complaint.id != read.id {
+                                return Err(StoreError::Corrupt("a change was decided against another state".into()));
+                            }
+                        }
+                        for d in [&a, &b] {
+                            current.get_mut(&d.complaint.id).expect("read above").0 = d.complaint.clone();
+                            changed.insert(d.complaint.id);
+                        }
+                        decided.push(a);
+                        decided.push(b);
+                        &decided[decided.len() - 2..]
                     }
                 }
             }
         };
-        for e in events {
+        let events = decisions.iter().flat_map(|d| &d.events);
+        let messages: Vec<&Message> = decisions.iter().flat_map(|d| &d.messages).collect();
+        for e in events.clone() {
             seq += 1;
             let actor = json(&e.actor);
             let data = json(&e.data);
@@ -547,12 +588,13 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
             committed.push(StoredEvent { seq, event: e.clone(), hash: hex_string(&hash) });
             prev = hash;
         }
-        message_rows.extend(messages.iter().map(message_params));
+        message_rows.extend(messages.iter().map(|m| message_params(m)));
         let (mail, uploads) = match op {
-            WriteOp::Register(r) => (r.mail.as_deref(), &r.uploads),
-            WriteOp::Change(c) => (c.mail.as_deref(), &c.uploads),
+            WriteOp::Register(r) => (r.mail.as_deref(), r.uploads.as_slice()),
+            WriteOp::Change(c) => (c.mail.as_deref(), c.uploads.as_slice()),
+            WriteOp::Pair(_) => (None, [].as_slice()),
         };
-        let complaint_id = events.first().map(|e| e.complaint_id);
+        let complaint_id = events.clone().next().map(|e| e.complaint_id);
         let message_id = messages.iter().find(|m| m.kind == MessageKind::Inbound).map(|m| m.id);
         if let Some(m) = mail {
             let complaint_id = complaint_id.ok_or_else(|| StoreError::Corrupt("a mail without events".into()))?;
@@ -585,12 +627,13 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
                 now
             ]);
         }
-        for j in jobs {
+        for j in decisions.iter().flat_map(|d| &d.jobs) {
             job_rows.push(params![Uuid::now_v7(), j.kind(), j.complaint_id(), json(j), j.run_at().map(to_micros).unwrap_or(now), now, now]);
         }
         outcomes.push(match op {
             WriteOp::Register(_) => Outcome::Registered(Box::new(registered.last().expect("registered").complaint.clone())),
             WriteOp::Change(req) => Outcome::Changed(Box::new(current[&req.complaint_id].0.clone())),
+            WriteOp::Pair(p) => Outcome::ChangedPair(Box::new((current[&p.first].0.clone(), current[&p.second].0.clone()))),
         });
     }
 

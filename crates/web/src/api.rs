@@ -259,11 +259,15 @@ pub struct ComplaintDetail {
     /// `category`, `alternatives`. Null until a model is trained.
     #[schema(value_type = Option<Object>)]
     pub suggestion: Option<ombuds_desk::routing::Suggestion>,
+    /// The duplicates merged into this complaint (`id`, `reference`, `subject`, `description`,
+    /// `channel`, `created_at`); their later messages are in `messages`.
+    #[schema(value_type = Vec<Object>)]
+    pub duplicates: Vec<ombuds_desk::merge::Duplicate>,
 }
 
 impl From<ComplaintView> for ComplaintDetail {
     fn from(v: ComplaintView) -> Self {
-        ComplaintDetail { complaint: v.complaint, player: v.player, messages: v.messages, suggestion: v.suggestion }
+        ComplaintDetail { complaint: v.complaint, player: v.player, messages: v.messages, suggestion: v.suggestion, duplicates: v.duplicates }
     }
 }
 
@@ -583,6 +587,41 @@ command!(
     reopen, "/api/v1/complaints/{reference}/reopen", ReasonRequest, |f, b| {
     f.req("reason", b.reason.as_deref(), Body::parse).map(|reason| CommandInput::Reopen { reason })
 });
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The reference of the complaint the work goes on in (open, the same player's).
+    pub target: Option<String>,
+    /// Said to the player on the duplicate's thread before it closes (optional).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeResponse {
+    /// The duplicate: closed, with `merged_into`.
+    pub duplicate: Complaint,
+    /// The complaint it was merged into.
+    pub target: Complaint,
+}
+
+/// Merge this complaint, a duplicate, into another of the same player: it is closed, and its
+/// thread shows on the other (replies and the tracking page follow).
+#[utoipa::path(post, path = "/api/v1/complaints/{reference}/merge", tag = "commands", request_body = MergeRequest,
+    params(("reference" = String, Path)),
+    responses((status = 200, description = "Both complaints after the merge", body = MergeResponse),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn merge(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>, ApiJson(b): ApiJson<MergeRequest>) -> ApiResult<Json<MergeResponse>> {
+    let mut f = Fields::default();
+    let target = f.req("target", b.target.as_deref(), |v| {
+        ComplaintRef::parse(v).map_err(|e| FieldError::new("", "invalid_reference", e.to_string()))
+    });
+    let note = f.opt("note", b.note.as_deref(), Body::parse);
+    f.finish()?;
+    let (duplicate, target) = s.desk.merge(&who, &reference(&r)?, &target.expect("checked"), note).await?;
+    Ok(Json(MergeResponse { duplicate, target }))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

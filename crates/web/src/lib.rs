@@ -71,7 +71,7 @@ impl Default for WebConfig {
     paths(
         api::register, api::list, api::get, api::events, api::jobs, api::mails, api::mail_raw, api::attachments, api::attachment,
         api::route, api::assign, api::unassign, api::add_message, api::propose_solution, api::request_information,
-        api::player_reply, api::resolve, api::close, api::reopen, api::escalate, api::deescalate, api::priority, api::tags,
+        api::player_reply, api::resolve, api::close, api::reopen, api::merge, api::escalate, api::deescalate, api::priority, api::tags,
         api::departments, api::put_department, api::agents, api::add_agent, api::update_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::start_totp, api::confirm_totp, api::disable_totp, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
@@ -140,6 +140,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/complaints/{reference}/resolve", post(api::resolve))
         .route("/complaints/{reference}/close", post(api::close))
         .route("/complaints/{reference}/reopen", post(api::reopen))
+        .route("/complaints/{reference}/merge", post(api::merge))
         .route("/complaints/{reference}/escalate", post(api::escalate))
         .route("/complaints/{reference}/deescalate", post(api::deescalate))
         .route("/complaints/{reference}/priority", post(api::priority))

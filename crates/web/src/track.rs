@@ -225,6 +225,15 @@ async fn show(
             return secure((StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response());
         }
     };
+    // A merged duplicate: the player goes on where the work is.
+    match s.desk.track_merge_target(&view.complaint).await {
+        Ok(Some((target, pass))) => return to_complaint(s, &target, &pass),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "a merged complaint's target could not be read");
+            return secure((StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response());
+        }
+    }
     // The player's own language unless they chose another.
     let lang = lang.or_else(|| cookie(headers, crate::ui::LANG_COOKIE).is_none().then(|| view.complaint.language.as_str()));
     let f = frame(s, headers, lang, None);

@@ -173,6 +173,8 @@ struct MessageRow {
     body: String,
     /// (id, name, size)
     files: Vec<(String, String, String)>,
+    /// The duplicate it came from, when it was merged in.
+    from: Option<String>,
 }
 
 #[derive(Template)]
@@ -211,6 +213,19 @@ struct ComplaintPage {
     current_department: String,
     tags: String,
     history: Vec<(String, String)>,
+    /// Published FAQ articles in the player's language that may answer it: (id, title)
+    articles: Vec<(String, String)>,
+    /// The complaint this duplicate was merged into.
+    merged_into: Option<String>,
+    /// The duplicates merged into this complaint: (reference, subject)
+    duplicates: Vec<(String, String)>,
+    /// Whether the merge form is offered (an open or resolved complaint, not merged).
+    can_merge: bool,
+    /// The player's other open complaints, offered as targets: (reference, subject)
+    merge_candidates: Vec<(String, String)>,
+    /// The merge form's value and the error next to it, after a refused merge.
+    merge_target: String,
+    merge_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -259,6 +274,8 @@ struct MePage {
     enabled: bool,
     secret: Option<String>,
     url: String,
+    /// The otpauth URL as a QR code (an SVG `data:` URI) for the authenticator app's camera.
+    qr: Option<String>,
     message: Option<String>,
     error: Option<String>,
 }
@@ -640,7 +657,18 @@ pub(crate) struct Signed {
     pub(crate) me: Agent,
 }
 
-async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, signed: &Signed, raw_ref: &str, error: Option<String>, status: StatusCode) -> Response {
+/// `merge` is the merge form's value and the error shown next to it, after a refused merge.
+#[allow(clippy::too_many_arguments)]
+async fn show_complaint(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+    signed: &Signed,
+    raw_ref: &str,
+    error: Option<String>,
+    status: StatusCode,
+    merge: Option<(String, String)>,
+) -> Response {
     let (who, me) = (&signed.who, &signed.me);
     let f = frame(s, headers, lang, Some(me));
     let texts = f.page.texts.clone();
@@ -693,30 +721,63 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
     });
     let files = s.desk.attachments_of(who, &reference).await.unwrap_or_default();
     let files_of = |id: Option<uuid::Uuid>| -> Vec<(String, String, String)> {
-        files.iter().filter(|a| a.message_id == id).map(|a| (a.id.to_string(), a.filename.clone(), file_size(a.size))).collect()
+        files.iter().filter(|a| a.message_id == id && (id.is_some() || a.complaint_id == c.id)).map(|a| (a.id.to_string(), a.filename.clone(), file_size(a.size))).collect()
     };
-    let messages = view
+    let from = |id: uuid::Uuid| view.duplicates.iter().find(|d| d.id == id).map(|d| d.reference.to_string());
+    let mut timeline: Vec<(jiff::Timestamp, MessageRow)> = view
         .messages
         .iter()
         .map(|m| {
             let kind = m.kind.as_str();
-            MessageRow { kind, label: texts.t(&format!("msg-{kind}")), at: texts.when(m.created_at), body: m.body.as_str().to_string(), files: files_of(Some(m.id)) }
+            let row = MessageRow {
+                kind,
+                label: texts.t(&format!("msg-{kind}")),
+                at: texts.when(m.created_at),
+                body: m.body.as_str().to_string(),
+                files: files_of(Some(m.id)),
+                from: from(m.complaint_id),
+            };
+            (m.created_at, row)
         })
         .collect();
+    // A duplicate's first text, with its files, where it came in.
+    for d in &view.duplicates {
+        let files = files.iter().filter(|a| a.complaint_id == d.id && a.message_id.is_none()).map(|a| (a.id.to_string(), a.filename.clone(), file_size(a.size))).collect();
+        let row = MessageRow {
+            kind: "inbound",
+            label: texts.t("msg-inbound"),
+            at: texts.when(d.created_at),
+            body: d.description.as_str().to_string(),
+            files,
+            from: Some(d.reference.to_string()),
+        };
+        timeline.push((d.created_at, row));
+    }
+    timeline.sort_by_key(|(at, _)| *at);
+    let messages = timeline.into_iter().map(|(_, row)| row).collect();
     let same_player = ComplaintFilter { player_id: Some(c.player_id), ..Default::default() };
-    let earlier = match s.desk.list(who, &same_player, PageRequest { after: None, limit: 11 }).await {
-        Ok(p) => p
-            .items
-            .iter()
-            .filter(|o| o.id != c.id)
-            .take(10)
-            .map(|o| (o.reference.to_string(), o.subject.as_str().to_string(), texts.t(&format!("status-{}", o.status.as_str())), texts.when(o.created_at)))
-            .collect(),
+    let others = match s.desk.list(who, &same_player, PageRequest { after: None, limit: 11 }).await {
+        Ok(p) => p.items.into_iter().filter(|o| o.id != c.id).take(10).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "the player's other complaints could not be listed");
             vec![]
         }
     };
+    let earlier = others
+        .iter()
+        .map(|o| (o.reference.to_string(), o.subject.as_str().to_string(), texts.t(&format!("status-{}", o.status.as_str())), texts.when(o.created_at)))
+        .collect();
+    let can_merge = c.merged_into.is_none() && c.status != Status::Closed;
+    let merge_candidates =
+        others.iter().filter(|o| o.status.is_open()).map(|o| (o.reference.to_string(), o.subject.as_str().to_string())).collect();
+    let (merge_target, merge_error) = match merge {
+        Some((value, error)) => (value, Some(error)),
+        None => (String::new(), None),
+    };
+    let articles = s.desk.faq_for_complaint(c, 3).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "FAQ suggestions could not be read");
+        vec![]
+    });
     let title_args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reference"), FluentValue::from(c.reference.to_string()))].into();
     let page = ComplaintPage {
         title: LOCALES.try_lookup_with_args(&texts.id, "complaint-title", &title_args).unwrap_or_default(),
@@ -749,12 +810,18 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
             .map(|(a, k)| (a, texts.t(k), matches!(a, "reply" | "propose" | "request")))
             .collect(),
         macros: match s.desk.macros_for(c, p.name.as_ref(), me).await {
-            Ok(ms) => ms.into_iter().map(|(m, text)| (m.title.as_str().to_string(), text)).collect(),
+            Ok(ms) => ms
+                .into_iter()
+                .map(|(m, text)| (m.title.as_str().to_string(), text))
+                // A suggested article can go into a reply as it stands.
+                .chain(articles.iter().map(|a| (format!("{}: {}", texts.t("complaint-faq-short"), a.title.as_str()), a.body.as_str().to_string())))
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "macros could not be read");
                 vec![]
             }
         },
+        articles: articles.iter().map(|a| (a.id.to_string(), a.title.as_str().to_string())).collect(),
         player_language: Texts::new(c.language).t("lang-name"),
         history: history.iter().map(|e| (texts.when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
         departments: s
@@ -770,6 +837,12 @@ async fn show_complaint(s: &AppState, headers: &HeaderMap, lang: Option<&str>, s
             .unwrap_or_default(),
         current_department: c.department.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default(),
         tags: c.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" "),
+        merged_into: c.merged_into.as_ref().map(|m| m.reference.to_string()),
+        duplicates: view.duplicates.iter().map(|d| (d.reference.to_string(), d.subject.as_str().to_string())).collect(),
+        can_merge,
+        merge_candidates,
+        merge_target,
+        merge_error,
         page: f.page,
     };
     render(status, page.render(), f.set_cookies)
@@ -798,7 +871,7 @@ async fn complaint_file(State(s): State<AppState>, headers: HeaderMap, axum::ext
 
 async fn complaint_page(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Query(q): Query<LangQuery>) -> Response {
     let Some(signed) = signed_in(&s, &headers).await else { return to_login(q.lang.as_deref()) };
-    show_complaint(&s, &headers, q.lang.as_deref(), &signed, &r, None, StatusCode::OK).await
+    show_complaint(&s, &headers, q.lang.as_deref(), &signed, &r, None, StatusCode::OK, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -817,6 +890,11 @@ pub struct ActForm {
     pub department: String,
     #[serde(default)]
     pub tags: String,
+    /// Merge: the reference of the complaint to merge into, and whether to tell the player.
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub notify: Option<String>,
 }
 
 async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(r): axum::extract::Path<String>, Form(form): Form<ActForm>) -> Response {
@@ -824,9 +902,12 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
     let (who, me) = (&signed.who, &signed.me);
     let texts = Texts::new(negotiate(None, &headers));
     if !csrf_ok(&headers, &form.csrf) {
-        return show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::FORBIDDEN).await;
+        return show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::FORBIDDEN, None).await;
     }
-    let Ok(reference) = ComplaintRef::parse(&r) else { return show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await };
+    let Ok(reference) = ComplaintRef::parse(&r) else { return show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND, None).await };
+    if form.action == "merge" {
+        return merge_act(&s, &headers, &signed, &r, &reference, &form, &texts).await;
+    }
     let body = |raw: &str| Body::parse(raw).map_err(|_| texts.t("act-text-required"));
     let cmd: Result<ombuds_desk::CommandInput, String> = match form.action.as_str() {
         "take" => Ok(Command::Assign { agent: me.id }),
@@ -854,20 +935,59 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
     };
     let cmd = match cmd {
         Ok(c) => c,
-        Err(message) => return show_complaint(&s, &headers, None, &signed, &r, Some(message), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(message) => return show_complaint(&s, &headers, None, &signed, &r, Some(message), StatusCode::UNPROCESSABLE_ENTITY, None).await,
     };
     match s.desk.apply(who, &reference, cmd).await {
         Ok(_) => secure(Redirect::to(&format!("/ui/complaints/{reference}")).into_response()),
-        Err(DeskError::NotFound(_)) => show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND).await,
+        Err(DeskError::NotFound(_)) => show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND, None).await,
         Err(e @ (DeskError::Domain(_) | DeskError::Conflict(_))) => {
             let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reason"), FluentValue::from(e.to_string()))].into();
             let message = LOCALES.try_lookup_with_args(&texts.id, "act-failed", &args).unwrap_or_else(|| e.to_string());
             let status = if matches!(&e, DeskError::Domain(DomainError::Forbidden(_))) { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
-            show_complaint(&s, &headers, None, &signed, &r, Some(message), status).await
+            show_complaint(&s, &headers, None, &signed, &r, Some(message), status, None).await
         }
         Err(e) => {
             tracing::error!(error = %e, "an action failed");
-            show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR).await
+            show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR, None).await
+        }
+    }
+}
+
+/// Merges the complaint into the one the form names; a refusal is shown next to the field.
+async fn merge_act(s: &AppState, headers: &HeaderMap, signed: &Signed, r: &str, source: &ComplaintRef, form: &ActForm, texts: &Texts) -> Response {
+    let refuse = |key: &str, args: &[(&'static str, String)]| Some((form.target.trim().to_string(), texts.with(key, args)));
+    let Ok(target) = ComplaintRef::parse(form.target.trim()) else {
+        let key = if form.target.trim().is_empty() { "merge-error-required" } else { "merge-error-invalid_reference" };
+        return show_complaint(s, headers, None, signed, r, None, StatusCode::UNPROCESSABLE_ENTITY, refuse(key, &[])).await;
+    };
+    // The note to the player, in the player's language, when asked for.
+    let note = match form.notify.is_some() {
+        true => match s.desk.complaint(&signed.who, source).await {
+            Ok(v) => {
+                let text = Texts::new(v.complaint.language)
+                    .with("merge-note-to-player", &[("duplicate", source.to_string()), ("target", target.to_string())]);
+                Body::parse(&text).ok()
+            }
+            Err(_) => None,
+        },
+        false => None,
+    };
+    match s.desk.merge(&signed.who, source, &target, note).await {
+        Ok((_, target)) => secure(Redirect::to(&format!("/ui/complaints/{}", target.reference)).into_response()),
+        Err(DeskError::NotFound(_)) => show_complaint(s, headers, None, signed, r, None, StatusCode::NOT_FOUND, None).await,
+        Err(DeskError::Domain(DomainError::Invalid(errors))) => {
+            let code = errors.first().map_or("invalid_reference", |e| e.code);
+            let args = [("target", target.to_string())];
+            show_complaint(s, headers, None, signed, r, None, StatusCode::UNPROCESSABLE_ENTITY, refuse(&format!("merge-error-{code}"), &args)).await
+        }
+        Err(e @ DeskError::Domain(_)) => {
+            let message = texts.with("act-failed", &[("reason", e.to_string())]);
+            let status = if matches!(&e, DeskError::Domain(DomainError::Forbidden(_))) { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
+            show_complaint(s, headers, None, signed, r, Some(message), status, None).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a merge failed");
+            show_complaint(s, headers, None, signed, r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR, None).await
         }
     }
 }
@@ -1102,7 +1222,17 @@ async fn show_me(s: &AppState, headers: &HeaderMap, lang: Option<&str>, signed: 
         }
         None => (None, String::new()),
     };
-    render(status, MePage { page: f.page, enabled, secret, url, message, error }.render(), f.set_cookies)
+    let qr = secret.as_ref().and_then(|_| qr_data_uri(&url));
+    render(status, MePage { page: f.page, enabled, secret, url, qr, message, error }.render(), f.set_cookies)
+}
+
+/// `text` as a QR code in an SVG `data:` URI: drawn here, nothing fetched (the CSP allows
+/// `data:` images and nothing else from outside).
+pub(crate) fn qr_data_uri(text: &str) -> Option<String> {
+    use base64::Engine;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build();
+    Some(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
 }
 
 async fn me_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
@@ -1169,7 +1299,7 @@ mod tests {
     fn every_language_has_every_text_and_plurals_follow_its_rules() {
         let keys = text_keys();
         assert!(keys.len() > 30, "{keys:?}");
-        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name"]
+        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name", "duplicate", "target"]
             .into_iter()
             .map(|k| (Cow::Borrowed(k), FluentValue::from(2)))
             .collect();

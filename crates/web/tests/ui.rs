@@ -37,6 +37,15 @@ async fn second_factor(db: &TestDb) {
     assert_eq!(s, StatusCode::OK, "{body}");
     let secret = body.split(r#"id="totp-secret">"#).nth(1).unwrap().split('<').next().unwrap().to_string();
     assert!(body.contains("otpauth://totp/"), "{body}");
+    // The QR code is drawn on the page (a data: image the CSP allows) and carries the link.
+    let link = body.split("href=\"otpauth://").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&");
+    let qr = body.split(r#"id="totp-qr" src="data:image/svg+xml;base64,"#).nth(1).expect("a QR code").split('"').next().unwrap();
+    use base64::Engine;
+    let svg = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(qr).unwrap()).unwrap();
+    let expected = qrcode::QrCode::with_error_correction_level(format!("otpauth://{link}").as_bytes(), qrcode::EcLevel::M).unwrap();
+    let same = svg == expected.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build();
+    assert!(same, "the QR code is the link's ({link})");
+    assert!(svg.contains("<svg") && svg.matches("<path").count() + svg.matches("<rect").count() > 0);
     let (s, _, body) = form(&app, &mut jar, "/ui/me/totp/confirm", &[("csrf", &csrf), ("code", "000000")]).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && body.contains("Код неверный или устарел."), "{body}");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

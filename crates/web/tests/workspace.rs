@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 ombuds_store::both_backends! {
     macros_are_written_and_offered => macros_are_written_and_offered,
     counts_and_presence => counts_and_presence,
+    faq_articles_are_suggested => faq_articles_are_suggested,
 }
 
 async fn app(db: &TestDb) -> TestApp {
@@ -187,4 +188,34 @@ async fn counts_and_presence(db: &TestDb) {
     let (s, _, b) = json_of(beat(&bolat, other["reference"].as_str().unwrap(), "viewing", None).await.unwrap()).await;
     assert_eq!((s, b["others"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
     let _ = (&mut erlan, &mut bolat);
+}
+
+/// The complaint page suggests published articles of the player's language whose title shares
+/// a word with the complaint, and offers them in the reply's macro list.
+async fn faq_articles_are_suggested(db: &TestDb) {
+    let app = app(db).await;
+    app.agent("dana", "agent", &["payments"]).await;
+    let article = |language: &str, title: &str, body: &str, published: bool| {
+        json!({"language": language, "category": "payments", "title": title, "body": body, "published": published})
+    };
+    for a in [
+        article("ru", "Сколько идёт вывод средств", "Вывод на карту занимает до трёх рабочих дней.", true),
+        article("ru", "Как получить бонус", "Бонус начисляется после депозита; вывод бонуса возможен после отыгрыша.", true),
+        article("ru", "Вывод в криптовалюте", "Черновик.", false),
+        article("en", "How long does a withdrawal take", "Up to three working days.", true),
+    ] {
+        let (s, b) = app.call(reqwest::Method::POST, "/api/v1/faq", Some(&app.admin), Some(a)).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let c = app
+        .register_json(json!({"channel": "email", "player": {"email": "a@mail.kz"}, "subject": "Вывод не пришёл",
+            "description": "Жду вывод третий день.", "department": "payments", "language": "ru"}))
+        .await;
+    let mut dana = sign_in(&app, "dana", "ru").await;
+    let (s, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{}", c["reference"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::OK);
+    let faq = body.split("id=\"faq-suggestions\"").nth(1).expect("suggestions").split("</div>").next().unwrap();
+    assert!(faq.contains("Сколько идёт вывод средств"), "{faq}");
+    assert!(!faq.contains("бонус") && !faq.contains("криптовалюте") && !faq.contains("withdrawal"), "only titled matches, published, in Russian: {faq}");
+    assert!(body.contains("data-text=\"Вывод на карту занимает до трёх рабочих дней.\""), "offered as a macro");
 }
