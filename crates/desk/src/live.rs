@@ -33,6 +33,8 @@ pub enum LiveSignal {
     SlaChanged,
     /// FAQ articles changed: every node reads them again.
     FaqChanged,
+    /// An e-mail template was replaced or reset: every node builds its composer again.
+    TemplatesChanged,
 }
 
 const TOPIC: &str = "live";
