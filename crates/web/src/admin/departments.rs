@@ -326,13 +326,18 @@ async fn save_calendar(State(s): State<AppState>, headers: HeaderMap, Path(code)
     } else {
         sla.calendars.remove(&code);
     }
-    if !errors.is_empty() {
-        return again(f, calendar, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    match s.desk.save_sla(&signed.who, sla, Some(version)).await {
+    let result = if errors.is_empty() {
+        s.desk.save_sla(&signed.who, sla, Some(version)).await.map(|_| ())
+    } else {
+        // A date did not read: the rest is checked too, so every mistake shows at once.
+        match s.desk.check_sla_settings(&signed.who, &sla).await {
+            Ok(()) => Err(DeskError::Domain(DomainError::Invalid(vec![]))),
+            Err(e) => Err(e),
+        }
+    };
+    match result {
         Ok(_) => secure(Redirect::to(&format!("/ui/admin/departments?edit={code}&saved=1")).into_response()),
         Err(DeskError::Domain(DomainError::Invalid(es))) => {
-            let mut errors = Errors::new();
             for e in es {
                 let (field, message) = calendar_error(&f, &e.field, &calendar);
                 errors.entry(field).or_insert(message);

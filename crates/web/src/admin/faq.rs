@@ -16,7 +16,6 @@ use ombuds_core::*;
 use ombuds_desk::DeskError;
 use ombuds_desk::faq::FaqDraft;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/ui/admin/faq", get(page).post(save)).route("/ui/admin/faq/{id}/publish", post(publish))
@@ -87,11 +86,13 @@ async fn show(s: &AppState, f: Frame, signed: &Signed, form: ArticleForm, messag
             no: texts.number(a.helpful_no),
         })
         .collect();
-    let mut per_language: BTreeMap<String, i64> = Language::ALL.iter().map(|l| (l.as_str().to_string(), 0)).collect();
-    for (_, language, n) in deflections {
-        *per_language.entry(language).or_default() += n;
-    }
-    let deflections = per_language.into_iter().map(|(l, n)| (l, texts.number(n))).collect();
+    let deflections = Language::ALL
+        .iter()
+        .map(|l| {
+            let n: i64 = deflections.iter().filter(|(_, language, _)| language == l.as_str()).map(|(_, _, n)| n).sum();
+            (l.as_str().to_string(), texts.number(n))
+        })
+        .collect();
     let page = FaqPage { rows, deflections, form, languages: language_names(), message, error, errors, page: f.page };
     render(status, page.render(), f.set_cookies)
 }
