@@ -80,7 +80,8 @@ pub struct ComplaintView {
 pub struct Inner {
     store: Store,
     config: DeskConfig,
-    departments: RwLock<Option<Arc<Vec<Department>>>>,
+    /// The node's copy of the departments (`None`: read them again).
+    departments: Arc<RwLock<Option<Arc<Vec<Department>>>>>,
     auth_cache: auth::AuthCache,
     dummy_hash: String,
     jobs_ready: tokio::sync::Notify,
@@ -136,6 +137,8 @@ impl Desk {
         let faq_shared = faq_cache.clone();
         let composer_cache: templates::ComposerCache = Arc::default();
         let composer_shared = composer_cache.clone();
+        let departments: Arc<RwLock<Option<Arc<Vec<Department>>>>> = Arc::default();
+        let departments_shared = departments.clone();
         let mut signals = live.subscribe();
         // Another node saved rules or retrained: reload on the next complaint. The task ends
         // when the desk (and with it the live feed) is dropped.
@@ -149,11 +152,13 @@ impl Desk {
                     Ok(live::LiveSignal::SlaChanged) => sla::reload(&sla_store, &sla_shared).await,
                     Ok(live::LiveSignal::FaqChanged) => *faq_shared.write().expect("lock") = None,
                     Ok(live::LiveSignal::TemplatesChanged) => *composer_shared.write().expect("lock") = None,
+                    Ok(live::LiveSignal::DepartmentsChanged) => *departments_shared.write().expect("lock") = None,
                     Err(RecvError::Lagged(_)) => {
                         generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         sla::reload(&sla_store, &sla_shared).await;
                         *faq_shared.write().expect("lock") = None;
                         *composer_shared.write().expect("lock") = None;
+                        *departments_shared.write().expect("lock") = None;
                     }
                     Ok(_) => {}
                     Err(RecvError::Closed) => return,
@@ -170,7 +175,7 @@ impl Desk {
             chat_hub,
             store,
             config,
-            departments: RwLock::new(None),
+            departments,
             auth_cache: auth::AuthCache::default(),
             dummy_hash,
             jobs_ready: tokio::sync::Notify::new(),
@@ -218,6 +223,8 @@ impl Desk {
         Desk::check_department(&d)?;
         self.store.upsert_department(&d).await?;
         *self.departments.write().expect("lock") = None;
+        // Other nodes read them again too (names in the queues, routing's departments).
+        self.live().send(&live::LiveSignal::DepartmentsChanged).await;
         Ok(())
     }
 

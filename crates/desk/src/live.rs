@@ -35,6 +35,8 @@ pub enum LiveSignal {
     FaqChanged,
     /// An e-mail template was replaced or reset: every node builds its composer again.
     TemplatesChanged,
+    /// A department was added, renamed or (de)activated: every node reads them again.
+    DepartmentsChanged,
 }
 
 const TOPIC: &str = "live";

@@ -68,7 +68,21 @@ struct FaqPage {
     errors: Errors,
 }
 
-async fn show(s: &AppState, f: Frame, signed: &Signed, form: ArticleForm, message: Option<String>, error: Option<String>, errors: Errors, status: StatusCode) -> Response {
+/// What a page shows besides the list: the form as typed, a message, an error, field errors.
+struct Shown {
+    form: ArticleForm,
+    message: Option<String>,
+    error: Option<String>,
+    errors: Errors,
+}
+
+impl Shown {
+    fn form(form: ArticleForm) -> Shown {
+        Shown { form, message: None, error: None, errors: Errors::new() }
+    }
+}
+
+async fn show(s: &AppState, f: Frame, signed: &Signed, shown: Shown, status: StatusCode) -> Response {
     let texts = f.page.texts.clone();
     let (articles, deflections) = match tokio::try_join!(s.desk.faq_all(&signed.who), s.desk.deflections(&signed.who, 30)) {
         Ok(x) => x,
@@ -93,6 +107,7 @@ async fn show(s: &AppState, f: Frame, signed: &Signed, form: ArticleForm, messag
             (l.as_str().to_string(), texts.number(n))
         })
         .collect();
+    let Shown { form, message, error, errors } = shown;
     let page = FaqPage { rows, deflections, form, languages: language_names(), message, error, errors, page: f.page };
     render(status, page.render(), f.set_cookies)
 }
@@ -125,7 +140,7 @@ async fn page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Faq
         }
     }
     let message = q.saved.is_some().then(|| f.page.t("admin-saved"));
-    show(&s, f, &signed, form, message, None, Errors::new(), StatusCode::OK).await
+    show(&s, f, &signed, Shown { message, ..Shown::form(form) }, StatusCode::OK).await
 }
 
 const CODES: &[(&str, &str)] = &[("invalid_slug", "faq-bad-category")];
@@ -145,7 +160,7 @@ async fn save(State(s): State<AppState>, headers: HeaderMap, Form(fields): Form<
     };
     if !fields.csrf_ok(&headers) {
         let error = Some(f.page.t("csrf-failed"));
-        return show(&s, f, &signed, form, None, error, Errors::new(), StatusCode::FORBIDDEN).await;
+        return show(&s, f, &signed, Shown { error, ..Shown::form(form) }, StatusCode::FORBIDDEN).await;
     }
     let id = match form.id.trim() {
         "" => None,
@@ -163,14 +178,14 @@ async fn save(State(s): State<AppState>, headers: HeaderMap, Form(fields): Form<
     let title = Subject::parse(&form.title).map_err(|e| refuse("title", e)).ok();
     let body = Body::parse(&form.body).map_err(|e| refuse("body", e)).ok();
     let (Some(language), Some(category), Some(title), Some(body)) = (language, category, title, body) else {
-        return show(&s, f, &signed, form, None, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return show(&s, f, &signed, Shown { errors, ..Shown::form(form) }, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let draft = FaqDraft { id, language, category, title, body, published: form.published };
     match s.desk.save_faq(&signed.who, draft).await {
         Ok(_) => secure(Redirect::to("/ui/admin/faq?saved=1").into_response()),
         Err(DeskError::Domain(DomainError::Invalid(es))) => {
             let errors = desk_errors(&f, es, CODES);
-            show(&s, f, &signed, form, None, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            show(&s, f, &signed, Shown { errors, ..Shown::form(form) }, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(DeskError::NotFound(_)) => not_found_page(f, "faq-not-found", "/ui/admin/faq", "admin-faq-title"),
         Err(e) => failed(f, "an article could not be saved", &e),
@@ -185,7 +200,7 @@ async fn publish(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<S
     if !fields.csrf_ok(&headers) {
         let error = Some(f.page.t("csrf-failed"));
         let form = blank(&f);
-        return show(&s, f, &signed, form, None, error, Errors::new(), StatusCode::FORBIDDEN).await;
+        return show(&s, f, &signed, Shown { error, ..Shown::form(form) }, StatusCode::FORBIDDEN).await;
     }
     let found = match id.parse::<uuid::Uuid>() {
         Ok(id) => s.desk.faq_all(&signed.who).await.ok().and_then(|all| all.into_iter().find(|a| a.id == id)),
