@@ -180,7 +180,8 @@ impl MailSender {
                 operator_name: &c.operator_name,
                 workspace_url: None,
             };
-            let composed = outbound::Composer::builtin()
+            let composer = desk.mail_composer().await.map_err(|e| JobFailure::transient(format!("reading the e-mail templates failed: {e}")))?;
+            let composed = composer
                 .compose_staff(&out)
                 .map_err(|e| JobFailure::permanent(format!("the staff notice cannot be composed: {e}")))?;
             self.transmit(to.as_str(), &composed.bytes).await.map_err(|f| f.to(to.as_str()))?;
@@ -296,7 +297,9 @@ impl MailSender {
             tracking_url: tracking.as_deref(),
             response_hours: c.response_hours,
         };
-        let composed = outbound::compose(&out).map_err(|e| JobFailure::permanent(format!("the notice cannot be composed: {e}")))?;
+        // The templates in force: the built-in ones with an administrator's replacements.
+        let composer = desk.mail_composer().await.map_err(|e| JobFailure::transient(format!("reading the e-mail templates failed: {e}")))?;
+        let composed = composer.compose(&out).map_err(|e| JobFailure::permanent(format!("the notice cannot be composed: {e}")))?;
         desk.record_outbound_mail(&OutboundMail {
             id: job_id,
             complaint_id: ctx.complaint.id,

@@ -443,6 +443,37 @@ ombuds_store::both_backends! {
     failures => delivery_failures,
     notices => notices_follow_the_thread,
     staff => staff_notices_by_mail,
+    templates => saved_templates_are_sent,
+}
+
+/// A template an administrator saved is the one the next letter is composed with; a refused one
+/// changes nothing; after a reset the built-in one is back.
+async fn saved_templates_are_sent(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let r = send_mail(&w, "john@example.com", &message("john@example.com", "t1@example.com", "Withdrawal pending", "", "My withdrawal of 200 EUR is late.")).await;
+    let reference = reference_in(&r);
+    let who = admin();
+    let builtin = w.desk.mail_templates(&who).await.unwrap().into_iter().find(|t| t.name == "en/reply.txt").unwrap();
+    assert!(builtin.replaced.is_none());
+    let refused = w.desk.save_mail_template(&who, "en/reply.txt", "no reference {{ nonsense(").await;
+    assert!(matches!(refused, Err(DeskError::Domain(DomainError::Invalid(_)))), "{refused:?}");
+    w.desk.save_mail_template(&who, "en/reply.txt", &format!("Marker from the settings screen.\n{}", builtin.source)).await.unwrap();
+    w.desk.apply(&who, &reference, Command::AddMessage { kind: MessageKind::Outbound, channel: None, body: Body::parse("We are on it.").unwrap() }).await.unwrap();
+    while w.runner.run_once().await.unwrap() > 0 {}
+    let sent = w.relay.got.lock().unwrap().clone();
+    let texts: Vec<String> =
+        sent.iter().map(|(_, raw)| mail_parser::MessageParser::default().parse(raw).unwrap().body_text(0).unwrap().to_string()).collect();
+    assert_eq!(texts.len(), 2, "acknowledgment and reply");
+    assert!(!texts[0].contains("Marker from the settings screen."), "the acknowledgment's template was not changed");
+    assert!(texts[1].contains("Marker from the settings screen.") && texts[1].contains("We are on it."), "{}", texts[1]);
+
+    // Back to the built-in one: the next reply is without the marker.
+    w.desk.reset_mail_template(&who, "en/reply.txt").await.unwrap();
+    w.desk.apply(&who, &reference, Command::AddMessage { kind: MessageKind::Outbound, channel: None, body: Body::parse("Done.").unwrap() }).await.unwrap();
+    while w.runner.run_once().await.unwrap() > 0 {}
+    let sent = w.relay.got.lock().unwrap().clone();
+    let last = mail_parser::MessageParser::default().parse(&sent.last().unwrap().1).unwrap().body_text(0).unwrap().to_string();
+    assert!(last.contains("Done.") && !last.contains("Marker from the settings screen."), "{last}");
 }
 
 /// Agents and supervisors hear of assignments and SLA alarms by e-mail, in their language.

@@ -121,9 +121,13 @@ pub struct NewAgent {
     pub capacity: Option<u32>,
 }
 
-/// Changes to an agent's routing attributes.
+/// Changes to an agent: who they are and what routing knows of them. `None` fields stay.
 #[derive(Debug, Clone, Default)]
 pub struct AgentUpdate {
+    pub name: Option<PersonName>,
+    /// `Some(None)` removes the address.
+    pub email: Option<Option<EmailAddress>>,
+    pub role: Option<Role>,
     pub departments: Option<BTreeSet<DepartmentCode>>,
     pub languages: Option<BTreeSet<Language>>,
     pub skills: Option<BTreeSet<Tag>>,
@@ -343,13 +347,26 @@ impl Desk {
         Ok((agent, generated))
     }
 
-    /// Changes what routing knows of an agent (administrators); `None` fields stay as they are.
+    /// Changes an agent (administrators): name, e-mail, role and what routing knows of them;
+    /// `None` fields stay as they are. The last active administrator keeps the role.
     pub async fn update_agent(&self, who: Option<&Principal>, login: &str, update: AgentUpdate) -> Result<Agent> {
         if let Some(p) = who {
             p.require_admin()?;
         }
         let login = parse_login(login)?;
         let Some((mut a, _)) = self.store.agent_credentials(&login).await? else { return Err(DeskError::NotFound("agent")) };
+        if let Some(role) = update.role {
+            if a.role == Role::Admin && role != Role::Admin && a.active {
+                self.keep_an_admin(&a, "role").await?;
+            }
+            a.role = role;
+        }
+        if let Some(name) = update.name {
+            a.name = name;
+        }
+        if let Some(email) = update.email {
+            a.email = email;
+        }
         if let Some(d) = update.departments {
             let known = self.departments().await?;
             if let Some(bad) = d.iter().find(|c| !known.iter().any(|k| &k.code == *c)) {
@@ -377,9 +394,18 @@ impl Desk {
         Ok(a)
     }
 
+    /// Enables or disables an agent (administrators); disabling ends their sessions. The last
+    /// active administrator cannot be disabled.
     pub async fn set_agent_active(&self, who: Option<&Principal>, login: &str, active: bool) -> Result<Agent> {
         if let Some(p) = who {
             p.require_admin()?;
+        }
+        if !active
+            && let Some((a, _)) = self.store.agent_credentials(&parse_login(login)?).await?
+            && a.role == Role::Admin
+            && a.active
+        {
+            self.keep_an_admin(&a, "active").await?;
         }
         let a = self.store.set_agent_active(&parse_login(login)?, active).await.map_err(|e| match e {
             ombuds_store::StoreError::NotFound => DeskError::NotFound("agent"),
@@ -387,6 +413,27 @@ impl Desk {
         })?;
         self.auth_cache.clear();
         Ok(a)
+    }
+
+    /// Refuses (on `field`) a change that would leave no active administrator but `a`.
+    async fn keep_an_admin(&self, a: &Agent, field: &str) -> Result<()> {
+        let others = self.store.agents().await?.into_iter().any(|o| o.id != a.id && o.active && o.role == Role::Admin);
+        if others {
+            Ok(())
+        } else {
+            Err(DomainError::invalid(field, "last_admin", "at least one active administrator must remain").into())
+        }
+    }
+
+    /// Every agent with whether their second factor is on (administrators).
+    pub async fn agents_with_totp(&self, who: &Principal) -> Result<Vec<(Agent, bool)>> {
+        who.require_admin()?;
+        let mut out = vec![];
+        for a in self.store.agents().await? {
+            let on = self.store.agent_totp(a.id).await?.0.is_some();
+            out.push((a, on));
+        }
+        Ok(out)
     }
 
     pub async fn create_token(&self, who: Option<&Principal>, name: &str, scopes: BTreeSet<Scope>) -> Result<NewToken> {

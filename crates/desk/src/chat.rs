@@ -609,7 +609,7 @@ impl ChatHub {
                                 LiveSignal::ToAgent { agent_id, .. } => Watch::Agent(*agent_id),
                                 LiveSignal::Typing { complaint_id, .. } | LiveSignal::ChatChanged { complaint_id, .. } => Watch::Complaint(*complaint_id),
                                 LiveSignal::QueueChanged => Watch::Queue,
-                                LiveSignal::RoutingChanged | LiveSignal::SlaChanged | LiveSignal::FaqChanged => continue,
+                                LiveSignal::RoutingChanged | LiveSignal::SlaChanged | LiveSignal::FaqChanged | LiveSignal::TemplatesChanged | LiveSignal::DepartmentsChanged => continue,
                             };
                             deliver(&st, to, ChatFeed::Signal(Arc::new(s)));
                         }

@@ -16,6 +16,7 @@ pub mod merge;
 pub mod workspace;
 pub mod routing;
 pub mod sla;
+pub mod templates;
 pub mod tracking;
 
 pub use auth::{AgentUpdate, NewAgent, NewToken, Session, TotpEnrolment};
@@ -82,7 +83,8 @@ pub struct ComplaintView {
 pub struct Inner {
     store: Store,
     config: DeskConfig,
-    departments: RwLock<Option<Arc<Vec<Department>>>>,
+    /// The node's copy of the departments (`None`: read them again).
+    departments: Arc<RwLock<Option<Arc<Vec<Department>>>>>,
     auth_cache: auth::AuthCache,
     dummy_hash: String,
     jobs_ready: tokio::sync::Notify,
@@ -92,6 +94,7 @@ pub struct Inner {
     turns: routing::Turns,
     sla: Arc<RwLock<sla::InForce>>,
     faq_cache: faq::FaqCache,
+    composer_cache: templates::ComposerCache,
     track_secret: tokio::sync::OnceCell<Vec<u8>>,
 }
 
@@ -135,6 +138,10 @@ impl Desk {
         let (sla_shared, sla_store) = (sla_in_force.clone(), store.clone());
         let faq_cache: faq::FaqCache = Arc::default();
         let faq_shared = faq_cache.clone();
+        let composer_cache: templates::ComposerCache = Arc::default();
+        let composer_shared = composer_cache.clone();
+        let departments: Arc<RwLock<Option<Arc<Vec<Department>>>>> = Arc::default();
+        let departments_shared = departments.clone();
         let mut signals = live.subscribe();
         // Another node saved rules or retrained: reload on the next complaint. The task ends
         // when the desk (and with it the live feed) is dropped.
@@ -147,10 +154,14 @@ impl Desk {
                     }
                     Ok(live::LiveSignal::SlaChanged) => sla::reload(&sla_store, &sla_shared).await,
                     Ok(live::LiveSignal::FaqChanged) => *faq_shared.write().expect("lock") = None,
+                    Ok(live::LiveSignal::TemplatesChanged) => *composer_shared.write().expect("lock") = None,
+                    Ok(live::LiveSignal::DepartmentsChanged) => *departments_shared.write().expect("lock") = None,
                     Err(RecvError::Lagged(_)) => {
                         generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         sla::reload(&sla_store, &sla_shared).await;
                         *faq_shared.write().expect("lock") = None;
+                        *composer_shared.write().expect("lock") = None;
+                        *departments_shared.write().expect("lock") = None;
                     }
                     Ok(_) => {}
                     Err(RecvError::Closed) => return,
@@ -162,11 +173,12 @@ impl Desk {
             turns: routing::Turns::default(),
             sla: sla_in_force,
             faq_cache,
+            composer_cache,
             live,
             chat_hub,
             store,
             config,
-            departments: RwLock::new(None),
+            departments,
             auth_cache: auth::AuthCache::default(),
             dummy_hash,
             jobs_ready: tokio::sync::Notify::new(),
@@ -202,13 +214,48 @@ impl Desk {
         Ok(d)
     }
 
-    pub async fn upsert_department(&self, who: Option<&Principal>, d: Department) -> Result<()> {
+    /// Creates a department, or renames and (de)activates it (administrators). Each name is
+    /// 1 to 100 characters on one line.
+    pub async fn upsert_department(&self, who: Option<&Principal>, mut d: Department) -> Result<()> {
         if let Some(p) = who {
             p.require_admin()?;
         }
+        for name in [&mut d.name_ru, &mut d.name_kk, &mut d.name_en] {
+            *name = name.trim().to_string();
+        }
+        Desk::check_department(&d)?;
         self.store.upsert_department(&d).await?;
         *self.departments.write().expect("lock") = None;
+        // Other nodes read them again too (names in the queues, routing's departments).
+        self.live().send(&live::LiveSignal::DepartmentsChanged).await;
         Ok(())
+    }
+
+    /// Checks a department's names: each 1 to 100 characters on one line (surrounding spaces
+    /// do not count). Every mistake is named (`name_ru`, `name_kk`, `name_en`).
+    pub fn check_department(d: &Department) -> Result<()> {
+        let mut errors = vec![];
+        for (field, name) in [("name_ru", &d.name_ru), ("name_kk", &d.name_kk), ("name_en", &d.name_en)] {
+            let name = name.trim();
+            if name.is_empty() {
+                errors.push(FieldError::new(field, "required", "is required"));
+            } else if name.chars().count() > 100 {
+                errors.push(FieldError::new(field, "too_long", "must be at most 100 characters"));
+            } else if name.chars().any(char::is_control) {
+                errors.push(FieldError::new(field, "invalid_characters", "must be one line without control characters"));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid(errors).into()) }
+    }
+
+    /// Creates a new department (administrators); a code that exists already is refused on
+    /// `code` (renaming is [`Desk::upsert_department`]).
+    pub async fn add_department(&self, who: &Principal, d: Department) -> Result<()> {
+        who.require_admin()?;
+        if self.store.departments().await?.iter().any(|k| k.code == d.code) {
+            return Err(DomainError::invalid("code", "taken", format!("there is a department '{}' already", d.code)).into());
+        }
+        self.upsert_department(Some(who), d).await
     }
 
     /// Creates the default departments when there are none.

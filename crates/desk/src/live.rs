@@ -33,6 +33,10 @@ pub enum LiveSignal {
     SlaChanged,
     /// FAQ articles changed: every node reads them again.
     FaqChanged,
+    /// An e-mail template was replaced or reset: every node builds its composer again.
+    TemplatesChanged,
+    /// A department was added, renamed or (de)activated: every node reads them again.
+    DepartmentsChanged,
 }
 
 const TOPIC: &str = "live";

@@ -96,6 +96,14 @@ impl Desk {
         Ok(SlaView { version: f.version, saved_by: f.saved_by, saved_at: f.saved_at, spec: f.sla.spec().clone() })
     }
 
+    /// Checks SLA settings exactly as saving would, without saving them (administrators).
+    pub async fn check_sla_settings(&self, who: &Principal, spec: &SlaSpec) -> Result<()> {
+        who.require_admin()?;
+        let departments: Vec<DepartmentCode> = self.departments().await?.iter().map(|d| d.code.clone()).collect();
+        Sla::compile(spec, &departments).map_err(invalid_sla)?;
+        Ok(())
+    }
+
     /// Checks and saves new SLA settings (administrators) and puts them in force on every node.
     /// `expected_version` refuses a save that raced another (`Conflict`).
     pub async fn save_sla(&self, who: &Principal, spec: SlaSpec, expected_version: Option<i64>) -> Result<SlaView> {

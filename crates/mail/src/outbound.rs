@@ -355,26 +355,7 @@ impl Composer {
         let references = vec!["first@player.example".to_string()];
         for &language in Language::ALL {
             for kind in NoticeKind::ALL {
-                let notice = match kind {
-                    NoticeKind::Acknowledgment => Notice::Acknowledgment,
-                    NoticeKind::Reply => Notice::Reply {
-                        body: "Sample reply.",
-                    },
-                    NoticeKind::SolutionProposed => Notice::SolutionProposed {
-                        text: "Sample solution.",
-                    },
-                    NoticeKind::InformationRequested => Notice::InformationRequested {
-                        text: "Sample question?",
-                    },
-                    NoticeKind::Resolved => Notice::Resolved {
-                        measures: "Sample measures.",
-                        result: "Sample result.",
-                    },
-                    NoticeKind::TrackAccess => Notice::TrackAccess {
-                        code: "123456",
-                        minutes: 15,
-                    },
-                };
+                let notice = sample_notice(kind);
                 for tracking_url in [None, Some("https://operator.example/track")] {
                     let out = Outgoing {
                         from: Mailbox {
@@ -437,6 +418,54 @@ impl Composer {
             }
         }
         Ok(())
+    }
+
+    /// What template `name` produces, composed with sample values: the notice it belongs to
+    /// (`staff*`: an assignment; `subject.txt`, `base.*` and the shared templates: the
+    /// acknowledgment), in its language (Russian for the shared ones).
+    pub fn preview(&self, name: &str) -> Result<Composed, ComposeError> {
+        if !Composer::template_names().any(|n| n == name) {
+            return Err(ComposeError::UnknownTemplate(name.to_string()));
+        }
+        let (language, file) = match name.split_once('/') {
+            Some((l, file)) => (Language::parse(l).unwrap_or(Language::Ru), file),
+            None => (Language::Ru, name),
+        };
+        let stem = file.split('.').next().unwrap_or(file);
+        let reference = ComplaintRef::from_bits(0x01_2345_6789);
+        if stem.starts_with("staff") {
+            return self.compose_staff(&StaffOutgoing {
+                from: Mailbox { name: Some("Desk"), address: "desk@operator.example" },
+                to: Mailbox { name: Some("Aliya"), address: "agent@operator.example" },
+                language,
+                reference,
+                complaint_subject: "Sample subject",
+                notice: "assigned",
+                clock: Some("resolution"),
+                due: Some("2026-12-01 18:00 UTC"),
+                department: Some("payments"),
+                message_id: "preview-staff@operator.example",
+                date: jiff::Timestamp::UNIX_EPOCH,
+                operator_name: "Operator",
+                workspace_url: Some("https://desk.operator.example/ui/complaints/REF"),
+            });
+        }
+        let kind = NoticeKind::ALL.into_iter().find(|k| k.name() == stem).unwrap_or(NoticeKind::Acknowledgment);
+        self.compose(&Outgoing {
+            from: Mailbox { name: Some("Support"), address: "support@operator.example" },
+            to: Mailbox { name: Some("Player"), address: "player@player.example" },
+            language,
+            reference,
+            complaint_subject: "Sample subject",
+            notice: sample_notice(kind),
+            message_id: "preview@operator.example",
+            in_reply_to: None,
+            references: &[],
+            date: jiff::Timestamp::UNIX_EPOCH,
+            operator_name: "Operator",
+            tracking_url: Some("https://operator.example/track"),
+            response_hours: 24,
+        })
     }
 
     /// The subject line: `[REF] ` and the language's `subject.txt`, on one line.
@@ -611,6 +640,18 @@ impl Composer {
             .get_template(name)
             .and_then(|t| t.render(ctx))
             .map_err(|e| template_error(name, &e))
+    }
+}
+
+/// A notice of `kind` with sample text, for checks and previews.
+fn sample_notice(kind: NoticeKind) -> Notice<'static> {
+    match kind {
+        NoticeKind::Acknowledgment => Notice::Acknowledgment,
+        NoticeKind::Reply => Notice::Reply { body: "Sample reply." },
+        NoticeKind::SolutionProposed => Notice::SolutionProposed { text: "Sample solution." },
+        NoticeKind::InformationRequested => Notice::InformationRequested { text: "Sample question?" },
+        NoticeKind::Resolved => Notice::Resolved { measures: "Sample measures.", result: "Sample result." },
+        NoticeKind::TrackAccess => Notice::TrackAccess { code: "123456", minutes: 15 },
     }
 }
 

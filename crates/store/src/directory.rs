@@ -169,14 +169,26 @@ impl Store {
         Ok(())
     }
 
-    /// Sets what routing needs of an agent: departments, languages, skills and capacity.
+    /// Sets what an administrator may change of an agent: name, e-mail, role, and what routing
+    /// needs (departments, languages, skills, capacity). The login and the state stay.
     pub async fn update_agent_routing(&self, a: &Agent) -> Result<Agent, StoreError> {
         let now = to_micros(now());
         let id = with_tx!(self.db(), |conn| {
             let row = conn
                 .fetch_optional(
-                    "UPDATE agents SET departments = $2, languages = $3, skills = $4, capacity = $5, updated_at = $6 WHERE id = $1 RETURNING id",
-                    &params![a.id, json(&a.departments), json(&a.languages), json(&a.skills), i64::from(a.capacity), now],
+                    "UPDATE agents SET departments = $2, languages = $3, skills = $4, capacity = $5, updated_at = $6, \
+                     name = $7, email = $8, role = $9 WHERE id = $1 RETURNING id",
+                    &params![
+                        a.id,
+                        json(&a.departments),
+                        json(&a.languages),
+                        json(&a.skills),
+                        i64::from(a.capacity),
+                        now,
+                        a.name.as_str(),
+                        a.email.as_ref().map(|e| e.as_str()),
+                        a.role.as_str()
+                    ],
                 )
                 .await?
                 .ok_or(StoreError::NotFound)?;

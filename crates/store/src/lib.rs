@@ -18,6 +18,7 @@ pub mod queries;
 pub mod routing;
 pub mod sla;
 pub mod tracking;
+pub mod templates;
 mod rows;
 pub mod writer;
 #[cfg(feature = "testing")]
@@ -30,6 +31,7 @@ pub use jobs::*;
 pub use queries::*;
 pub use routing::{StoredModel, StoredRules, TrainingRow};
 pub use sla::StoredSla;
+pub use templates::StoredTemplate;
 pub use tracking::{TRACK_ACCESS_JOB, TrackCode};
 pub use chat::QueuedChat;
 pub use mail::{AttachmentInfo, Direction, MailInfo, OutboundMail};

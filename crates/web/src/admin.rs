@@ -1,6 +1,10 @@
-//! Settings screens for supervisors and administrators. Macros (canned responses) so far:
-//! a list, one form to write or change a macro in the three languages (each field's error next
-//! to it), and deletion.
+//! Settings screens for supervisors and administrators: the index (`/ui/admin`), macros
+//! (canned responses) here, and in the modules below agents and roles, departments and their
+//! calendars, FAQ articles, routing rules, SLA settings and e-mail templates.
+//!
+//! Every screen follows one pattern: a list, a form whose every field's error stands next to it
+//! (422 with what was typed kept), CSRF on every POST, and the desk deciding who may do what:
+//! agents get 403, and supervisors see only what the desk lets them change.
 
 use crate::AppState;
 use crate::ui::{Frame, Page, Signed, csrf_ok, frame, not_found_page, render, secure, signed_in, to_login};
@@ -16,8 +20,160 @@ use ombuds_desk::DeskError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+mod agents;
+mod departments;
+mod faq;
+mod settings;
+mod templates;
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/ui/admin/macros", get(macros_page).post(macro_save)).route("/ui/admin/macros/{id}/delete", post(macro_delete))
+    Router::new()
+        .route("/ui/admin", get(index))
+        .route("/ui/admin/macros", get(macros_page).post(macro_save))
+        .route("/ui/admin/macros/{id}/delete", post(macro_delete))
+        .merge(agents::routes())
+        .merge(departments::routes())
+        .merge(faq::routes())
+        .merge(settings::routes())
+        .merge(templates::routes())
+}
+
+// ------------------------------------------------------------------ what every screen shares
+
+/// Field → its error message, shown next to the field.
+pub(crate) type Errors = BTreeMap<String, String>;
+
+/// Who a screen is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Supervisors and administrators.
+    Staff,
+    /// Administrators only.
+    Admin,
+}
+
+/// The signed-in person and the page's frame when they may use a screen that needs `need`; else
+/// the answer: to the sign-in page, or a 403 saying who may.
+pub(crate) async fn gate(s: &AppState, headers: &HeaderMap, lang: Option<&str>, need: Need) -> Result<(Signed, Frame), Box<Response>> {
+    let Some(signed) = signed_in(s, headers).await else { return Err(Box::new(to_login(lang))) };
+    let f = frame(s, headers, lang, Some(&signed.me));
+    let refused = match (signed.me.role, need) {
+        (Role::Agent, _) => Some("admin-forbidden"),
+        (Role::Supervisor, Need::Admin) => Some("admin-only"),
+        _ => None,
+    };
+    if let Some(key) = refused {
+        let body = format!(
+            "<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p><p><a href=\"/ui/queue\">{}</a></p></html>",
+            f.page.lang,
+            f.page.t(key),
+            f.page.t("queue-title")
+        );
+        return Err(Box::new(render(StatusCode::FORBIDDEN, Ok(body), f.set_cookies)));
+    }
+    Ok((signed, f))
+}
+
+/// A form's fields as sent, in order: repeated names (check boxes) are kept, which
+/// `serde_urlencoded` structs cannot do.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, or "".
+    pub(crate) fn one(&self, name: &str) -> String {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+    /// Every value of `name`, without empty ones.
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, v)| k == name && !v.trim().is_empty()).map(|(_, v)| v.trim().to_string()).collect()
+    }
+    pub(crate) fn csrf_ok(&self, headers: &HeaderMap) -> bool {
+        csrf_ok(headers, &self.one("csrf"))
+    }
+}
+
+/// The message for a field the desk or the core refused, by the error's code; `special` lists
+/// the screen's own codes first.
+pub(crate) fn field_message(f: &Frame, code: &str, special: &[(&str, &str)]) -> String {
+    if let Some((_, key)) = special.iter().find(|(c, _)| *c == code) {
+        return f.page.t(key);
+    }
+    f.page.t(match code {
+        "required" => "field-required",
+        "too_long" => "field-too-long",
+        "invalid_email" => "field-invalid-email",
+        _ => "field-invalid",
+    })
+}
+
+/// The desk's field errors as messages next to the fields.
+pub(crate) fn desk_errors(f: &Frame, errs: Vec<FieldError>, special: &[(&str, &str)]) -> Errors {
+    let mut out = Errors::new();
+    for e in errs {
+        let m = field_message(f, e.code, special);
+        out.entry(e.field).or_insert(m);
+    }
+    out
+}
+
+/// (code, name) of every department, in the page's language.
+pub(crate) async fn department_names(s: &AppState, f: &Frame, active_only: bool) -> Vec<(String, String)> {
+    let lang = f.page.texts.lang();
+    s.desk
+        .departments()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d.active || !active_only)
+        .map(|d| (d.code.as_str().to_string(), d.name(lang).to_string()))
+        .collect()
+}
+
+/// (code, name in its own language) of the languages.
+pub(crate) fn language_names() -> Vec<(String, String)> {
+    Language::ALL.iter().map(|l| (l.as_str().to_string(), crate::ui::Texts::new(*l).t("lang-name"))).collect()
+}
+
+/// Something went wrong below the desk: logged with its cause; the page says only that.
+pub(crate) fn failed(f: Frame, what: &str, e: &DeskError) -> Response {
+    tracing::error!(error = %e, "{what}");
+    let body = format!("<!DOCTYPE html><html lang=\"{}\"><meta charset=\"utf-8\"><p>{}</p></html>", f.page.lang, f.page.t("admin-failed"));
+    render(StatusCode::SERVICE_UNAVAILABLE, Ok(body), f.set_cookies)
+}
+
+// ------------------------------------------------------------------ the index
+
+#[derive(Template)]
+#[template(path = "ui/admin_index.html")]
+struct IndexPage {
+    page: Page,
+    /// (href, title, what it is for)
+    screens: Vec<(&'static str, String, String)>,
+}
+
+async fn index(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<crate::ui::LangQuery>) -> Response {
+    let (signed, f) = match gate(&s, &headers, q.lang.as_deref(), Need::Staff).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let admin = signed.me.role == Role::Admin;
+    let all: [(&str, &str, bool); 7] = [
+        ("/ui/admin/agents", "agents", true),
+        ("/ui/admin/departments", "departments", true),
+        ("/ui/admin/macros", "macros", false),
+        ("/ui/admin/faq", "faq", false),
+        ("/ui/admin/routing", "routing", false),
+        ("/ui/admin/sla", "sla", false),
+        ("/ui/admin/templates", "templates", true),
+    ];
+    let screens = all
+        .into_iter()
+        .filter(|(_, _, admin_only)| admin || !admin_only)
+        .map(|(href, key, _)| (href, f.page.t(&format!("admin-{key}-title")), f.page.t(&format!("admin-{key}-about"))))
+        .collect();
+    render(StatusCode::OK, IndexPage { page: f.page, screens }.render(), f.set_cookies)
 }
 
 #[derive(Template)]

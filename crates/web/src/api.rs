@@ -751,7 +751,7 @@ pub async fn update_agent(State(s): State<AppState>, Auth(who): Auth, Path(login
     let languages = b.languages.is_some().then(|| f.list("languages", &b.languages, Language::parse).into_iter().collect());
     let skills = b.skills.is_some().then(|| f.list("skills", &b.skills, Tag::parse).into_iter().collect());
     f.finish()?;
-    let update = ombuds_desk::AgentUpdate { departments, languages, skills, capacity: b.capacity };
+    let update = ombuds_desk::AgentUpdate { departments, languages, skills, capacity: b.capacity, ..Default::default() };
     Ok(Json(s.desk.update_agent(Some(&who), &login, update).await?))
 }
 

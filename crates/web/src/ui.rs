@@ -614,6 +614,10 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
             return render(StatusCode::INTERNAL_SERVER_ERROR, Ok("the queue could not be read".into()), f.set_cookies);
         }
     };
+    let departments = s.desk.departments().await.unwrap_or_default();
+    let department_name = |code: &DepartmentCode| {
+        departments.iter().find(|d| &d.code == code).map_or_else(|| code.as_str().to_string(), |d| d.name(texts.lang()).to_string())
+    };
     let rows = page
         .items
         .iter()
@@ -621,7 +625,7 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
             reference: c.reference.to_string(),
             subject: c.subject.as_str().to_string(),
             status: texts.t(&format!("status-{}", c.status.as_str())),
-            department: c.department.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default(),
+            department: c.department.as_ref().map(department_name).unwrap_or_default(),
             priority: texts.t(&format!("priority-{}", c.priority.as_str())),
             due: c.next_sla_instant().map(|t| texts.when(t)).unwrap_or_default(),
             breached: c.sla.as_ref().is_some_and(|s| s.breached()),
