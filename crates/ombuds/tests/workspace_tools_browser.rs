@@ -80,6 +80,8 @@ async fn macros_shortcuts_counts_and_the_collision_warning() {
     .await;
 
     // 1. A macro for payments, in Russian and Kazakh, on the settings screen.
+    b.find(Locator::LinkText("Настройки")).await.unwrap().click().await.unwrap();
+    wait_until("the settings", || async { b.current_url().await.unwrap().path() == "/ui/admin" }).await;
     b.find(Locator::LinkText("Шаблоны ответов")).await.unwrap().click().await.unwrap();
     wait_until("the macros screen", || async { b.current_url().await.unwrap().path() == "/ui/admin/macros" }).await;
     b.find(Locator::Id("title")).await.unwrap().send_keys("Уточнить карту").await.unwrap();

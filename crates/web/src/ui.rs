@@ -164,6 +164,13 @@ struct QueuePage {
     count_text: String,
     rows: Vec<Row>,
     next: Option<String>,
+    /// The filters' choices, (value, label), and what is chosen ("" for any).
+    departments: Vec<(String, String)>,
+    channels: Vec<(String, String)>,
+    priorities: Vec<(String, String)>,
+    department: String,
+    channel: String,
+    priority: String,
 }
 
 struct MessageRow {
@@ -213,6 +220,10 @@ struct ComplaintPage {
     current_department: String,
     tags: String,
     history: Vec<(String, String)>,
+    /// Whom a supervisor may hand the complaint to: active agents of its department, (id, name);
+    /// empty for agents, who take complaints themselves.
+    assignable: Vec<(String, String)>,
+    current_assignee: String,
     /// Published FAQ articles in the player's language that may answer it: (id, title)
     articles: Vec<(String, String)>,
     /// The complaint this duplicate was merged into.
@@ -560,6 +571,10 @@ pub struct QueueQuery {
     pub q: Option<String>,
     pub after: Option<String>,
     pub lang: Option<String>,
+    /// Filters: a department code, a channel, a priority (an unknown value is ignored).
+    pub department: Option<String>,
+    pub channel: Option<String>,
+    pub priority: Option<String>,
 }
 
 pub(crate) const VIEWS: [(&str, &str); 9] = [
@@ -607,6 +622,19 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
     if !query.is_empty() {
         filter.text = Some(query.clone());
     }
+    // A filter that does not parse is ignored (the select shows "any"): a hand-edited address
+    // still shows a queue.
+    let department = q.department.as_deref().and_then(|d| DepartmentCode::parse(d).ok());
+    let channel = q.channel.as_deref().and_then(|c| Channel::parse(c).ok());
+    let priority = q.priority.as_deref().and_then(|p| Priority::parse(p).ok());
+    if department.is_some() && filter.unrouted {
+        // Triage lists complaints without a department: a department filter empties it.
+        filter.unrouted = false;
+        filter.statuses = vec![];
+    }
+    filter.department = department.clone().or(filter.department);
+    filter.channel = channel.or(filter.channel);
+    filter.priority = priority.or(filter.priority);
     let page = match s.desk.list(&who, &filter, PageRequest { after, limit: QUEUE_PAGE }).await {
         Ok(p) => p,
         Err(e) => {
@@ -634,7 +662,27 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
     let views = VIEWS.iter().map(|(k, key)| (*k, texts.t(key))).collect();
     let count_text = texts.count("queue-count", "count", rows.len() as i64);
     let next = page.next.map(|n| n.to_string());
-    let html = QueuePage { page: f.page, views, view, query, count_text, rows, next }.render();
+    let (department, channel, priority) = (
+        department.map(|d| d.as_str().to_string()).unwrap_or_default(),
+        channel.map(|c| c.as_str().to_string()).unwrap_or_default(),
+        priority.map(|p| p.as_str().to_string()).unwrap_or_default(),
+    );
+    let html = QueuePage {
+        page: f.page,
+        views,
+        view,
+        query,
+        count_text,
+        rows,
+        next,
+        departments: departments.iter().filter(|d| d.active).map(|d| (d.code.as_str().to_string(), d.name(texts.lang()).to_string())).collect(),
+        channels: Channel::ALL.iter().map(|c| (c.as_str().to_string(), texts.t(&format!("channel-{}", c.as_str())))).collect(),
+        priorities: Priority::ALL.iter().rev().map(|p| (p.as_str().to_string(), texts.t(&format!("priority-{}", p.as_str())))).collect(),
+        department,
+        channel,
+        priority,
+    }
+    .render();
     render(StatusCode::OK, html, f.set_cookies)
 }
 
@@ -826,6 +874,15 @@ async fn show_complaint(
             }
         },
         articles: articles.iter().map(|a| (a.id.to_string(), a.title.as_str().to_string())).collect(),
+        assignable: match (&c.department, me.role) {
+            (Some(d), Role::Supervisor | Role::Admin) if c.status.is_open() => agents
+                .iter()
+                .filter(|a| a.active && (a.role == Role::Admin || a.departments.contains(d)))
+                .map(|a| (a.id.to_string(), a.name.as_str().to_string()))
+                .collect(),
+            _ => vec![],
+        },
+        current_assignee: c.assignee.map(|a| a.to_string()).unwrap_or_default(),
         player_language: Texts::new(c.language).t("lang-name"),
         history: history.iter().map(|e| (texts.when(e.event.at), e.event.data.name().replace('_', " "))).collect(),
         departments: s
@@ -897,6 +954,9 @@ pub struct ActForm {
     /// Merge: the reference of the complaint to merge into, and whether to tell the player.
     #[serde(default)]
     pub target: String,
+    /// Assign: the agent's id.
+    #[serde(default)]
+    pub agent: String,
     #[serde(default)]
     pub notify: Option<String>,
 }
@@ -915,6 +975,7 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
     let body = |raw: &str| Body::parse(raw).map_err(|_| texts.t("act-text-required"));
     let cmd: Result<ombuds_desk::CommandInput, String> = match form.action.as_str() {
         "take" => Ok(Command::Assign { agent: me.id }),
+        "assign" => form.agent.parse::<uuid::Uuid>().map(|agent| Command::Assign { agent }).map_err(|_| texts.t("field-required")),
         "reply" => body(&form.text).map(|b| Command::AddMessage { kind: MessageKind::Outbound, channel: None, body: b }),
         "note" => body(&form.text).map(|b| Command::AddMessage { kind: MessageKind::Note, channel: None, body: b }),
         "propose" => body(&form.text).map(|text| Command::ProposeSolution { text }),

@@ -14,6 +14,7 @@ ombuds_store::both_backends! {
     macros_are_written_and_offered => macros_are_written_and_offered,
     counts_and_presence => counts_and_presence,
     faq_articles_are_suggested => faq_articles_are_suggested,
+    queue_filters_and_assignment => queue_filters_and_assignment,
 }
 
 async fn app(db: &TestDb) -> TestApp {
@@ -218,4 +219,66 @@ async fn faq_articles_are_suggested(db: &TestDb) {
     assert!(faq.contains("Сколько идёт вывод средств"), "{faq}");
     assert!(!faq.contains("бонус") && !faq.contains("криптовалюте") && !faq.contains("withdrawal"), "only titled matches, published, in Russian: {faq}");
     assert!(body.contains("data-text=\"Вывод на карту занимает до трёх рабочих дней.\""), "offered as a macro");
+}
+
+/// The queue's filters (department, channel, priority) narrow every view and follow the pages;
+/// a supervisor hands a complaint to an agent of its department, an agent cannot.
+async fn queue_filters_and_assignment(db: &TestDb) {
+    let app = app(db).await;
+    let (olga_id, _) = app.agent("olga", "supervisor", &["payments", "bonuses"]).await;
+    let (dana_id, _) = app.agent("dana", "agent", &["payments"]).await;
+    let (bek_id, _) = app.agent("bek", "agent", &["bonuses"]).await;
+    let file = async |subject: &str, department: &str, channel: &str, priority: &str| {
+        let mut player = json!({"email": "a@mail.kz"});
+        if channel == "phone" {
+            player = json!({"phone": "+77011234567"});
+        }
+        let c = app
+            .register_json(json!({"channel": channel, "player": player, "subject": subject, "description": "Текст обращения.",
+                "department": department, "priority": priority, "language": "ru"}))
+            .await;
+        c["reference"].as_str().unwrap().to_string()
+    };
+    let urgent = file("Срочный вывод", "payments", "email", "urgent").await;
+    let call = file("Звонок про вывод", "payments", "phone", "normal").await;
+    let bonus = file("Бонус не начислен", "bonuses", "email", "urgent").await;
+    let mut olga = sign_in(&app, "olga", "ru").await;
+
+    let listed = async |jar: &mut Jar, query: &str| {
+        let (s, _, body) = page(&app, jar, &format!("/ui/queue?{query}")).await;
+        assert_eq!(s, StatusCode::OK, "{query}");
+        [&urgent, &call, &bonus].iter().filter(|r| body.contains(&format!("/ui/complaints/{r}\""))).map(|r| r.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&mut olga, "view=departments").await.len(), 3);
+    assert_eq!(listed(&mut olga, "view=departments&priority=urgent").await, [urgent.clone(), bonus.clone()]);
+    assert_eq!(listed(&mut olga, "view=departments&channel=phone").await, [call.clone()]);
+    assert_eq!(listed(&mut olga, "view=all&department=bonuses").await, [bonus.clone()]);
+    assert_eq!(listed(&mut olga, "view=departments&department=payments&priority=urgent").await, [urgent.clone()]);
+    // A value that is not one is ignored: the queue still shows.
+    assert_eq!(listed(&mut olga, "view=departments&priority=whenever&channel=<x>").await.len(), 3);
+    let (_, _, body) = page(&app, &mut olga, "/ui/queue?view=departments&priority=urgent").await;
+    assert!(body.contains("<option value=\"urgent\" selected>"), "the chosen filter is shown");
+
+    // Assignment: the supervisor's select offers the department's agents only.
+    let (_, _, body) = page(&app, &mut olga, &format!("/ui/complaints/{urgent}")).await;
+    let select = body.split("id=\"assign-agent\"").nth(1).expect("an assign select").split("</select>").next().unwrap();
+    assert!(select.contains(&dana_id) && !select.contains(&bek_id), "{select}");
+    let csrf = olga.get("ombuds_csrf").unwrap();
+    let act = format!("/ui/complaints/{urgent}/act");
+    let (s, _, _) = form(&app, &mut olga, &act, &[("csrf", &csrf), ("action", "assign"), ("agent", "nobody")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, body) = form(&app, &mut olga, &act, &[("csrf", &csrf), ("action", "assign"), ("agent", &bek_id)]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "bek does not work in payments: {body}");
+    let (s, _, _) = form(&app, &mut olga, &act, &[("csrf", &csrf), ("action", "assign"), ("agent", &dana_id)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, c) = app.call(reqwest::Method::GET, &format!("/api/v1/complaints/{urgent}"), Some(&app.token), None).await;
+    assert_eq!(c["assignee"].as_str(), Some(dana_id.as_str()));
+
+    // An agent gets no select, and a forged hand-over is refused.
+    let mut dana = sign_in(&app, "dana", "ru").await;
+    let (_, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{call}")).await;
+    assert!(!body.contains("id=\"assign-agent\""));
+    let csrf = dana.get("ombuds_csrf").unwrap();
+    let (s, _, _) = form(&app, &mut dana, &format!("/ui/complaints/{call}/act"), &[("csrf", &csrf), ("action", "assign"), ("agent", &olga_id)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
