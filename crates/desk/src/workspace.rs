@@ -78,11 +78,15 @@ impl Desk {
         let now = now();
         self.store.beat_presence(c.id, me.id, state, now).await?;
         let here = self.store.presence(c.id, now - PRESENCE_TTL).await?;
-        let agents = self.store.agents().await?;
-        Ok(here
-            .into_iter()
-            .filter(|(id, _)| *id != me.id)
-            .filter_map(|(id, s)| agents.iter().find(|a| a.id == id).map(|a| (a.clone(), s)))
-            .collect())
+        // Most beats find nobody else: only the others present are read, one by one.
+        let mut others = vec![];
+        for (id, state) in here.into_iter().filter(|(id, _)| *id != me.id) {
+            match self.store.agent(id).await {
+                Ok(a) => others.push((a, state)),
+                Err(ombuds_store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(others)
     }
 }
