@@ -64,7 +64,12 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f && typeof f.type === "string") handle(f);
     };
-    ws.onclose = function () { ws = null; if (root) setStatus("reconnecting"); retry(); };
+    ws.onclose = function () {
+      ws = null;
+      document.body.setAttribute("data-live", "reconnecting");
+      if (root) setStatus("reconnecting");
+      retry();
+    };
   }
 
   // Backoff: 1 s, 2 s, 4 s … up to 30 s, with jitter. A signed-out agent stops here.
@@ -86,6 +91,7 @@
     switch (f.type) {
       case "ready":
         attempts = 0;
+        document.body.setAttribute("data-live", "ready");
         if (root) {
           setStatus("online");
           if (connectedBefore) resumeAll();
