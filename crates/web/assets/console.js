@@ -163,6 +163,12 @@
     var c = chats[f.chat_id];
     if (c && !c.closed) { c.player = f.player || c.player; return; }
     if (c) c.card.parentNode.removeChild(c.card);
+    // Held here: not waiting any more (the next queue frame says so too, a moment later).
+    var row = document.querySelector('#waiting tr[data-chat-id="' + f.chat_id + '"]');
+    if (row) row.parentNode.removeChild(row);
+    var rows = document.querySelectorAll("#waiting tbody tr").length;
+    document.getElementById("waiting").hidden = rows === 0;
+    document.getElementById("waiting-empty").hidden = rows > 0;
     c = { id: f.chat_id, player: f.player || t("console-player"), seqs: {}, pending: {}, closed: false, typingOff: null, lastTyping: 0, stopTyping: null };
     var card = el("article", { "class": "card chat", "data-chat-id": f.chat_id, "data-testid": "chat" });
     var head = el("header", { "class": "chat-head" });
