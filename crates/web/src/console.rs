@@ -101,13 +101,12 @@ pub(crate) async fn calls_loop(s: &AppState, socket: &mut WebSocket, me: Uuid, l
                 }
             },
             item = feed.recv() => {
-                if let ChatFeed::Signal(sig) = item? {
-                    if let LiveSignal::ToAgent { frame: f, .. } = &*sig
-                        && f.get("type").and_then(Value::as_str) == Some("call")
-                        && socket.send(frame(f.clone())).await.is_err()
-                    {
-                        return None;
-                    }
+                if let ChatFeed::Signal(sig) = item?
+                    && let LiveSignal::ToAgent { frame: f, .. } = &*sig
+                    && f.get("type").and_then(Value::as_str) == Some("call")
+                    && socket.send(frame(f.clone())).await.is_err()
+                {
+                    return None;
                 }
                 let _ = sub.take_lagged();
             }

@@ -23,6 +23,9 @@ ombuds_store::both_backends! {
     the_pop_up_acts_on_the_agents_own_calls_only => pop_up_actions,
 }
 
+/// (cookies, path, form fields, status, problem code)
+type Case<'a> = (Option<&'a Jar>, String, Vec<(&'a str, &'a str)>, StatusCode, &'static str);
+
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct App {
@@ -236,7 +239,7 @@ async fn pop_up_actions(db: &TestDb) {
     // Refused: signed out, a wrong or missing CSRF token, another agent's call, no such call,
     // no reference or a malformed one, a complaint that does not exist.
     let nowhere = ombuds_core::ComplaintRef::from_bits(0x5eed_5eed).to_string();
-    let cases: Vec<(Option<&Jar>, String, Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (None, attach.clone(), vec![("csrf", &dana_csrf), ("reference", &reference)], StatusCode::UNAUTHORIZED, "unauthorized"),
         (Some(&dana), attach.clone(), vec![("csrf", "not-the-token"), ("reference", &reference)], StatusCode::FORBIDDEN, "forbidden"),
         (Some(&dana), attach.clone(), vec![("reference", &reference)], StatusCode::FORBIDDEN, "forbidden"),
