@@ -47,9 +47,9 @@ impl Default for ChatWebConfig {
 /// Largest frame a connection may send.
 pub const MAX_FRAME: usize = 16 * 1024;
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
-const BAD_FRAMES: u32 = 5;
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_TOO_BIG: u16 = 1009;
+pub(crate) const BAD_FRAMES: u32 = 5;
+pub(crate) const CLOSE_POLICY: u16 = 1008;
+pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
 
 // ------------------------------------------------------------------------- HTTP: the widget
 
@@ -94,7 +94,7 @@ pub async fn cors(State(s): State<AppState>, req: axum::extract::Request, next: 
 
 /// A WebSocket from a page must come from an allowed origin (or this server's own pages);
 /// programs that send no Origin are not browsers and are let through.
-fn origin_ok(s: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn origin_ok(s: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
     if s.chat.allowed_origins.iter().any(|a| a == origin) {
         return true;
@@ -207,7 +207,7 @@ pub async fn offline(State(s): State<AppState>, ApiJson(b): ApiJson<StartBody>) 
 
 // ------------------------------------------------------------------------- frames
 
-fn frame(v: Value) -> Message {
+pub(crate) fn frame(v: Value) -> Message {
     Message::Text(Utf8Bytes::from(v.to_string()))
 }
 
@@ -225,7 +225,7 @@ fn line_frame(chat_id: Option<Uuid>, l: &ChatLine, client_id: Option<&str>) -> M
     frame(v)
 }
 
-fn error_frame(code: &str, detail: impl Into<String>, chat_id: Option<Uuid>) -> Message {
+pub(crate) fn error_frame(code: &str, detail: impl Into<String>, chat_id: Option<Uuid>) -> Message {
     let mut v = json!({"type": "error", "code": code, "detail": detail.into()});
     if let Some(c) = chat_id {
         v["chat_id"] = json!(c);
@@ -244,7 +244,7 @@ fn desk_error_frame(e: &DeskError, chat_id: Option<Uuid>) -> Message {
 /// Sends the close frame, then reads (and drops) what the client still sends until it answers
 /// the close, for at most a second: closing the TCP connection with unread data would reset it,
 /// and the client could lose the close frame and its reason.
-async fn close_gracefully(socket: &mut WebSocket, m: Message) {
+pub(crate) async fn close_gracefully(socket: &mut WebSocket, m: Message) {
     if socket.send(m).await.is_err() {
         return;
     }
@@ -258,7 +258,7 @@ async fn close_gracefully(socket: &mut WebSocket, m: Message) {
     .await;
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+pub(crate) fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
@@ -289,7 +289,7 @@ impl Bucket {
 }
 
 /// What a text frame from a client is, or why it is not one.
-enum Incoming {
+pub(crate) enum Incoming {
     Frame(Value),
     TooBig,
     Bad(String),
@@ -298,7 +298,7 @@ enum Incoming {
     Closed,
 }
 
-async fn next_frame(socket: &mut WebSocket) -> Incoming {
+pub(crate) async fn next_frame(socket: &mut WebSocket) -> Incoming {
     match socket.recv().await {
         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Incoming::Closed,
         Some(Ok(Message::Text(t))) => {
@@ -319,7 +319,7 @@ async fn next_frame(socket: &mut WebSocket) -> Incoming {
 }
 
 /// Notes that the peer was heard from (any frame), and passes the frame on.
-fn heard<T>(seen: &mut Instant, frame: T) -> T {
+pub(crate) fn heard<T>(seen: &mut Instant, frame: T) -> T {
     *seen = Instant::now();
     frame
 }
@@ -336,10 +336,10 @@ async fn first_frame(socket: &mut WebSocket) -> Incoming {
 
 /// The server pings every connection this often, and closes one it has heard nothing from
 /// (not even a pong) for `IDLE_LIMIT`: a vanished client does not hold a task and a chat forever.
-const PING_EVERY: Duration = Duration::from_secs(30);
-const IDLE_LIMIT: Duration = Duration::from_secs(75);
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const IDLE_LIMIT: Duration = Duration::from_secs(75);
 
-fn keepalive() -> tokio::time::Interval {
+pub(crate) fn keepalive() -> tokio::time::Interval {
     tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY)
 }
 
@@ -589,22 +589,28 @@ async fn catch_up(desk: &Desk, socket: &mut WebSocket, chat: &Chat, last_seq: &m
 
 // ------------------------------------------------------------------------- the agent's socket
 
-pub async fn agent_ws(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn agent_ws(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>, ws: WebSocketUpgrade) -> Response {
     if !origin_ok(&s, &headers) {
         return Problem::new("forbidden", "this origin may not open the chat console").into_response();
     }
-    // A bad header fails now; no header means the first frame authenticates.
+    // A bad header fails now; then the workspace's session cookie (from the desk's own pages
+    // only); with neither, the first frame authenticates.
     let pre = match bearer(&headers) {
         Some(b) => match s.desk.authenticate(b).await {
             Ok(p) => Some(p),
             Err(e) => return crate::problem::ApiError::from(e).into_response(),
         },
-        None => None,
+        None => match crate::console::cookie_principal(&s, &headers).await {
+            Ok(p) => p,
+            Err(refused) => return refused,
+        },
     };
-    sized(ws).on_upgrade(move |socket| agent_session(s, socket, pre))
+    // `?only=calls`: the workspace's other pages, which show the phone pop-up and nothing else.
+    let calls_only = q.get("only").is_some_and(|o| o == "calls");
+    sized(ws).on_upgrade(move |socket| agent_session(s, socket, pre, calls_only))
 }
 
-async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal>) {
+async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal>, calls_only: bool) {
     let who = match pre {
         Some(p) => p,
         None => match timeout(HELLO_WITHIN, first_frame(&mut socket)).await {
@@ -631,6 +637,15 @@ async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal
         return;
     };
     let agent_id = agent.id;
+    if calls_only {
+        // Not a chat console: no presence (the agent is not "online" for chats), no queue.
+        metrics::gauge!("ombuds_chat_connections", "side" => "calls").increment(1.0);
+        if let Some(m) = crate::console::calls_loop(&s, &mut socket, agent_id, &agent.login).await {
+            close_gracefully(&mut socket, m).await;
+        }
+        metrics::gauge!("ombuds_chat_connections", "side" => "calls").decrement(1.0);
+        return;
+    }
     metrics::gauge!("ombuds_chat_connections", "side" => "agent").increment(1.0);
     s.desk.agent_presence(agent_id, 1).await;
     let reason = agent_loop(&s, &mut socket, &who, agent_id).await;
@@ -647,9 +662,11 @@ struct Held {
     last_seq: i64,
 }
 
-fn chat_frame(chat: &Chat, reference: &str, names: &HashMap<Uuid, String>) -> Message {
+/// `yours`: whether the console holds the chat (false when it was handed to someone else).
+fn chat_frame(chat: &Chat, reference: &str, names: &HashMap<Uuid, String>, me: Uuid) -> Message {
     frame(json!({
         "type": "chat", "chat_id": chat.id, "reference": reference, "status": chat.status.as_str(),
+        "yours": chat.status == ChatStatus::Active && chat.agent_id == Some(me),
         "agent": chat.agent_id.and_then(|a| names.get(&a).cloned()),
         "player": chat.player_name.as_ref().map(|n| n.to_string()), "department": chat.department.as_ref().map(|d| d.to_string()),
         "language": chat.language.as_str(),
@@ -762,7 +779,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                                             held.remove(&chat.complaint_id);
                                             sub.unwatch(Watch::Complaint(chat.complaint_id));
                                         }
-                                        Some(chat_frame(&chat, &reference, &names))
+                                        Some(chat_frame(&chat, &reference, &names, me))
                                     }
                                     Err(e) => Some(desk_error_frame(&e, Some(id))),
                                 },
@@ -846,7 +863,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                                     sub.unwatch(Watch::Complaint(*complaint_id));
                                     let names = desk.chat_hub().refresh_names(desk).await;
                                     let reference = desk.chat_complaint(&c).await.map(|x| x.reference.to_string()).unwrap_or_default();
-                                    let m = if c.status == ChatStatus::Ended { frame(json!({"type": "ended", "chat_id": c.id})) } else { chat_frame(&c, &reference, &names) };
+                                    let m = if c.status == ChatStatus::Ended { frame(json!({"type": "ended", "chat_id": c.id})) } else { chat_frame(&c, &reference, &names, me) };
                                     socket.send(m).await.is_ok()
                                 }
                                 Err(e) => { tracing::warn!(error = %e, "reloading a chat failed"); true }
@@ -879,7 +896,8 @@ async fn adopt(desk: &Desk, socket: &mut WebSocket, sub: &mut ombuds_desk::chat:
         Err(e) => return socket.send(desk_error_frame(&e, Some(chat.id))).await.is_ok(),
     };
     let names = desk.chat_hub().refresh_names(desk).await;
-    if socket.send(chat_frame(&chat, &reference, &names)).await.is_err() {
+    // A chat is adopted by the agent who holds it.
+    if socket.send(chat_frame(&chat, &reference, &names, chat.agent_id.unwrap_or_default())).await.is_err() {
         return false;
     }
     let mut last = after;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod chat;
+pub mod console;
 pub mod cti;
 pub mod extract;
 pub mod faq;
@@ -177,6 +178,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .merge(ui::routes())
         .merge(admin::routes())
         .merge(workspace::routes())
+        .merge(console::routes())
         .merge(track::routes())
         .route("/chat/v1/ws", get(chat::player_ws))
         .route("/chat/widget.js", get(chat::widget))

@@ -36,7 +36,7 @@ fluent_templates::static_loader! {
     };
 }
 
-const SESSION_COOKIE: &str = "ombuds_session";
+pub(crate) const SESSION_COOKIE: &str = "ombuds_session";
 pub(crate) const CSRF_COOKIE: &str = "ombuds_csrf";
 pub(crate) const LANG_COOKIE: &str = "ombuds_lang";
 const QUEUE_PAGE: u32 = 50;
