@@ -675,7 +675,8 @@ async fn queue(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<Qu
         count_text,
         rows,
         next,
-        departments: departments.iter().filter(|d| d.active).map(|d| (d.code.as_str().to_string(), d.name(texts.lang()).to_string())).collect(),
+        // The departments whose complaints the person sees: another's would list nothing.
+        departments: departments.iter().filter(|d| d.active && (me.role == Role::Admin || me.departments.contains(&d.code))).map(|d| (d.code.as_str().to_string(), d.name(texts.lang()).to_string())).collect(),
         channels: Channel::ALL.iter().map(|c| (c.as_str().to_string(), texts.t(&format!("channel-{}", c.as_str())))).collect(),
         priorities: Priority::ALL.iter().rev().map(|p| (p.as_str().to_string(), texts.t(&format!("priority-{}", p.as_str())))).collect(),
         department,
