@@ -312,19 +312,32 @@ impl Store {
     /// are few — there may be none at all, which leaves their index without statistics — and
     /// would walk every open complaint: name the index that holds exactly them.
     fn index_hint(&self, f: &ComplaintFilter, w: &Where) -> &'static str {
-        if self.backend() != crate::Backend::Sqlite || !w.is_open() {
+        if self.backend() != crate::Backend::Sqlite || f.text.is_some() || f.player_id.is_some() {
             return "";
+        }
+        if !w.is_open() {
+            // Every complaint, old ones too (the "all" view): walk them newest first (a priority's
+            // own when one is asked for), visibility and filters checked in the index, and stop
+            // at the page's end, rather than gather a department's hundreds of thousands and
+            // sort them.
+            if f.assignee.is_some() || f.unrouted || !f.statuses.is_empty() {
+                return "";
+            }
+            return if f.priority.is_some() { " INDEXED BY complaints_priority" } else { " INDEXED BY complaints_visible" };
         }
         match (f.sla_breached, f.sla_at_risk, f.escalated) {
             (Some(true), _, _) => " INDEXED BY complaints_open_breached",
             (_, Some(true), _) => " INDEXED BY complaints_open_at_risk",
             (_, _, Some(true)) => " INDEXED BY complaints_open_escalated",
+            _ if f.unrouted => "",
+            _ if f.priority.is_some() => " INDEXED BY complaints_open_priority",
+            // "Mine" and "unassigned": the open complaints of one assignee (or none) newest
+            // first; the planner would rather walk every complaint ever left unassigned.
+            _ if f.assignee.is_some() && f.department.is_none() => " INDEXED BY complaints_open_assigned",
             // Every open complaint of the agent's departments: walking the open ones newest
             // first (department and assignee are in the index) stops at the page's end; the
             // planner would rather gather each department's open complaints and sort them all.
-            _ if f.assignee.is_none() && f.department.is_none() && !f.unrouted && f.player_id.is_none() && f.text.is_none() => {
-                " INDEXED BY complaints_open"
-            }
+            _ if f.assignee.is_none() && f.department.is_none() => " INDEXED BY complaints_open",
             _ => "",
         }
     }
