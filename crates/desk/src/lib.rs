@@ -393,7 +393,7 @@ impl Desk {
     // ---------------------------------------------------------------- reads
 
     /// The complaint if `who` may see it; "not found" otherwise, so references cannot be probed.
-    pub(crate) async fn visible(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
+    pub async fn visible(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
         match self.store.complaint_by_ref(reference).await {
             Ok(c) if who.may_view(&c) => Ok(c),
             Ok(_) | Err(StoreError::NotFound) => Err(DeskError::NotFound("complaint")),

@@ -990,7 +990,7 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
             let wanted: Result<std::collections::BTreeSet<Tag>, _> = form.tags.split_whitespace().map(Tag::parse).collect();
             match wanted {
                 Ok(wanted) => {
-                    let current = s.desk.complaint(who, &reference).await.map(|v| v.complaint.tags).unwrap_or_default();
+                    let current = s.desk.visible(who, &reference).await.map(|c| c.tags).unwrap_or_default();
                     Ok(Command::Tag { add: wanted.difference(&current).cloned().collect(), remove: current.difference(&wanted).cloned().collect() })
                 }
                 Err(e) => Err(e.message),
@@ -1005,16 +1005,23 @@ async fn complaint_act(State(s): State<AppState>, headers: HeaderMap, axum::extr
     };
     match s.desk.apply(who, &reference, cmd).await {
         Ok(_) => secure(Redirect::to(&format!("/ui/complaints/{reference}")).into_response()),
-        Err(DeskError::NotFound(_)) => show_complaint(&s, &headers, None, &signed, &r, None, StatusCode::NOT_FOUND, None).await,
-        Err(e @ (DeskError::Domain(_) | DeskError::Conflict(_))) => {
-            let args: HashMap<Cow<'static, str>, FluentValue> = [(Cow::Borrowed("reason"), FluentValue::from(e.to_string()))].into();
-            let message = LOCALES.try_lookup_with_args(&texts.id, "act-failed", &args).unwrap_or_else(|| e.to_string());
+        Err(e) => act_refused(&s, &headers, &signed, &r, &texts, e).await,
+    }
+}
+
+/// The complaint's page again after the desk refused an action: "not found", the reason above
+/// the page (403 when it is a permission, 409 otherwise), or a failure of ours (500).
+async fn act_refused(s: &AppState, headers: &HeaderMap, signed: &Signed, r: &str, texts: &Texts, e: DeskError) -> Response {
+    match e {
+        DeskError::NotFound(_) => show_complaint(s, headers, None, signed, r, None, StatusCode::NOT_FOUND, None).await,
+        e @ (DeskError::Domain(_) | DeskError::Conflict(_)) => {
+            let message = texts.with("act-failed", &[("reason", e.to_string())]);
             let status = if matches!(&e, DeskError::Domain(DomainError::Forbidden(_))) { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
-            show_complaint(&s, &headers, None, &signed, &r, Some(message), status, None).await
+            show_complaint(s, headers, None, signed, r, Some(message), status, None).await
         }
-        Err(e) => {
+        e => {
             tracing::error!(error = %e, "an action failed");
-            show_complaint(&s, &headers, None, &signed, &r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR, None).await
+            show_complaint(s, headers, None, signed, r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR, None).await
         }
     }
 }
@@ -1028,10 +1035,9 @@ async fn merge_act(s: &AppState, headers: &HeaderMap, signed: &Signed, r: &str, 
     };
     // The note to the player, in the player's language, when asked for.
     let note = match form.notify.is_some() {
-        true => match s.desk.complaint(&signed.who, source).await {
-            Ok(v) => {
-                let text = Texts::new(v.complaint.language)
-                    .with("merge-note-to-player", &[("duplicate", source.to_string()), ("target", target.to_string())]);
+        true => match s.desk.visible(&signed.who, source).await {
+            Ok(c) => {
+                let text = Texts::new(c.language).with("merge-note-to-player", &[("duplicate", source.to_string()), ("target", target.to_string())]);
                 Body::parse(&text).ok()
             }
             Err(_) => None,
@@ -1040,21 +1046,13 @@ async fn merge_act(s: &AppState, headers: &HeaderMap, signed: &Signed, r: &str, 
     };
     match s.desk.merge(&signed.who, source, &target, note).await {
         Ok((_, target)) => secure(Redirect::to(&format!("/ui/complaints/{}", target.reference)).into_response()),
-        Err(DeskError::NotFound(_)) => show_complaint(s, headers, None, signed, r, None, StatusCode::NOT_FOUND, None).await,
+        // A field the core names is shown next to the form's field, in the reader's language.
         Err(DeskError::Domain(DomainError::Invalid(errors))) => {
             let code = errors.first().map_or("invalid_reference", |e| e.code);
             let args = [("target", target.to_string())];
             show_complaint(s, headers, None, signed, r, None, StatusCode::UNPROCESSABLE_ENTITY, refuse(&format!("merge-error-{code}"), &args)).await
         }
-        Err(e @ DeskError::Domain(_)) => {
-            let message = texts.with("act-failed", &[("reason", e.to_string())]);
-            let status = if matches!(&e, DeskError::Domain(DomainError::Forbidden(_))) { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
-            show_complaint(s, headers, None, signed, r, Some(message), status, None).await
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "a merge failed");
-            show_complaint(s, headers, None, signed, r, Some(texts.t("csrf-failed")), StatusCode::INTERNAL_SERVER_ERROR, None).await
-        }
+        Err(e) => act_refused(s, headers, signed, r, texts, e).await,
     }
 }
 
