@@ -5,7 +5,7 @@
 //! route, a saved e-mail template is the one the sender composes with).
 
 mod common;
-use common::{Jar, TestApp, encode, form, page};
+use common::{Jar, TestApp, form, page, sign_in, try_sign_in};
 use ombuds_desk::DeskConfig;
 use ombuds_store::testing::TestDb;
 use reqwest::StatusCode;
@@ -24,32 +24,6 @@ async fn app(db: &TestDb) -> TestApp {
     let app = TestApp::spawn(db, DeskConfig::default()).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     TestApp { http: client, ..app }
-}
-
-/// Signs `login` in through the sign-in form with `password`: the browser's cookies, or the
-/// status the sign-in answered.
-async fn try_sign_in(app: &TestApp, login: &str, password: &str) -> Result<Jar, StatusCode> {
-    let mut jar = Jar::default();
-    page(app, &mut jar, "/ui/login?lang=ru").await;
-    let csrf = jar.get("ombuds_csrf").unwrap();
-    let res = app
-        .http
-        .post(format!("{}/ui/login", app.base))
-        .header("cookie", jar.header())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("login", login), ("password", password), ("csrf", &csrf)]))
-        .send()
-        .await
-        .unwrap();
-    if res.status() != StatusCode::SEE_OTHER {
-        return Err(res.status());
-    }
-    jar.take(res.headers());
-    Ok(jar)
-}
-
-async fn sign_in(app: &TestApp, login: &str) -> Jar {
-    try_sign_in(app, login, "correct horse battery").await.unwrap_or_else(|s| panic!("{login} signs in: {s}"))
 }
 
 /// The administrator's browser: the session the harness made, in Russian.
@@ -72,8 +46,8 @@ async fn index_and_agents(db: &TestDb) {
     app.agent("olga", "supervisor", &["payments"]).await;
     app.agent("dana", "agent", &["payments"]).await;
     let mut root = admin(&app).await;
-    let mut olga = sign_in(&app, "olga").await;
-    let mut dana = sign_in(&app, "dana").await;
+    let mut olga = sign_in(&app, "olga", "ru").await;
+    let mut dana = sign_in(&app, "dana", "ru").await;
 
     // The index: the nav's Settings link for staff, each screen the person may use.
     let (_, _, body) = page(&app, &mut root, "/ui/queue").await;
@@ -162,7 +136,7 @@ async fn index_and_agents(db: &TestDb) {
     assert!(body.contains("Сотрудник aliya добавлен."), "{body}");
     let password = body.split(r#"id="new-password">"#).nth(1).unwrap().split("<code>").nth(1).unwrap().split("</code>").next().unwrap().to_string();
     assert_eq!(password.len(), 16, "{password}");
-    let mut aliya = try_sign_in(&app, "aliya", &password).await.expect("the new agent signs in");
+    let mut aliya = try_sign_in(&app, "aliya", &password, "ru").await.expect("the new agent signs in");
     let (s, _, _) = page(&app, &mut aliya, "/ui/queue").await;
     assert_eq!(s, StatusCode::OK);
     let a = app.desk.agents().await.unwrap().into_iter().find(|a| a.login == "aliya").unwrap();
@@ -202,11 +176,11 @@ async fn index_and_agents(db: &TestDb) {
     assert_eq!((s, location(&h)), (StatusCode::SEE_OTHER, "/ui/admin/agents?saved=1"));
     let (s, h, _) = page(&app, &mut aliya, "/ui/queue").await;
     assert_eq!((s, location(&h)), (StatusCode::SEE_OTHER, "/ui/login"));
-    assert_eq!(try_sign_in(&app, "aliya", &password).await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(try_sign_in(&app, "aliya", &password, "ru").await.err(), Some(StatusCode::UNAUTHORIZED));
     let (_, _, body) = page(&app, &mut root, "/ui/admin/agents").await;
     assert!(body.contains("отключён") && body.contains("Включить"), "{body}");
     form(&app, &mut root, "/ui/admin/agents/aliya/active", &[("csrf", &token), ("active", "1")]).await;
-    assert!(try_sign_in(&app, "aliya", &password).await.is_ok());
+    assert!(try_sign_in(&app, "aliya", &password, "ru").await.is_ok());
     let (s, _, _) = form(&app, &mut root, "/ui/admin/agents/nobody/active", &[("csrf", &token), ("active", "0")]).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _, _) = form(&app, &mut root, "/ui/admin/agents/aliya/active", &[("active", "0")]).await;
@@ -319,7 +293,7 @@ async fn admin_principal(app: &TestApp) -> ombuds_core::Principal {
 async fn faq_articles(db: &TestDb) {
     let app = app(db).await;
     app.agent("olga", "supervisor", &["payments"]).await;
-    let mut olga = sign_in(&app, "olga").await;
+    let mut olga = sign_in(&app, "olga", "ru").await;
     let token = csrf(&olga);
     let who = admin_principal(&app).await;
     let (s, _, body) = page(&app, &mut olga, "/ui/admin/faq").await;
@@ -385,7 +359,7 @@ then.priority = "high"
 async fn routing_and_sla(db: &TestDb) {
     let app = app(db).await;
     app.agent("olga", "supervisor", &["payments"]).await;
-    let mut olga = sign_in(&app, "olga").await;
+    let mut olga = sign_in(&app, "olga", "ru").await;
     let mut root = admin(&app).await;
     let token = csrf(&root);
     let who = admin_principal(&app).await;
@@ -495,7 +469,7 @@ async fn mail_templates(db: &TestDb) {
     assert!(body.contains(r#"id="source-error">Шаблон не принят:"#) && body.contains("reference"), "{body}");
     let (s, _, _) = form(&app, &mut root, "/ui/admin/templates", &[("name", name), ("source", "{{ reference }}"), ("action", "save")]).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "no CSRF token");
-    let mut olga = sign_in(&app, "olga").await;
+    let mut olga = sign_in(&app, "olga", "ru").await;
     let olga_csrf = csrf(&olga);
     let (s, _, _) = form(&app, &mut olga, "/ui/admin/templates", &[("csrf", &olga_csrf), ("name", name), ("source", "{{ reference }}"), ("action", "save")]).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "supervisors may not");

@@ -16,7 +16,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The operator's site: the widget may open a socket from it, the console may not.
 const SITE: &str = "https://www.operator.example";
-const PASSWORD: &str = "correct horse battery";
 
 ombuds_store::both_backends! {
     the_console_socket_takes_the_session_cookie_from_its_own_pages_only => cookie_socket,
@@ -62,22 +61,7 @@ async fn spawn(db: &TestDb) -> App {
 impl App {
     /// Signs `login` in through the sign-in form: the browser's cookies.
     async fn sign_in(&self, login: &str) -> Jar {
-        let mut jar = Jar::default();
-        page(&self.t, &mut jar, "/ui/login?lang=ru").await;
-        let csrf = jar.get("ombuds_csrf").unwrap();
-        let res = self
-            .t
-            .http
-            .post(format!("{}/ui/login", self.t.base))
-            .header("cookie", jar.header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(&[("login", login), ("password", PASSWORD), ("csrf", &csrf)]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} signs in");
-        jar.take(res.headers());
-        jar
+        common::sign_in(&self.t, login, "ru").await
     }
 
     async fn connect(&self, path: &str, headers: &[(&str, &str)]) -> Result<Ws, StatusCode> {

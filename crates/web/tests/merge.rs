@@ -4,7 +4,7 @@
 //! player's tracking link to the duplicate leading on to the target.
 
 mod common;
-use common::{Jar, TestApp, form, page};
+use common::{Jar, TestApp, form, page, sign_in};
 use ombuds_core::*;
 use ombuds_desk::{DeskConfig, Inbound, Received};
 use ombuds_store::testing::TestDb;
@@ -125,24 +125,14 @@ async fn merge_over_the_api(db: &TestDb) {
     assert_eq!(dups, [first.as_str(), second.as_str()]);
 }
 
-/// Signs `login` in through the sign-in form.
-async fn sign_in(app: &TestApp, login: &str) -> (Jar, String) {
-    let mut jar = Jar::default();
-    page(app, &mut jar, "/ui/login?lang=ru").await;
-    let csrf = jar.get("ombuds_csrf").unwrap();
-    let (s, _, _) = form(app, &mut jar, "/ui/login", &[("login", login), ("password", "correct horse battery"), ("csrf", &csrf)]).await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{login} signs in");
-    let csrf = jar.get("ombuds_csrf").unwrap();
-    (jar, csrf)
-}
-
 async fn merge_in_the_workspace(db: &TestDb) {
     let app = app(db).await;
     app.agent("dana", "agent", &["payments"]).await;
     let first = file(&app, "aigerim@mail.kz", "payments", "Вывод не пришёл", "Жду вывод третий день.").await;
     let second = file(&app, "aigerim@mail.kz", "payments", "Где мои деньги?", "Пишу второй раз.").await;
     let stranger = file(&app, "other@mail.kz", "payments", "Чужой вопрос", "Другой игрок.").await;
-    let (mut jar, csrf) = sign_in(&app, "dana").await;
+    let mut jar = sign_in(&app, "dana", "ru").await;
+    let csrf = jar.get("ombuds_csrf").unwrap();
     let act = format!("/ui/complaints/{second}/act");
 
     // The form offers the player's other open complaint.

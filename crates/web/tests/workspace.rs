@@ -3,7 +3,7 @@
 //! the player's language; the queues' live counts; the collision warning.
 
 mod common;
-use common::{Jar, TestApp, encode, form, page};
+use common::{Jar, TestApp, encode, form, page, sign_in};
 use ombuds_desk::DeskConfig;
 use ombuds_store::testing::TestDb;
 use reqwest::StatusCode;
@@ -21,25 +21,6 @@ async fn app(db: &TestDb) -> TestApp {
     let app = TestApp::spawn(db, DeskConfig::default()).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     TestApp { http: client, ..app }
-}
-
-/// Signs `login` in through the sign-in form: the browser's cookies.
-async fn sign_in(app: &TestApp, login: &str, lang: &str) -> Jar {
-    let mut jar = Jar::default();
-    page(app, &mut jar, &format!("/ui/login?lang={lang}")).await;
-    let csrf = jar.get("ombuds_csrf").unwrap();
-    let res = app
-        .http
-        .post(format!("{}/ui/login", app.base))
-        .header("cookie", jar.header())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode(&[("login", login), ("password", "correct horse battery"), ("csrf", &csrf)]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} signs in");
-    jar.take(res.headers());
-    jar
 }
 
 async fn json_of(res: reqwest::Response) -> (StatusCode, Option<String>, Value) {

@@ -53,11 +53,11 @@ impl TestApp {
     /// Adds an agent and signs them in: (id, session).
     pub async fn agent(&self, login: &str, role: &str, departments: &[&str]) -> (String, String) {
         let (s, b) = self
-            .call(Method::POST, "/api/v1/agents", Some(&self.admin), Some(json!({"login": login, "name": login, "role": role, "departments": departments, "password": "correct horse battery"})))
+            .call(Method::POST, "/api/v1/agents", Some(&self.admin), Some(json!({"login": login, "name": login, "role": role, "departments": departments, "password": AGENT_PASSWORD})))
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let id = b["agent"]["id"].as_str().unwrap().to_string();
-        let (_, b) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": "correct horse battery"}))).await;
+        let (_, b) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": login, "password": AGENT_PASSWORD}))).await;
         (id, b["token"].as_str().unwrap().to_string())
     }
 
@@ -124,6 +124,36 @@ pub fn encode(fields: &[(&str, &str)]) -> String {
             .collect()
     };
     fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The password `TestApp::agent` gives every agent.
+pub const AGENT_PASSWORD: &str = "correct horse battery";
+
+/// Signs `login` in through the sign-in form (in `lang`) with `password`: the browser's cookies,
+/// or the status the sign-in answered.
+pub async fn try_sign_in(app: &TestApp, login: &str, password: &str, lang: &str) -> Result<Jar, StatusCode> {
+    let mut jar = Jar::default();
+    page(app, &mut jar, &format!("/ui/login?lang={lang}")).await;
+    let csrf = jar.get("ombuds_csrf").unwrap();
+    let res = app
+        .http
+        .post(format!("{}/ui/login", app.base))
+        .header("cookie", jar.header())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&[("login", login), ("password", password), ("csrf", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    if res.status() != StatusCode::SEE_OTHER {
+        return Err(res.status());
+    }
+    jar.take(res.headers());
+    Ok(jar)
+}
+
+/// Signs in an agent `TestApp::agent` made, through the sign-in form: the browser's cookies.
+pub async fn sign_in(app: &TestApp, login: &str, lang: &str) -> Jar {
+    try_sign_in(app, login, AGENT_PASSWORD, lang).await.unwrap_or_else(|s| panic!("{login} signs in: {s}"))
 }
 
 pub async fn form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
