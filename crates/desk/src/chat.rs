@@ -473,9 +473,12 @@ impl Desk {
 
     /// An agent's console connected (`+1`) or went away (`-1`) on this node.
     pub async fn agent_presence(&self, agent: Uuid, delta: i64) {
-        let count = self.chat_hub().presence(agent, delta);
-        if let Err(e) = self.store.set_presence(agent, &self.store.bus().node().to_string(), count, now()).await {
-            tracing::warn!(error = %e, "agent presence could not be recorded");
+        {
+            let _ordered = self.presence_writes.lock().await;
+            let count = self.chat_hub().presence(agent, delta);
+            if let Err(e) = self.store.set_presence(agent, &self.store.bus().node().to_string(), count, now()).await {
+                tracing::warn!(error = %e, "agent presence could not be recorded");
+            }
         }
         self.live().send(&LiveSignal::QueueChanged).await;
     }

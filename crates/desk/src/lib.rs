@@ -96,6 +96,9 @@ pub struct Inner {
     faq_cache: faq::FaqCache,
     composer_cache: templates::ComposerCache,
     track_secret: tokio::sync::OnceCell<Vec<u8>>,
+    /// Orders an agent's presence changes: the count and its write to the store happen
+    /// together, so two sockets closing at once cannot store their counts out of order.
+    presence_writes: tokio::sync::Mutex<()>,
 }
 
 /// Cheap to clone; all clones share one store and caches.
@@ -183,6 +186,7 @@ impl Desk {
             dummy_hash,
             jobs_ready: tokio::sync::Notify::new(),
             track_secret: tokio::sync::OnceCell::new(),
+            presence_writes: tokio::sync::Mutex::new(()),
         }))
     }
 
