@@ -23,6 +23,17 @@ pub enum TrackKeyError {
     Expired,
 }
 
+/// How a browser came to hold a pass, which decides how far it reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassKind {
+    /// The complaint's mailbox was proven: an e-mailed link or a code sent there. Reaches the
+    /// complaint's whole thread, and follows a merge to the complaint it was merged into.
+    Proven,
+    /// Given to the browser that filed the complaint, which proved nothing about the address it
+    /// typed: that one submission and the answers to it, never a merged thread.
+    Submission,
+}
+
 /// The desk's tracking secret, borrowed.
 #[derive(Clone, Copy)]
 pub struct TrackKeys<'a> {
@@ -80,13 +91,22 @@ impl<'a> TrackKeys<'a> {
         self.check("link", complaint, key, now)
     }
 
-    /// The pass a browser keeps once a link or code opened the complaint (a cookie value).
-    pub fn pass(&self, complaint: Uuid, expires: Timestamp) -> String {
-        self.signed("pass", complaint, expires)
+    /// The pass a browser keeps once in (a cookie value). A [`PassKind::Submission`] pass is
+    /// marked with a leading `s` and signed for another purpose, so one kind never passes for
+    /// the other.
+    pub fn pass(&self, complaint: Uuid, expires: Timestamp, kind: PassKind) -> String {
+        match kind {
+            PassKind::Proven => self.signed("pass", complaint, expires),
+            PassKind::Submission => format!("s{}", self.signed("pass-submission", complaint, expires)),
+        }
     }
 
-    pub fn check_pass(&self, complaint: Uuid, pass: &str, now: Timestamp) -> Result<Timestamp, TrackKeyError> {
-        self.check("pass", complaint, pass, now)
+    /// The pass's expiry and kind if it opens `complaint` at `now`.
+    pub fn check_pass(&self, complaint: Uuid, pass: &str, now: Timestamp) -> Result<(Timestamp, PassKind), TrackKeyError> {
+        match pass.trim().strip_prefix('s') {
+            Some(rest) => self.check("pass-submission", complaint, rest, now).map(|t| (t, PassKind::Submission)),
+            None => self.check("pass", complaint, pass, now).map(|t| (t, PassKind::Proven)),
+        }
     }
 
     /// The six-digit code for the complaint's current nonce.
@@ -130,13 +150,56 @@ pub fn sniff_file(data: &[u8]) -> Option<&'static str> {
     None
 }
 
-/// A file name safe to store and show: the last path part, no control characters, at most 120
-/// characters; `None` when nothing is left.
+/// Characters that change how text is shown without being seen: bidirectional overrides and
+/// isolates (U+202E turns `gpj.exe` into what reads as `exe.jpg`), zero-width characters, the
+/// byte-order mark.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
+}
+
+/// A file name safe to store and show: the last path part, no control or invisible formatting
+/// characters, at most 120 characters; `None` when nothing is left.
 pub fn clean_file_name(raw: &str) -> Option<String> {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let name: String = last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>')).take(120).collect();
+    let name: String = last.chars().filter(|c| !c.is_control() && !invisible(*c) && !matches!(c, '"' | '<' | '>')).take(120).collect();
     let name = name.trim().trim_start_matches('.').trim().to_string();
     (!name.is_empty()).then_some(name)
+}
+
+/// Endings that a desktop or a browser would run or render as a page.
+const DANGEROUS: &[&str] = &[
+    "htm", "html", "xhtml", "shtml", "svg", "svgz", "xml", "xsl", "js", "mjs", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "exe", "com", "bat",
+    "cmd", "scr", "pif", "msi", "msp", "cpl", "dll", "jar", "ps1", "psm1", "sh", "lnk", "reg", "url", "iso", "img", "app", "apk", "swf",
+];
+
+/// The file name a file is kept and served under, made to agree with what its bytes are
+/// (`content_type`, as told by [`sniff_file`] or a checked MIME type): a name whose ending
+/// would make it something else (`pic.png.exe`, `receipt.html` holding text, `evil.svg`) gets
+/// its dots turned into `_` and the right ending, so the name can never run or render.
+pub fn safe_file_name(raw: &str, content_type: &str) -> String {
+    let name = clean_file_name(raw).unwrap_or_else(|| "file".to_string());
+    let endings: &[&str] = match content_type {
+        "image/png" => &["png"],
+        "image/jpeg" => &["jpg", "jpeg"],
+        "image/gif" => &["gif"],
+        "image/webp" => &["webp"],
+        "application/pdf" => &["pdf"],
+        "text/plain" => &["txt", "text", "log", "csv"],
+        "message/rfc822" => &["eml"],
+        _ => &[],
+    };
+    let ending = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let fits = match (&ending, endings.is_empty()) {
+        (Some(e), false) => endings.contains(&e.as_str()),
+        // Another kind of file: any ending but one that runs or renders.
+        (Some(e), true) => !DANGEROUS.contains(&e.as_str()),
+        (None, _) => false,
+    };
+    if fits {
+        return name;
+    }
+    let stem: String = name.replace('.', "_").chars().take(110).collect();
+    format!("{stem}.{}", endings.first().copied().unwrap_or("bin"))
 }
 
 #[cfg(test)]
@@ -200,5 +263,37 @@ mod tests {
         assert_eq!(clean_file_name("a\u{0}b\"<c>.txt").as_deref(), Some("abc.txt"));
         assert_eq!(clean_file_name("  /  "), None);
         assert_eq!(clean_file_name(&"я".repeat(300)).map(|n| n.chars().count()), Some(120));
+        assert_eq!(clean_file_name("invoice\u{202E}gpj.exe").as_deref(), Some("invoicegpj.exe"), "right-to-left override");
+        assert_eq!(clean_file_name("\u{FEFF}a\u{200B}b\u{2066}.pdf").as_deref(), Some("ab.pdf"));
+    }
+
+    #[test]
+    fn names_agree_with_the_bytes() {
+        assert_eq!(safe_file_name("скрин 1.PNG", "image/png"), "скрин 1.PNG");
+        assert_eq!(safe_file_name("photo.jpeg", "image/jpeg"), "photo.jpeg");
+        assert_eq!(safe_file_name("report.v2.pdf", "application/pdf"), "report.v2.pdf");
+        assert_eq!(safe_file_name("pic.png.exe", "image/png"), "pic_png_exe.png");
+        assert_eq!(safe_file_name("receipt.html", "text/plain"), "receipt_html.txt");
+        assert_eq!(safe_file_name("evil.svg", "text/plain"), "evil_svg.txt");
+        assert_eq!(safe_file_name("evil.svg", "image/svg+xml"), "evil_svg.bin");
+        assert_eq!(safe_file_name("invoice\u{202E}gpj.exe", "image/png"), "invoicegpj_exe.png");
+        assert_eq!(safe_file_name("statement.docx", "application/octet-stream"), "statement.docx");
+        assert_eq!(safe_file_name("README", "text/plain"), "README.txt");
+        assert_eq!(safe_file_name("", "application/pdf"), "file.pdf");
+    }
+
+    #[test]
+    fn a_submission_pass_is_not_a_proven_pass() {
+        let keys = TrackKeys::new(SECRET);
+        let a = Uuid::from_u128(1);
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let exp = now + SignedDuration::from_hours(12);
+        let proven = keys.pass(a, exp, PassKind::Proven);
+        let submitted = keys.pass(a, exp, PassKind::Submission);
+        assert_eq!(keys.check_pass(a, &proven, now), Ok((exp, PassKind::Proven)));
+        assert_eq!(keys.check_pass(a, &submitted, now), Ok((exp, PassKind::Submission)));
+        // Re-labelling one kind as the other breaks its signature.
+        assert_eq!(keys.check_pass(a, &format!("s{proven}"), now), Err(TrackKeyError::BadSignature));
+        assert_eq!(keys.check_pass(a, &submitted[1..], now), Err(TrackKeyError::BadSignature));
     }
 }

@@ -179,7 +179,7 @@ impl Desk {
     }
 
     /// Starts a chat: registers the complaint, opens the session, and tells agents' consoles.
-    pub async fn start_chat(&self, req: StartChat) -> Result<ChatStarted> {
+    pub async fn start_chat(&self, req: StartChat, client: Option<std::net::IpAddr>) -> Result<ChatStarted> {
         let (contact, name) = self.identity(&req.who, req.language)?;
         if let Some(d) = &req.department
             && !self.departments().await?.iter().any(|x| &x.code == d && x.active)
@@ -188,7 +188,7 @@ impl Desk {
         }
         let reg = self.registration(&req, contact, Channel::Chat);
         reg.check()?;
-        let complaint = self.register_once(&reg).await?;
+        let complaint = self.register_once(&reg, self.chat_intake(&req, &reg, client).await?).await?;
         let seq = self.store.events_after(complaint.id, 0).await?.first().map_or(0, |e| e.seq);
         let (secret, _) = crate::auth::secret("omc_");
         let chat = Chat {
@@ -211,19 +211,31 @@ impl Desk {
     }
 
     /// The offline form: a complaint answered by e-mail (channel `web`).
-    pub async fn leave_message(&self, req: StartChat) -> Result<Complaint> {
+    pub async fn leave_message(&self, req: StartChat, client: Option<std::net::IpAddr>) -> Result<Complaint> {
         let (contact, _) = self.identity(&req.who, req.language)?;
         if contact.email.is_none() {
             return Err(DomainError::invalid("email", "required", "an e-mail address is needed to answer you").into());
         }
         let reg = self.registration(&req, contact, Channel::Web);
         reg.check()?;
-        self.register_once(&reg).await
+        self.register_once(&reg, self.chat_intake(&req, &reg, client).await?).await
     }
 
-    async fn register_once(&self, reg: &Registration) -> Result<Complaint> {
+    /// A signed identity is proven; an anonymous player's typed name and address are not, and
+    /// count against the client address's and the typed address's budgets.
+    async fn chat_intake(&self, req: &StartChat, reg: &Registration, client: Option<std::net::IpAddr>) -> Result<crate::IntakeOptions> {
+        Ok(match req.who {
+            ChatIdentity::Signed(_) => crate::IntakeOptions::PROVEN,
+            ChatIdentity::Anonymous { .. } => {
+                let source = if reg.channel == Channel::Chat { "chat" } else { "offline" };
+                crate::IntakeOptions { proven: false, acknowledge: self.anonymous_budget(source, reg, client).await? }
+            }
+        })
+    }
+
+    async fn register_once(&self, reg: &Registration, options: crate::IntakeOptions) -> Result<Complaint> {
         for _ in 0..ATTEMPTS {
-            match self.write_registration(Actor::System, reg, None, None).await? {
+            match self.write_registration(Actor::System, reg, None, None, options).await? {
                 Outcome::Registered(c) => return Ok(*c),
                 Outcome::Refused(e) => return Err(e.into()),
                 Outcome::Retry(why) => tracing::debug!(why, "registration raced; drawing again"),

@@ -751,7 +751,7 @@ impl Desk {
                 })
             });
             let language = reg.language.unwrap_or(Language::Ru);
-            let op = NewComplaint { contact: contact.clone(), language, build, idempotency: Some(call_key(&call)), mail: None, uploads: vec![] };
+            let op = NewComplaint { contact: contact.clone(), contact_proven: true, language, build, idempotency: Some(call_key(&call)), mail: None, uploads: vec![] };
             let (complaint, replayed) = match self.store.write(WriteOp::Register(Box::new(op))).await? {
                 Outcome::Registered(c) => {
                     metrics::counter!("ombuds_complaints_registered_total", "channel" => Channel::Phone.as_str()).increment(1);

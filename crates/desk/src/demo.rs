@@ -18,6 +18,9 @@ use uuid::Uuid;
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-password-1";
 
+/// The jobs that mail a player or an agent; loading the demo settles them unsent.
+pub const NOTICE_JOBS: &[&str] = &["acknowledge", "deliver_message", "notify_resolved", "notify_staff", ombuds_store::TRACK_ACCESS_JOB];
+
 /// How many complaints are worked at once after registration.
 const CONCURRENCY: usize = 8;
 
@@ -74,6 +77,8 @@ pub async fn load(desk: &Desk, count: usize, seed: u64) -> Result<Option<DemoSum
     while let Some(done) = work.next().await {
         done?;
     }
+    // The demo's players and agents are made up: nothing it caused is mailed (SLA timers stay).
+    desk.store().settle_pending_jobs(NOTICE_JOBS, "demo data: not sent").await?;
     Ok(Some(DemoSummary { complaints, agents: created }))
 }
 
@@ -1361,8 +1366,10 @@ static NAMES_EN: NameBank = NameBank {
     ],
 };
 
-static EMAIL_DOMAINS_CIS: &[&str] = &["gmail.com", "mail.ru", "mail.kz", "yandex.kz", "inbox.ru", "bk.ru"];
-static EMAIL_DOMAINS_EN: &[&str] = &["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me"];
+/// Reserved example domains only (RFC 2606): demo players must never be real mailboxes, even on
+/// a desk with a relay configured.
+static EMAIL_DOMAINS_CIS: &[&str] = &["mail.example", "pochta.example", "inbox.example", "example.org"];
+static EMAIL_DOMAINS_EN: &[&str] = &["example.com", "example.net", "mail.example", "post.example"];
 
 /// Mobile prefixes after +7: Kazakhstan (7xx) and Russia (9xx).
 static PHONE_PREFIXES_KZ: &[&str] = &["700", "701", "702", "705", "707", "708", "747", "771", "775", "776", "777", "778"];
@@ -2178,6 +2185,24 @@ mod tests {
             kinds.extend(desk.store().messages(c.id).await.unwrap().into_iter().map(|m| m.kind));
         }
         assert_eq!(kinds, MessageKind::ALL.iter().copied().collect());
+
+        // Nobody real is written to: every address is on a reserved example domain, and no
+        // notice is left to send (a desk with a relay mailed hundreds of them before).
+        let reserved = |e: &EmailAddress| {
+            let domain = e.as_str().rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+            ["example.com", "example.net", "example.org"].contains(&domain.as_str()) || domain.ends_with(".example") || domain == "example"
+        };
+        for c in &all {
+            let player = desk.store().player(c.player_id).await.unwrap();
+            assert!(player.email.as_ref().is_none_or(reserved), "{:?}", player.email);
+        }
+        for a in agents.values() {
+            assert!(a.email.as_ref().is_none_or(reserved), "{:?}", a.email);
+        }
+        for kind in NOTICE_JOBS {
+            assert_eq!(desk.store().job_count(kind, "pending").await.unwrap(), 0, "{kind} jobs left to send");
+        }
+        assert!(desk.store().job_count("acknowledge", "done").await.unwrap() >= 60, "acknowledgments settled, not lost");
 
         assert_eq!(load(&desk, 60, 42).await.unwrap(), None, "a second load leaves the store alone");
         desk.close().await;

@@ -31,6 +31,9 @@ pub enum DeskError {
     /// Too many wrong passwords: the login is locked until then.
     #[error("too many failed sign-ins; try again after {until}")]
     TooManyAttempts { until: jiff::Timestamp },
+    /// A budget of requests (per client address, per complaint, per recipient) is spent.
+    #[error("too many requests; try again in {} s", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: std::time::Duration },
     #[error(transparent)]
     Store(StoreError),
 }
@@ -59,6 +62,7 @@ impl DeskError {
             DeskError::ChatNotActive => "chat_not_active",
             DeskError::TooManyAttempts { .. } => "too_many_attempts",
             DeskError::CodeRequired => "code_required",
+            DeskError::RateLimited { .. } => "rate_limited",
             DeskError::Store(_) => "internal",
         }
     }

@@ -90,7 +90,8 @@ impl Desk {
     }
 
     /// A reader says whether an article helped.
-    pub async fn faq_vote(&self, id: Uuid, helpful: bool) -> Result<()> {
+    pub async fn faq_vote(&self, id: Uuid, helpful: bool, client: Option<std::net::IpAddr>) -> Result<()> {
+        self.anonymous_vote("faq_vote", client).await?;
         self.store.vote_faq(id, helpful).await.map_err(|e| match e {
             ombuds_store::StoreError::NotFound => DeskError::NotFound("article"),
             e => e.into(),
@@ -105,7 +106,8 @@ impl Desk {
     }
 
     /// A player said an article answered the question: one complaint not sent.
-    pub async fn record_deflection(&self, language: Language) -> Result<()> {
+    pub async fn record_deflection(&self, language: Language, client: Option<std::net::IpAddr>) -> Result<()> {
+        self.anonymous_vote("deflection", client).await?;
         let day = now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
         self.store.record_deflection(&day, language).await?;
         metrics::counter!("ombuds_faq_deflections_total", "language" => language.as_str()).increment(1);

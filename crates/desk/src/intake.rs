@@ -145,7 +145,7 @@ impl Desk {
         };
         let channel = reg.channel;
         for _ in 0..ATTEMPTS {
-            match self.write_registration(Actor::System, &reg, key.clone(), inbound.mail.clone()).await? {
+            match self.write_registration(Actor::System, &reg, key.clone(), inbound.mail.clone(), crate::IntakeOptions::CLAIMED).await? {
                 Outcome::Registered(c) => {
                     metrics::counter!("ombuds_inbound_total", "channel" => channel.as_str(), "outcome" => "registered").increment(1);
                     return Ok(Received::Registered(*c));

@@ -47,11 +47,48 @@ pub struct DeskConfig {
     pub cti: cti::CtiConfig,
     pub routing: routing::RoutingConfig,
     pub tracking: tracking::TrackConfig,
+    pub anonymous: AnonymousLimits,
+}
+
+/// What one client address may file without proving anything, and how much mail that may
+/// cause to an address that never wrote to the desk.
+#[derive(Debug, Clone)]
+pub struct AnonymousLimits {
+    /// Complaints per client address and hour through the portal and the chat's offline form
+    /// and anonymous chats (each source counted on its own).
+    pub complaints_per_address_hour: i64,
+    /// FAQ votes and "this answered me" clicks per client address and hour.
+    pub votes_per_address_hour: i64,
+    /// Acknowledgments per day to one e-mail address typed into a form; past it the complaint
+    /// is still registered, and the agent sees that nothing was mailed.
+    pub mails_per_typed_address_day: i64,
+}
+
+impl Default for AnonymousLimits {
+    fn default() -> Self {
+        AnonymousLimits { complaints_per_address_hour: 10, votes_per_address_hour: 30, mails_per_typed_address_day: 3 }
+    }
+}
+
+/// How a registration came in, beyond its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntakeOptions {
+    /// The contact details were proven (the operator's backend, a signed identity, an agent).
+    /// Unproven ones (a form, an e-mail's From, an anonymous chat) never change a known
+    /// player's record: what they say stays with the complaint.
+    pub proven: bool,
+    /// Queue the acknowledgment to the player.
+    pub acknowledge: bool,
+}
+
+impl IntakeOptions {
+    pub const PROVEN: IntakeOptions = IntakeOptions { proven: true, acknowledge: true };
+    pub const CLAIMED: IntakeOptions = IntakeOptions { proven: false, acknowledge: true };
 }
 
 impl Default for DeskConfig {
     fn default() -> Self {
-        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), login_max_failures: 5, login_lockout: Duration::from_secs(15 * 60), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default(), tracking: tracking::TrackConfig::default() }
+        DeskConfig { session_ttl: Duration::from_secs(12 * 3600), login_max_failures: 5, login_lockout: Duration::from_secs(15 * 60), db: DbOptions::default(), chat: chat::ChatConfig::default(), cti: cti::CtiConfig::default(), routing: routing::RoutingConfig::default(), tracking: tracking::TrackConfig::default(), anonymous: AnonymousLimits::default() }
     }
 }
 
@@ -293,7 +330,7 @@ impl Desk {
         self.register_as(who.actor(), principal_key(who), reg, idempotency).await
     }
 
-    /// Registration on behalf of the system (e-mail intake, demo data, imports).
+    /// Registration on behalf of the system (demo data, imports): trusted contact details.
     pub async fn register_as(
         &self,
         actor: Actor,
@@ -301,10 +338,63 @@ impl Desk {
         reg: Registration,
         idempotency: Option<(String, Vec<u8>)>,
     ) -> Result<Registered> {
+        self.register_with(actor, principal, reg, idempotency, IntakeOptions::PROVEN).await
+    }
+
+    /// Registration from someone who proved nothing about the contact details they typed (the
+    /// portal's form): limited per client address and `source`, never changes a known player,
+    /// and mails an acknowledgment to a typed address a few times a day at most.
+    pub async fn register_anonymous(&self, source: &'static str, reg: Registration, client: Option<std::net::IpAddr>) -> Result<Registered> {
+        reg.check()?;
+        let acknowledge = self.anonymous_budget(source, &reg, client).await?;
+        self.register_with(Actor::System, source.to_string(), reg, None, IntakeOptions { proven: false, acknowledge }).await
+    }
+
+    /// Counts an anonymous submission against the client address's budget (refused past it)
+    /// and against the typed address's mail budget; whether an acknowledgment may be mailed.
+    pub(crate) async fn anonymous_budget(&self, source: &'static str, reg: &Registration, client: Option<std::net::IpAddr>) -> Result<bool> {
+        const HOUR: Duration = Duration::from_secs(3600);
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        let limits = &self.config.anonymous;
+        if let Some(ip) = client {
+            let key = format!("anon-intake:{source}:{}", tracking::client_key(ip));
+            if self.store.count_use(&key, HOUR).await? > limits.complaints_per_address_hour {
+                metrics::counter!("ombuds_rate_limited_total", "what" => source).increment(1);
+                return Err(DeskError::RateLimited { retry_after: Duration::from_secs(3600 - (now().as_second().max(0) as u64) % 3600) });
+            }
+        }
+        let Some(email) = &reg.player.email else { return Ok(true) };
+        let key = format!("typed-address-mail:{}", email.as_str().to_lowercase());
+        let ok = self.store.count_use(&key, DAY).await? <= limits.mails_per_typed_address_day;
+        if !ok {
+            tracing::info!(source, "acknowledgment budget of a typed address spent; registered without mailing it");
+        }
+        Ok(ok)
+    }
+
+    /// Counts a vote or a click of an anonymous client; refused past the hour's budget.
+    pub async fn anonymous_vote(&self, what: &'static str, client: Option<std::net::IpAddr>) -> Result<()> {
+        let Some(ip) = client else { return Ok(()) };
+        let key = format!("anon-vote:{what}:{}", tracking::client_key(ip));
+        if self.store.count_use(&key, Duration::from_secs(3600)).await? > self.config.anonymous.votes_per_address_hour {
+            metrics::counter!("ombuds_rate_limited_total", "what" => what).increment(1);
+            return Err(DeskError::RateLimited { retry_after: Duration::from_secs(3600 - (now().as_second().max(0) as u64) % 3600) });
+        }
+        Ok(())
+    }
+
+    async fn register_with(
+        &self,
+        actor: Actor,
+        principal: String,
+        reg: Registration,
+        idempotency: Option<(String, Vec<u8>)>,
+        options: IntakeOptions,
+    ) -> Result<Registered> {
         reg.check()?;
         let idempotency = idempotency.map(|(key, request_hash)| IdempotencyKey { principal, key, request_hash });
         for _ in 0..ATTEMPTS {
-            match self.write_registration(actor.clone(), &reg, idempotency.clone(), None).await? {
+            match self.write_registration(actor.clone(), &reg, idempotency.clone(), None, options).await? {
                 Outcome::Registered(complaint) => return Ok(Registered { complaint: *complaint, replayed: false }),
                 Outcome::Replayed { complaint_id } => {
                     return Ok(Registered { complaint: self.store.complaint(complaint_id).await?, replayed: true });
@@ -325,6 +415,7 @@ impl Desk {
         reg: &Registration,
         idempotency: Option<IdempotencyKey>,
         mail: Option<NewMail>,
+        options: IntakeOptions,
     ) -> Result<Outcome> {
         let departments = self.departments().await?;
         let sla = self.sla();
@@ -336,9 +427,21 @@ impl Desk {
         let build: Build = Box::new(move |player_id| {
             let mut new_id = Uuid::now_v7;
             let mut ctx = Ctx { now, actor: actor.clone(), departments: &departments, sla: &sla, new_id: &mut new_id };
-            command::register_routed(&reg2, &auto, id, reference, player_id, &mut ctx)
+            let mut decision = command::register_routed(&reg2, &auto, id, reference, player_id, &mut ctx)?;
+            if !options.acknowledge {
+                decision.jobs.retain(|j| !matches!(j, ombuds_core::Job::Acknowledge { .. }));
+            }
+            Ok(decision)
         });
-        let op = NewComplaint { contact: reg.player.clone(), language, build, idempotency, mail: mail.map(Box::new), uploads: vec![] };
+        let op = NewComplaint {
+            contact: reg.player.clone(),
+            contact_proven: options.proven,
+            language,
+            build,
+            idempotency,
+            mail: mail.map(Box::new),
+            uploads: vec![],
+        };
         let outcome = self.store.write(WriteOp::Register(Box::new(op))).await?;
         if let Outcome::Registered(c) = &outcome {
             metrics::counter!("ombuds_complaints_registered_total", "channel" => c.channel.as_str()).increment(1);

@@ -8,11 +8,12 @@
 
 use crate::{Desk, DeskError, Result};
 use ombuds_core::command::{self, Ctx};
-use ombuds_core::tracking::{TrackKeyError, TrackKeys, clean_file_name, sniff_file};
+use ombuds_core::tracking::{PassKind, TrackKeyError, TrackKeys, clean_file_name, safe_file_name, sniff_file};
 use ombuds_core::*;
 use ombuds_store::{AttachmentInfo, ChangeRequest, Decide, NewAttachment, Outcome, StoreError};
 pub use ombuds_store::TRACK_ACCESS_JOB;
 use sha2::Digest;
+use std::net::IpAddr;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -31,6 +32,16 @@ pub struct TrackConfig {
     /// Files per reply, and bytes per file.
     pub max_files: usize,
     pub max_file_bytes: usize,
+    /// Codes e-mailed for one complaint per hour and per day, however often one is asked for
+    /// (a new code does not reset them).
+    pub codes_per_hour: i64,
+    pub codes_per_day: i64,
+    /// Wrong codes typed for one reference per day, over every code issued that day; past it
+    /// no code opens the complaint until the next day, and only the e-mailed link does.
+    pub wrong_codes_per_day: i64,
+    /// Per client address and hour: codes asked for, and wrong codes typed.
+    pub asks_per_address_hour: i64,
+    pub wrong_codes_per_address_hour: i64,
 }
 
 impl Default for TrackConfig {
@@ -43,6 +54,11 @@ impl Default for TrackConfig {
             pass_ttl: Duration::from_secs(12 * 3600),
             max_files: 5,
             max_file_bytes: 10 * 1024 * 1024,
+            codes_per_hour: 3,
+            codes_per_day: 6,
+            wrong_codes_per_day: 10,
+            asks_per_address_hour: 20,
+            wrong_codes_per_address_hour: 30,
         }
     }
 }
@@ -65,6 +81,9 @@ pub struct Upload {
 #[derive(Debug, Clone)]
 pub struct TrackedComplaint {
     pub complaint: Complaint,
+    /// How the browser got in: a submission pass sees only its own complaint's messages and
+    /// files, never those of complaints merged into it, and does not follow a merge.
+    pub pass: PassKind,
     /// The player's messages and the replies sent to them, oldest first.
     pub messages: Vec<Message>,
     pub files: Vec<AttachmentInfo>,
@@ -76,6 +95,31 @@ const SECRET_NAME: &str = "tracking";
 
 fn span(d: Duration) -> jiff::SignedDuration {
     jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::from_hours(1))
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The budget key of a client address: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's network hands out the whole /64 freely).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// How long until the current window of length `window` ends.
+fn rest_of(window: Duration) -> Duration {
+    let len = window.as_secs().max(1);
+    let now = now().as_second().max(0) as u64;
+    Duration::from_secs(len - now % len)
 }
 
 fn bad_key(e: TrackKeyError) -> DeskError {
@@ -114,7 +158,17 @@ impl Desk {
 
     /// Sends a code (and a link) to the complaint's mailbox when `email` is the player's address.
     /// Answers the same in every case, so references cannot be probed.
-    pub async fn request_track_code(&self, reference: &ComplaintRef, email: &EmailAddress) -> Result<()> {
+    ///
+    /// Budgets that re-issuing does not reset: per client address and hour (refused with
+    /// [`DeskError::RateLimited`], which says nothing about the complaint), and per complaint
+    /// per hour and per day (past them nothing is sent, and the answer is the same).
+    pub async fn request_track_code(&self, reference: &ComplaintRef, email: &EmailAddress, client: Option<IpAddr>) -> Result<()> {
+        let cfg = &self.config.tracking;
+        if let Some(ip) = client
+            && self.store.count_use(&format!("track-ask-ip:{}", client_key(ip)), HOUR).await? > cfg.asks_per_address_hour
+        {
+            return Err(DeskError::RateLimited { retry_after: rest_of(HOUR) });
+        }
         let complaint = match self.by_ref(reference).await {
             Ok(c) => c,
             Err(DeskError::NotFound(_)) => return Ok(()),
@@ -125,8 +179,15 @@ impl Desk {
             tracing::info!(complaint = %reference, "tracking code asked for with another address; nothing sent");
             return Ok(());
         }
+        let (hourly, daily) = (format!("track-codes-h:{}", complaint.id), format!("track-codes-d:{}", complaint.id));
+        if self.store.uses(&hourly, HOUR).await? >= cfg.codes_per_hour || self.store.uses(&daily, DAY).await? >= cfg.codes_per_day {
+            tracing::info!(complaint = %reference, "tracking code budget spent; nothing sent");
+            return Ok(());
+        }
         let nonce: [u8; 16] = rand::random();
-        if self.store.issue_track_code(complaint.id, &nonce, self.config.tracking.code_gap).await? {
+        if self.store.issue_track_code(complaint.id, &nonce, cfg.code_gap).await? {
+            self.store.count_use(&hourly, HOUR).await?;
+            self.store.count_use(&daily, DAY).await?;
             self.jobs_ready.notify_waiters();
         }
         Ok(())
@@ -153,59 +214,91 @@ impl Desk {
         self.config.tracking.code_ttl.as_secs().div_ceil(60)
     }
 
-    /// A pass for a complaint the browser itself just filed (the portal form).
-    pub async fn pass_for(&self, complaint_id: Uuid) -> Result<TrackPass> {
+    /// A pass for a complaint the browser itself just filed (the portal form): that submission
+    /// only, since typing an address proves nothing about it.
+    pub async fn submission_pass(&self, complaint_id: Uuid) -> Result<TrackPass> {
+        self.pass_of(complaint_id, PassKind::Submission).await
+    }
+
+    async fn pass_of(&self, complaint_id: Uuid, kind: PassKind) -> Result<TrackPass> {
         let expires = now() + span(self.config.tracking.pass_ttl);
-        Ok(TrackPass { value: TrackKeys::new(self.track_secret().await?).pass(complaint_id, expires), expires })
+        Ok(TrackPass { value: TrackKeys::new(self.track_secret().await?).pass(complaint_id, expires, kind), expires })
     }
 
     /// Opens the complaint with the key of an e-mailed link.
     pub async fn open_with_link(&self, reference: &ComplaintRef, key: &str) -> Result<TrackPass> {
         let complaint = self.by_ref(reference).await.map_err(|_| DeskError::Unauthorized("the link is not valid"))?;
         TrackKeys::new(self.track_secret().await?).check_link_key(complaint.id, key, now()).map_err(bad_key)?;
-        self.pass_for(complaint.id).await
+        self.pass_of(complaint.id, PassKind::Proven).await
     }
 
     /// Opens the complaint with its one-time code. A wrong code counts; after too many, or once
     /// used, or once expired, the code is gone and the player asks for a new one.
-    pub async fn open_with_code(&self, reference: &ComplaintRef, code: &str) -> Result<TrackPass> {
+    ///
+    /// Wrong codes also count against the reference for the day and against the client address
+    /// for the hour, over every code issued: past the reference's budget not even the right code
+    /// opens it (only the e-mailed link does), so guessing gets nowhere however codes are
+    /// re-issued; past the address's budget the answer is [`DeskError::RateLimited`].
+    pub async fn open_with_code(&self, reference: &ComplaintRef, code: &str, client: Option<IpAddr>) -> Result<TrackPass> {
         const WRONG: DeskError = DeskError::Unauthorized("the code is wrong or has expired");
+        const LOCKED: DeskError = DeskError::Unauthorized("too many wrong codes today: open the complaint with the link in the e-mail");
+        let cfg = &self.config.tracking;
+        let ip_key = client.map(|ip| format!("track-wrong-ip:{}", client_key(ip)));
+        if let Some(k) = &ip_key
+            && self.store.uses(k, HOUR).await? >= cfg.wrong_codes_per_address_hour
+        {
+            return Err(DeskError::RateLimited { retry_after: rest_of(HOUR) });
+        }
+        // By reference, not id: a reference that does not exist locks the same way.
+        let ref_key = format!("track-wrong:{}", reference.compact());
+        if self.store.uses(&ref_key, DAY).await? >= cfg.wrong_codes_per_day {
+            return Err(LOCKED);
+        }
+        let wrong = async || -> Result<TrackPass> {
+            self.store.count_use(&ref_key, DAY).await?;
+            if let Some(k) = &ip_key {
+                self.store.count_use(k, HOUR).await?;
+            }
+            Err(WRONG)
+        };
         let complaint = match self.by_ref(reference).await {
             Ok(c) => c,
-            Err(DeskError::NotFound(_)) => return Err(WRONG),
+            Err(DeskError::NotFound(_)) => return wrong().await,
             Err(e) => return Err(e),
         };
-        let Some(live) = self.store.track_code(complaint.id).await? else { return Err(WRONG) };
-        let cfg = &self.config.tracking;
+        let Some(live) = self.store.track_code(complaint.id).await? else { return wrong().await };
         if live.issued_at + span(cfg.code_ttl) <= now() || live.attempts >= cfg.code_attempts {
             self.store.spend_track_code(complaint.id, &live.nonce).await?;
-            return Err(WRONG);
+            return wrong().await;
         }
         if !TrackKeys::new(self.track_secret().await?).code_matches(complaint.id, &live.nonce, code) {
             if self.store.count_track_attempt(complaint.id).await? >= cfg.code_attempts {
                 self.store.spend_track_code(complaint.id, &live.nonce).await?;
             }
-            return Err(WRONG);
+            return wrong().await;
         }
         // Good once: a concurrent request with the same code loses.
         if !self.store.spend_track_code(complaint.id, &live.nonce).await? {
             return Err(WRONG);
         }
-        self.pass_for(complaint.id).await
+        self.pass_of(complaint.id, PassKind::Proven).await
     }
 
     /// The complaint behind a pass, or `Unauthorized` (the page then asks for a code).
-    async fn passed(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<Complaint> {
+    async fn passed(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<(Complaint, PassKind)> {
         let pass = pass.ok_or(DeskError::Unauthorized("open the complaint with the link or a code"))?;
         let complaint = self.by_ref(reference).await.map_err(|_| DeskError::Unauthorized("open the complaint with the link or a code"))?;
-        TrackKeys::new(self.track_secret().await?).check_pass(complaint.id, pass, now()).map_err(bad_key)?;
-        Ok(complaint)
+        let (_, kind) = TrackKeys::new(self.track_secret().await?).check_pass(complaint.id, pass, now()).map_err(bad_key)?;
+        Ok((complaint, kind))
     }
 
     /// Where a player who opened a merged duplicate goes on: the complaint it was merged into,
-    /// with a pass for it (the player proved access to the duplicate, and merged complaints are
-    /// one player's). `None` when `complaint` was not merged.
-    pub async fn track_merge_target(&self, complaint: &Complaint) -> Result<Option<(ComplaintRef, TrackPass)>> {
+    /// with a pass for it. Only a proven pass follows (the player proved the mailbox of the
+    /// duplicate, and merged complaints are one player's); a submission pass proved nothing,
+    /// and its holder is sent to ask for a code, which goes to the target's own mailbox.
+    /// `None` when the complaint was not merged.
+    pub async fn track_merge_target(&self, view: &TrackedComplaint) -> Result<Option<(ComplaintRef, Option<TrackPass>)>> {
+        let complaint = &view.complaint;
         if complaint.merged_into.is_none() {
             return Ok(None);
         }
@@ -213,18 +306,26 @@ impl Desk {
         if target.id == complaint.id || target.player_id != complaint.player_id {
             return Ok(None);
         }
-        Ok(Some((target.reference, self.pass_for(target.id).await?)))
+        let pass = match view.pass {
+            PassKind::Proven => Some(self.pass_of(target.id, PassKind::Proven).await?),
+            PassKind::Submission => None,
+        };
+        Ok(Some((target.reference, pass)))
     }
 
     /// The complaint as its player sees it.
     pub async fn tracked(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<TrackedComplaint> {
-        let complaint = self.passed(reference, pass).await?;
+        let (complaint, kind) = self.passed(reference, pass).await?;
         let (messages, files) = tokio::try_join!(self.store.messages(complaint.id), self.store.attachments(complaint.id))?;
         let departments = self.departments().await?;
-        let messages: Vec<Message> = messages.into_iter().filter(|m| m.kind != MessageKind::Note).collect();
-        let files = files.into_iter().filter(|f| f.message_id.is_none_or(|id| messages.iter().any(|m| m.id == id))).collect();
+        let own = |id: Uuid| kind == PassKind::Proven || id == complaint.id;
+        let messages: Vec<Message> = messages.into_iter().filter(|m| m.kind != MessageKind::Note && own(m.complaint_id)).collect();
+        let files = files
+            .into_iter()
+            .filter(|f| own(f.complaint_id) && f.message_id.is_none_or(|id| messages.iter().any(|m| m.id == id)))
+            .collect();
         let department = complaint.department.as_ref().and_then(|code| departments.iter().find(|d| &d.code == code)).map(|d| d.name(complaint.language).to_string());
-        Ok(TrackedComplaint { complaint, messages, files, department })
+        Ok(TrackedComplaint { complaint, pass: kind, messages, files, department })
     }
 
     /// One of the complaint's files the player may see.
@@ -255,7 +356,10 @@ impl Desk {
                 let Some(content_type) = sniff_file(&u.data) else {
                     return Err(DomainError::invalid("files", "file_type", format!("'{name}' is not a picture, a PDF or a text file")).into());
                 };
-                Ok(NewAttachment { sha256: sha2::Sha256::digest(&u.data).to_vec(), filename: name, content_type: content_type.to_string(), data: u.data })
+                // Kept under a name that agrees with the bytes (`pic.png.exe` holding a PNG is
+                // kept as `pic_png_exe.png`).
+                let filename = safe_file_name(&u.filename, content_type);
+                Ok(NewAttachment { sha256: sha2::Sha256::digest(&u.data).to_vec(), filename, content_type: content_type.to_string(), data: u.data })
             })
             .collect()
     }
@@ -286,13 +390,13 @@ impl Desk {
 
     /// The player writes on the portal, with files already checked by [`Desk::check_uploads`].
     pub async fn player_reply(&self, reference: &ComplaintRef, pass: Option<&str>, text: Body, files: Vec<NewAttachment>) -> Result<Complaint> {
-        let complaint = self.passed(reference, pass).await?;
+        let (complaint, _) = self.passed(reference, pass).await?;
         self.as_player(&complaint, Command::RecordPlayerReply { channel: Some(Channel::Web), text }, files).await
     }
 
     /// The player rates the resolution.
     pub async fn rate(&self, reference: &ComplaintRef, pass: Option<&str>, score: CsatScore, comment: Option<Body>) -> Result<Complaint> {
-        let complaint = self.passed(reference, pass).await?;
+        let (complaint, _) = self.passed(reference, pass).await?;
         self.as_player(&complaint, Command::Rate { score, comment }, vec![]).await
     }
 }

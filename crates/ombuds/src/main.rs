@@ -541,7 +541,8 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     // (plain HTTP on loopback, behind a TLS proxy or for a try-out).
     let secure_cookies = s.secure_cookies.unwrap_or(!addr.ip().is_loopback());
     let ui = ombuds_web::UiConfig { secure_cookies };
-    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit, chat, ui });
+    let net = s.http.net();
+    let app = ombuds_web::router(desk.clone(), &ombuds_web::WebConfig { body_limit: s.body_limit, chat, ui, net: net.clone() });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut runner = ombuds_desk::sla::with_handlers(JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id())));
     if let Some(e) = &s.email {
@@ -557,7 +558,7 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
         let _ = rx.wait_for(|v| *v).await;
     }));
     let mut rx = stop_rx.clone();
-    let server = ombuds_web::serve(listener, app, async move {
+    let server = ombuds_web::net::serve(listener, app, &net, async move {
         let _ = rx.wait_for(|v| *v).await;
     });
     tokio::select! {

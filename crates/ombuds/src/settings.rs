@@ -44,6 +44,50 @@ pub struct Settings {
     /// Service levels: calendars, policies, warning share, dispute deadline (docs/sla.md).
     #[serde(default)]
     pub sla: ombuds_core::sla::SlaSpec,
+    /// Connection limits and trusted proxies.
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+/// `[http]`: limits every connection meets before a request is read, and the proxies whose
+/// `X-Forwarded-For` is believed (docs/security.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Addresses of reverse proxies in front of the desk, e.g. `["127.0.0.1"]`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a request's headers (and an idle kept-alive connection waits).
+    pub header_timeout_seconds: u64,
+    /// The longest silence, in seconds, while a request body is read.
+    pub body_timeout_seconds: u64,
+    /// Connections at once in all (lowered to fit the open-file limit), and per client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        let d = ombuds_web::NetConfig::default();
+        HttpSettings {
+            trusted_proxies: vec![],
+            header_timeout_seconds: d.header_timeout.as_secs(),
+            body_timeout_seconds: d.body_timeout.as_secs(),
+            max_connections: d.max_connections,
+            max_connections_per_address: d.max_connections_per_address,
+        }
+    }
+}
+
+impl HttpSettings {
+    pub fn net(&self) -> ombuds_web::NetConfig {
+        ombuds_web::NetConfig {
+            trusted_proxies: self.trusted_proxies.clone(),
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_seconds),
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+        }
+    }
 }
 
 /// `[routing]`: when the classifier may route on its own, and when it is retrained.
@@ -315,6 +359,12 @@ impl Settings {
         let s: Settings = b.build()?.try_deserialize().context("invalid configuration")?;
         if s.login_max_failures == 0 || s.login_max_failures > 100 || s.login_lockout_minutes == 0 || s.login_lockout_minutes > 24 * 60 {
             bail!("login_max_failures must be between 1 and 100 and login_lockout_minutes between 1 and 1440");
+        }
+        if !(1..=3600).contains(&s.http.header_timeout_seconds) || !(1..=3600).contains(&s.http.body_timeout_seconds) {
+            bail!("[http] header_timeout_seconds and body_timeout_seconds must be 1 to 3600");
+        }
+        if s.http.max_connections == 0 || s.http.max_connections_per_address == 0 {
+            bail!("[http] max_connections and max_connections_per_address must be at least 1");
         }
         if s.body_limit < 1024 {
             bail!("body_limit must be at least 1024 bytes");

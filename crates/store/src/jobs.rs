@@ -112,6 +112,23 @@ impl Store {
         })
     }
 
+    /// Marks every pending job of the given kinds done without running it, with `why` as its
+    /// note (data loaded for a demonstration must not mail anyone); how many were settled.
+    pub async fn settle_pending_jobs(&self, kinds: &[&str], why: &str) -> Result<u64, StoreError> {
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let now = to_micros(now());
+        let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE jobs SET status = 'done', lease_until = NULL, last_error = $2, updated_at = $1 WHERE status = 'pending' AND kind IN ({})",
+            marks.join(", ")
+        );
+        let mut p: Vec<P> = vec![P::from(now), P::from(why)];
+        p.extend(kinds.iter().map(|k| P::from(*k)));
+        with_tx!(self.db(), |conn| conn.execute(&sql, &p).await)
+    }
+
     /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
     pub async fn fail_job(&self, id: Uuid, error: &str, retry_at: Option<jiff::Timestamp>) -> Result<(), StoreError> {
         let now = to_micros(now());

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod faq;
 pub mod workspace;
 pub mod jobs;
+pub mod limits;
 pub mod mail;
 pub mod migrate;
 pub mod queries;

@@ -41,6 +41,10 @@ pub type Build = Box<dyn Fn(Uuid) -> Result<Decision, DomainError> + Send + Sync
 /// then phone; created when nobody matches), then `build` makes the complaint for that player.
 pub struct NewComplaint {
     pub contact: PlayerContact,
+    /// Whether the contact details are proven. Unproven ones (a form, an e-mail's From) find
+    /// the player they name but never change that player's record (name, language, missing
+    /// identifiers): an outsider typing a known address must not rename its owner.
+    pub contact_proven: bool,
     /// The language of a new player whose contact details name none.
     pub language: Language,
     pub build: Build,
@@ -490,6 +494,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
                 }
                 match fresh {
                     Some(p) => players.push(p),
+                    None if !r.contact_proven => {}
                     None => {
                         let merged = players[index].merged_with(&r.contact);
                         if merged != players[index] {

@@ -62,7 +62,7 @@ fn new_complaint(contact: PlayerContact, subject: &str, department: Option<&str>
         let mut ctx = Ctx { now: at, actor: Actor::System, departments: &deps, sla: ombuds_core::sla::Sla::shared_default(), new_id: &mut new_id };
         command::register(&reg, id, ComplaintRef::from_bits(bits), player_id, &mut ctx)
     });
-    NewComplaint { contact, language: Language::Ru, build, idempotency: None, mail: None, uploads: vec![] }
+    NewComplaint { contact, contact_proven: true, language: Language::Ru, build, idempotency: None, mail: None, uploads: vec![] }
 }
 
 async fn register(store: &Store, ext: &str, subject: &str, department: Option<&str>) -> Complaint {

@@ -7,6 +7,7 @@
 //! side from the committed event, so what anyone sees is stored.
 
 use crate::AppState;
+use crate::extract::ClientIp;
 use crate::extract::{ApiJson, bearer};
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
@@ -192,16 +193,16 @@ fn start_request(b: StartBody) -> Result<StartChat, Problem> {
     }
 }
 
-pub async fn start(State(s): State<AppState>, ApiJson(b): ApiJson<StartBody>) -> ApiResult<Response> {
-    let started = s.desk.start_chat(start_request(b)?).await?;
+pub async fn start(State(s): State<AppState>, ClientIp(client): ClientIp, ApiJson(b): ApiJson<StartBody>) -> ApiResult<Response> {
+    let started = s.desk.start_chat(start_request(b)?, client).await?;
     let body = json!({
         "chat_id": started.chat.id, "secret": started.secret, "reference": started.reference.to_string(), "seq": started.seq,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub async fn offline(State(s): State<AppState>, ApiJson(b): ApiJson<StartBody>) -> ApiResult<Response> {
-    let c = s.desk.leave_message(start_request(b)?).await?;
+pub async fn offline(State(s): State<AppState>, ClientIp(client): ClientIp, ApiJson(b): ApiJson<StartBody>) -> ApiResult<Response> {
+    let c = s.desk.leave_message(start_request(b)?, client).await?;
     Ok((StatusCode::CREATED, Json(json!({"reference": c.reference.to_string()}))).into_response())
 }
 

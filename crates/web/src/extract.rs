@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use ombuds_core::Principal;
+use std::net::{IpAddr, SocketAddr};
 use serde::de::DeserializeOwned;
 
 /// JSON body: 415 without an `application/json` content type, 413 over the body limit,
@@ -76,5 +77,70 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             Some(s) => Ok(IdempotencyKey(Some(s.to_string()))),
             None => Err(Problem::new("bad_request", "Idempotency-Key must be 1 to 255 visible ASCII characters").into()),
         }
+    }
+}
+
+/// The client's address, for budgets per client: the connection's peer, or, when the peer is
+/// one of the configured trusted proxies, the nearest address in `X-Forwarded-For` that is not
+/// one of them. `None` only where no connection address is known (a router driven in-process).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, &state.net.trusted_proxies)))
+    }
+}
+
+pub fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    // Walk the chain from the nearest hop; the first address not ours is the client.
+    let mut hops: Vec<IpAddr> = vec![];
+    for v in parts.headers.get_all("x-forwarded-for") {
+        let Ok(v) = v.to_str() else { return Some(peer) };
+        for h in v.split(',') {
+            match h.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    Some(hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(peer: &str, xff: &[&str]) -> Parts {
+        let mut b = Request::builder();
+        for h in xff {
+            b = b.header("x-forwarded-for", *h);
+        }
+        let (mut p, _) = b.body(()).unwrap().into_parts();
+        p.extensions.insert(axum::extract::ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        p
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // No proxy configured: the header is the client's to forge.
+        assert_eq!(client_ip(&parts("203.0.113.9:5000", &["1.2.3.4"]), &[]), ip("203.0.113.9"));
+        assert_eq!(client_ip(&parts("10.0.0.5:5000", &["198.51.100.7"]), &[proxy]), ip("198.51.100.7"));
+        // A client that sends its own header before the proxy appends the real one.
+        assert_eq!(client_ip(&parts("10.0.0.5:5000", &["1.2.3.4, 198.51.100.7"]), &[proxy]), ip("198.51.100.7"));
+        assert_eq!(client_ip(&parts("10.0.0.5:5000", &["1.2.3.4", "198.51.100.7, 10.0.0.5"]), &[proxy]), ip("198.51.100.7"));
+        assert_eq!(client_ip(&parts("10.0.0.5:5000", &["garbage"]), &[proxy]), ip("10.0.0.5"));
+        assert_eq!(client_ip(&parts("10.0.0.5:5000", &[]), &[proxy]), ip("10.0.0.5"));
+        let (no_peer, _) = Request::builder().body(()).unwrap().into_parts();
+        assert_eq!(client_ip(&no_peer, &[]), None);
     }
 }

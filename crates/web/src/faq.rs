@@ -120,9 +120,9 @@ pub struct FeedbackRequest {
 /// "Was this helpful?" No sign-in needed.
 #[utoipa::path(post, path = "/api/v1/faq/{id}/feedback", tag = "faq", params(("id" = String, Path)), request_body(content = String, content_type = "application/json"),
     responses((status = 204, description = "Counted"), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn feedback(State(s): State<AppState>, Path(id): Path<String>, ApiJson(b): ApiJson<FeedbackRequest>) -> ApiResult<StatusCode> {
+pub async fn feedback(State(s): State<AppState>, crate::extract::ClientIp(client): crate::extract::ClientIp, Path(id): Path<String>, ApiJson(b): ApiJson<FeedbackRequest>) -> ApiResult<StatusCode> {
     let helpful = b.helpful.ok_or_else(|| Problem::invalid(vec![FieldError::new("helpful", "required", "true or false")]))?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| Problem::new("not_found", "no such article"))?;
-    s.desk.faq_vote(id, helpful).await?;
+    s.desk.faq_vote(id, helpful, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,6 +36,38 @@ pub struct AppState {
     metrics: PrometheusHandle,
     pub chat: std::sync::Arc<chat::ChatWebConfig>,
     pub ui: std::sync::Arc<UiConfig>,
+    pub net: std::sync::Arc<NetConfig>,
+}
+
+/// How the server meets the network: limits applied to every connection before any request
+/// is read, and whom to believe about a client's address.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Reverse proxies whose `X-Forwarded-For` names the client (budgets per client address
+    /// use it); nobody else's is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Time a client has to send a request's line and headers, from the moment the server waits
+    /// for them: a new connection, and an idle kept-alive one, is closed past it.
+    pub header_timeout: std::time::Duration,
+    /// The longest silence while a request body is being read (a slow upload that keeps
+    /// sending is fine; one that stops is cut).
+    pub body_timeout: std::time::Duration,
+    /// Connections at once in all (lowered to what the process's open-file limit allows)…
+    pub max_connections: usize,
+    /// …and from one client address (an IPv6 client's /64). Trusted proxies are not capped.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            trusted_proxies: vec![],
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_connections: 8192,
+            max_connections_per_address: 256,
+        }
+    }
 }
 
 /// The workspace pages' settings.
@@ -58,11 +90,12 @@ pub struct WebConfig {
     pub body_limit: usize,
     pub chat: chat::ChatWebConfig,
     pub ui: UiConfig,
+    pub net: NetConfig,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { body_limit: 256 * 1024, chat: chat::ChatWebConfig::default(), ui: UiConfig::default() }
+        WebConfig { body_limit: 256 * 1024, chat: chat::ChatWebConfig::default(), ui: UiConfig::default(), net: NetConfig::default() }
     }
 }
 
@@ -115,6 +148,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         metrics: metrics_handle(),
         chat: std::sync::Arc::new(config.chat.clone()),
         ui: std::sync::Arc::new(config.ui.clone()),
+        net: std::sync::Arc::new(config.net.clone()),
     };
     // The player's side of the chat, called from the operator's pages (CORS).
     let player_chat = Router::new()
@@ -225,7 +259,10 @@ async fn track(req: Request, next: Next) -> Response {
     res
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Serves until `shutdown` resolves, then finishes the requests in flight, with the default
+/// connection limits ([`NetConfig::default`]).
 pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    net::serve(listener, app, &NetConfig::default(), shutdown).await
 }
+
+pub mod net;

@@ -26,6 +26,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("unsupported_media_type", 415, "The request body must be application/json"),
     ("validation_failed", 422, "Some fields are invalid"),
     ("too_many_attempts", 429, "Too many failed sign-ins"),
+    ("rate_limited", 429, "Too many requests"),
     ("idempotency_key_reused", 422, "The Idempotency-Key was used for another request"),
     ("contention", 503, "Too much contention; retry"),
     ("internal", 500, "Internal error"),
@@ -112,6 +113,10 @@ impl From<DeskError> for ApiError {
             DeskError::TooManyAttempts { until } => {
                 let secs = until.duration_since(ombuds_core::now()).as_secs().clamp(1, i64::from(u32::MAX)) as u32;
                 ApiError(Problem { retry_after: Some(secs), ..Problem::new("too_many_attempts", format!("too many failed sign-ins; try again in {secs} s")) })
+            }
+            DeskError::RateLimited { retry_after } => {
+                let secs = retry_after.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
+                ApiError(Problem { retry_after: Some(secs), ..Problem::new("rate_limited", format!("too many requests; try again in {secs} s")) })
             }
             e => ApiError(Problem::new(e.code(), e.to_string())),
         }

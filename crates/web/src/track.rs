@@ -5,6 +5,7 @@
 //! link clicked in a mail client opens the page). Handlers call the desk, never the store.
 
 use crate::AppState;
+use crate::extract::ClientIp;
 use crate::ui::{CSRF_COOKIE, Frame, Page, cookie, csrf_ok, frame, render, secure};
 use askama::Template;
 use axum::Form;
@@ -113,7 +114,7 @@ fn start_page(f: Frame, status: StatusCode, form: &SendForm, sent: bool, error_k
     render(status, page.render(), f.set_cookies)
 }
 
-async fn send_code(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SendForm>) -> Response {
+async fn send_code(State(s): State<AppState>, ClientIp(client): ClientIp, headers: HeaderMap, Form(form): Form<SendForm>) -> Response {
     let f = frame(&s, &headers, None, None);
     if !csrf_ok(&headers, &form.csrf) {
         return start_page(f, StatusCode::FORBIDDEN, &form, false, Some("csrf-failed"));
@@ -124,9 +125,13 @@ async fn send_code(State(s): State<AppState>, headers: HeaderMap, Form(form): Fo
     let Ok(email) = EmailAddress::parse(&form.email) else {
         return start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, false, Some("field-invalid-email"));
     };
-    if let Err(e) = s.desk.request_track_code(&reference, &email).await {
-        tracing::error!(error = %e, "a tracking code could not be issued");
-        return start_page(f, StatusCode::SERVICE_UNAVAILABLE, &form, false, Some("track-try-later"));
+    match s.desk.request_track_code(&reference, &email, client).await {
+        Ok(()) => {}
+        Err(DeskError::RateLimited { .. }) => return start_page(f, StatusCode::TOO_MANY_REQUESTS, &form, false, Some("rate-limited")),
+        Err(e) => {
+            tracing::error!(error = %e, "a tracking code could not be issued");
+            return start_page(f, StatusCode::SERVICE_UNAVAILABLE, &form, false, Some("track-try-later"));
+        }
     }
     let form = SendForm { reference: reference.to_string(), ..form };
     start_page(f, StatusCode::OK, &form, true, None)
@@ -148,7 +153,7 @@ fn to_complaint(s: &AppState, reference: &ComplaintRef, pass: &TrackPass) -> Res
     secure(res)
 }
 
-async fn enter_code(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<SendForm>) -> Response {
+async fn enter_code(State(s): State<AppState>, ClientIp(client): ClientIp, headers: HeaderMap, Form(form): Form<SendForm>) -> Response {
     let f = frame(&s, &headers, None, None);
     if !csrf_ok(&headers, &form.csrf) {
         return start_page(f, StatusCode::FORBIDDEN, &form, true, Some("csrf-failed"));
@@ -156,9 +161,11 @@ async fn enter_code(State(s): State<AppState>, headers: HeaderMap, Form(form): F
     let Ok(reference) = ComplaintRef::parse(&form.reference) else {
         return start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, false, Some("track-bad-reference"));
     };
-    match s.desk.open_with_code(&reference, &form.code).await {
+    match s.desk.open_with_code(&reference, &form.code, client).await {
         Ok(pass) => to_complaint(&s, &reference, &pass),
+        Err(DeskError::Unauthorized(why)) if why.contains("link") => start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, true, Some("track-code-locked")),
         Err(DeskError::Unauthorized(_)) => start_page(f, StatusCode::UNPROCESSABLE_ENTITY, &form, true, Some("track-code-wrong")),
+        Err(DeskError::RateLimited { .. }) => start_page(f, StatusCode::TOO_MANY_REQUESTS, &form, true, Some("rate-limited")),
         Err(e) => {
             tracing::error!(error = %e, "a tracking code could not be checked");
             start_page(f, StatusCode::SERVICE_UNAVAILABLE, &form, true, Some("track-try-later"))
@@ -226,8 +233,10 @@ async fn show(
         }
     };
     // A merged duplicate: the player goes on where the work is.
-    match s.desk.track_merge_target(&view.complaint).await {
-        Ok(Some((target, pass))) => return to_complaint(s, &target, &pass),
+    match s.desk.track_merge_target(&view).await {
+        Ok(Some((target, Some(pass)))) => return to_complaint(s, &target, &pass),
+        // A pass from filing the duplicate proved nothing: the code goes to the target's mailbox.
+        Ok(Some((target, None))) => return ask_for_code(&target.to_string()),
         Ok(None) => {}
         Err(e) => {
             tracing::error!(error = %e, "a merged complaint's target could not be read");

@@ -11,6 +11,7 @@
 //! Handlers call the desk, never the store.
 
 use crate::AppState;
+use crate::extract::ClientIp;
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -1119,7 +1120,7 @@ pub struct VoteForm {
     pub helpful: String,
 }
 
-async fn help_vote(State(s): State<AppState>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Form(form): Form<VoteForm>) -> Response {
+async fn help_vote(State(s): State<AppState>, ClientIp(client): ClientIp, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Form(form): Form<VoteForm>) -> Response {
     let texts = Texts::new(negotiate(None, &headers));
     if !csrf_ok(&headers, &form.csrf) {
         return secure((StatusCode::FORBIDDEN, texts.t("csrf-failed")).into_response());
@@ -1130,9 +1131,10 @@ async fn help_vote(State(s): State<AppState>, headers: HeaderMap, axum::extract:
         _ => return secure((StatusCode::UNPROCESSABLE_ENTITY, texts.t("help-helpful")).into_response()),
     };
     let Ok(uuid) = id.parse::<uuid::Uuid>() else { return secure((StatusCode::NOT_FOUND, texts.t("help-no-results")).into_response()) };
-    match s.desk.faq_vote(uuid, helpful).await {
+    match s.desk.faq_vote(uuid, helpful, client).await {
         Ok(()) => secure(Redirect::to(&format!("/help/{uuid}?thanks=1")).into_response()),
         Err(DeskError::NotFound(_)) => secure((StatusCode::NOT_FOUND, texts.t("help-no-results")).into_response()),
+        Err(DeskError::RateLimited { .. }) => secure((StatusCode::TOO_MANY_REQUESTS, texts.t("rate-limited")).into_response()),
         Err(e) => {
             tracing::error!(error = %e, "a vote could not be counted");
             secure((StatusCode::INTERNAL_SERVER_ERROR, "the vote could not be counted").into_response())
@@ -1178,7 +1180,7 @@ async fn portal(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<P
     render(StatusCode::OK, html, f.set_cookies)
 }
 
-async fn portal_submit(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<PortalForm>) -> Response {
+async fn portal_submit(State(s): State<AppState>, ClientIp(client): ClientIp, headers: HeaderMap, Form(form): Form<PortalForm>) -> Response {
     let f = frame(&s, &headers, None, None);
     let texts = f.page.texts.clone();
     let mut errors: HashMap<&'static str, String> = HashMap::new();
@@ -1219,17 +1221,24 @@ async fn portal_submit(State(s): State<AppState>, headers: HeaderMap, Form(form)
         tags: Default::default(),
         segments: Default::default(),
     };
-    match s.desk.register_as(Actor::System, "portal".into(), reg, None).await {
+    match s.desk.register_anonymous("portal", reg, client).await {
         Ok(r) => {
-            // The browser that filed it may follow it at once, without a code.
+            // The browser that filed it may follow it at once, without a code: this one
+            // complaint (typing an address proves nothing about it).
             let mut res = Redirect::to(&format!("/portal/done?ref={}", r.complaint.reference)).into_response();
-            match s.desk.pass_for(r.complaint.id).await {
+            match s.desk.submission_pass(r.complaint.id).await {
                 Ok(pass) => {
                     res.headers_mut().append(header::SET_COOKIE, crate::track::pass_cookie(&s, &r.complaint.reference, &pass));
                 }
                 Err(e) => tracing::warn!(error = %e, "no tracking pass for a complaint filed on the portal"),
             }
             secure(res)
+        }
+        Err(DeskError::RateLimited { .. }) => {
+            let mut errors = HashMap::new();
+            errors.insert("description", texts.t("rate-limited"));
+            let fields = portal_fields(&texts, &form, &errors);
+            render(StatusCode::TOO_MANY_REQUESTS, PortalPage { page: f.page, deflected: false, fields }.render(), f.set_cookies)
         }
         Err(e) => {
             tracing::error!(error = %e, "a complaint from the portal could not be registered");
@@ -1238,12 +1247,12 @@ async fn portal_submit(State(s): State<AppState>, headers: HeaderMap, Form(form)
     }
 }
 
-async fn portal_answered(State(s): State<AppState>, headers: HeaderMap, Form(form): Form<PortalForm>) -> Response {
+async fn portal_answered(State(s): State<AppState>, ClientIp(client): ClientIp, headers: HeaderMap, Form(form): Form<PortalForm>) -> Response {
     let lang = negotiate(None, &headers);
     if !csrf_ok(&headers, &form.csrf) {
         return secure((StatusCode::FORBIDDEN, Texts::new(lang).t("csrf-failed")).into_response());
     }
-    if let Err(e) = s.desk.record_deflection(lang).await {
+    if let Err(e) = s.desk.record_deflection(lang, client).await {
         tracing::warn!(error = %e, "a deflection could not be counted");
     }
     secure(Redirect::to("/portal?deflected=1").into_response())

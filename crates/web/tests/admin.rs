@@ -319,9 +319,9 @@ async fn faq_articles(db: &TestDb) {
     let mut public = Jar::default();
     let (_, _, body) = page(&app, &mut public, "/help?lang=ru").await;
     assert!(body.contains("Как вывести деньги"), "{body}");
-    app.desk.faq_vote(a.id, true).await.unwrap();
-    app.desk.faq_vote(a.id, false).await.unwrap();
-    app.desk.record_deflection(ombuds_core::Language::Ru).await.unwrap();
+    app.desk.faq_vote(a.id, true, None).await.unwrap();
+    app.desk.faq_vote(a.id, false, None).await.unwrap();
+    app.desk.record_deflection(ombuds_core::Language::Ru, None).await.unwrap();
     let (_, _, body) = page(&app, &mut olga, "/ui/admin/faq").await;
     assert!(body.contains(&format!(r#"data-id="{id}""#)) && body.contains("опубликована") && body.contains("<td>1</td><td>1</td>"), "{body}");
     assert!(body.contains("ru 1, kk 0, en 0"), "deflections: {body}");
