@@ -313,6 +313,12 @@ impl Desk {
         Ok(Some((target.reference, pass)))
     }
 
+    /// Whether `pass` opens the complaint: checked before a reply's body is read, so nobody
+    /// without one can make the desk read (and hold) an upload.
+    pub async fn check_track_pass(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<()> {
+        self.passed(reference, pass).await.map(|_| ())
+    }
+
     /// The complaint as its player sees it.
     pub async fn tracked(&self, reference: &ComplaintRef, pass: Option<&str>) -> Result<TrackedComplaint> {
         let (complaint, kind) = self.passed(reference, pass).await?;

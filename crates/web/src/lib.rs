@@ -37,7 +37,13 @@ pub struct AppState {
     pub chat: std::sync::Arc<chat::ChatWebConfig>,
     pub ui: std::sync::Arc<UiConfig>,
     pub net: std::sync::Arc<NetConfig>,
+    /// Bytes of uploaded files held in memory at once, in KiB: uploads are spooled to disk
+    /// while they arrive and read back only under this budget, to be stored.
+    pub upload_memory: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// The budget behind [`AppState::upload_memory`]: 64 MiB.
+pub const UPLOAD_MEMORY_KIB: usize = 64 * 1024;
 
 /// How the server meets the network: limits applied to every connection before any request
 /// is read, and whom to believe about a client's address.
@@ -149,6 +155,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         chat: std::sync::Arc::new(config.chat.clone()),
         ui: std::sync::Arc::new(config.ui.clone()),
         net: std::sync::Arc::new(config.net.clone()),
+        upload_memory: std::sync::Arc::new(tokio::sync::Semaphore::new(UPLOAD_MEMORY_KIB)),
     };
     // The player's side of the chat, called from the operator's pages (CORS).
     let player_chat = Router::new()

@@ -18,6 +18,7 @@ use ombuds_core::*;
 use ombuds_desk::DeskError;
 use ombuds_desk::tracking::{TrackPass, Upload};
 use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
 const PASS_COOKIE: &str = "ombuds_track";
@@ -308,47 +309,174 @@ fn refusal(page_texts: &crate::ui::Texts, e: &DeskError) -> Option<String> {
     })
 }
 
+/// A file as it arrived: spooled to an anonymous temporary file, never held in memory whole.
+struct Spooled {
+    filename: String,
+    file: tokio::fs::File,
+    size: usize,
+}
+
+enum Refused {
+    Csrf,
+    TooBig,
+    TooMany,
+    Broken,
+}
+
+/// A small form field (the CSRF token, the text), read to at most `max` bytes.
+async fn read_small(field: &mut axum::extract::multipart::Field<'_>, max: usize) -> Result<String, Refused> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|_| Refused::Broken)? {
+        if buf.len() + chunk.len() > max {
+            return Err(Refused::TooBig);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Reads the reply's form. No file is read before the CSRF field has checked out (the page
+/// sends it first), so a forged post is refused before a file byte is read; files go to disk
+/// chunk by chunk within the desk's limits, and the request is cut at the first byte over
+/// them. The text comes back with a refusal, so the page can keep what the player wrote.
+async fn read_reply(headers: &HeaderMap, multipart: &mut Multipart, max_files: usize, max_file: usize) -> (String, Result<Vec<Spooled>, Refused>) {
+    let (mut csrf_checked, mut text, mut files) = (false, String::new(), Vec::<Spooled>::new());
+    macro_rules! refuse {
+        ($why:expr) => {
+            return (text, Err($why))
+        };
+    }
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => refuse!(Refused::TooBig),
+            Err(_) => refuse!(Refused::Broken),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        match (name.as_str(), field.file_name().map(str::to_string)) {
+            ("csrf", _) => match read_small(&mut field, 256).await {
+                Ok(v) if csrf_ok(headers, &v) => csrf_checked = true,
+                Ok(_) => refuse!(Refused::Csrf),
+                Err(why) => refuse!(why),
+            },
+            ("text", _) => match read_small(&mut field, 256 * 1024).await {
+                Ok(t) => text = t,
+                Err(why) => refuse!(why),
+            },
+            _ if !csrf_checked => refuse!(Refused::Csrf),
+            ("files", Some(filename)) => {
+                let mut spooled: Option<Spooled> = None;
+                loop {
+                    let chunk = match field.chunk().await {
+                        Ok(Some(c)) => c,
+                        Ok(None) => break,
+                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => refuse!(Refused::TooBig),
+                        Err(_) => refuse!(Refused::Broken),
+                    };
+                    if spooled.is_none() {
+                        if files.len() >= max_files {
+                            refuse!(Refused::TooMany);
+                        }
+                        match tempfile::tempfile() {
+                            Ok(file) => spooled = Some(Spooled { filename: filename.clone(), file: tokio::fs::File::from_std(file), size: 0 }),
+                            Err(e) => {
+                                tracing::error!(error = %e, "no temporary file for an upload");
+                                refuse!(Refused::Broken)
+                            }
+                        }
+                    }
+                    let s = spooled.as_mut().expect("made above");
+                    s.size += chunk.len();
+                    if s.size > max_file {
+                        refuse!(Refused::TooBig);
+                    }
+                    if s.file.write_all(&chunk).await.is_err() {
+                        refuse!(Refused::Broken);
+                    }
+                }
+                match spooled {
+                    Some(s) => files.push(s),
+                    // A file input left empty still sends a part, with no name and no bytes; a
+                    // named empty file is kept, for the desk to refuse as empty.
+                    None if filename.is_empty() => {}
+                    None => match tempfile::tempfile() {
+                        Ok(file) if files.len() < max_files => files.push(Spooled { filename, file: tokio::fs::File::from_std(file), size: 0 }),
+                        Ok(_) => refuse!(Refused::TooMany),
+                        Err(_) => refuse!(Refused::Broken),
+                    },
+                }
+            }
+            // Anything else is drained, within the request's limit.
+            _ => loop {
+                match field.chunk().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => refuse!(Refused::Broken),
+                }
+            },
+        }
+    }
+    if !csrf_checked {
+        refuse!(Refused::Csrf);
+    }
+    (text, Ok(files))
+}
+
 async fn reply(State(s): State<AppState>, headers: HeaderMap, Path(raw): Path<String>, mut multipart: Multipart) -> Response {
     let Ok(reference) = ComplaintRef::parse(&raw) else { return ask_for_code(&raw) };
     let texts = crate::ui::Texts::new(crate::ui::negotiate(None, &headers));
-    let (mut csrf, mut text, mut uploads, mut too_big) = (String::new(), String::new(), vec![], false);
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                let filename = field.file_name().map(str::to_string);
-                match field.bytes().await {
-                    Ok(bytes) => match (name.as_str(), filename) {
-                        ("csrf", _) => csrf = String::from_utf8_lossy(&bytes).into_owned(),
-                        ("text", _) => text = String::from_utf8_lossy(&bytes).into_owned(),
-                        // A file input left empty still sends a part, with no name and no bytes.
-                        ("files", Some(filename)) if !(filename.is_empty() && bytes.is_empty()) => uploads.push(Upload { filename, data: bytes.to_vec() }),
-                        _ => {}
-                    },
-                    Err(_) => {
-                        too_big = true;
-                        break;
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                too_big = true;
-                break;
-            }
+    // Who may send: checked before a byte of the body is read.
+    let pass = cookie(&headers, PASS_COOKIE);
+    match s.desk.check_track_pass(&reference, pass.as_deref()).await {
+        Ok(()) => {}
+        Err(DeskError::Unauthorized(_)) => return ask_for_code(&reference.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "a tracking pass could not be checked");
+            return secure((StatusCode::SERVICE_UNAVAILABLE, texts.t("track-try-later")).into_response());
         }
     }
-    if !csrf_ok(&headers, &csrf) || cookie(&headers, CSRF_COOKIE).is_none() {
-        return show(&s, &headers, None, &reference, StatusCode::FORBIDDEN, Some(texts.t("csrf-failed")), None, text).await;
+    if cookie(&headers, CSRF_COOKIE).is_none() {
+        return show(&s, &headers, None, &reference, StatusCode::FORBIDDEN, Some(texts.t("csrf-failed")), None, String::new()).await;
     }
-    if too_big {
-        return show(&s, &headers, None, &reference, StatusCode::PAYLOAD_TOO_LARGE, Some(texts.t("file-too-large")), None, text).await;
-    }
+    let cfg = s.desk.tracking_config();
+    let (text, spooled) = read_reply(&headers, &mut multipart, cfg.max_files, cfg.max_file_bytes).await;
+    let spooled = match spooled {
+        Ok(x) => x,
+        Err(why) => {
+            let (status, key) = match why {
+                Refused::Csrf => (StatusCode::FORBIDDEN, "csrf-failed"),
+                Refused::TooBig => (StatusCode::PAYLOAD_TOO_LARGE, "file-too-large"),
+                Refused::TooMany => (StatusCode::UNPROCESSABLE_ENTITY, "file-too-many"),
+                Refused::Broken => (StatusCode::BAD_REQUEST, "track-try-later"),
+            };
+            return show(&s, &headers, None, &reference, status, Some(texts.t(key)), None, text).await;
+        }
+    };
     let Ok(body) = Body::parse(&text) else {
         let key = if text.trim().is_empty() { "track-reply-required" } else { "field-too-long" };
         return show(&s, &headers, None, &reference, StatusCode::UNPROCESSABLE_ENTITY, Some(texts.t(key)), None, text).await;
     };
-    let pass = cookie(&headers, PASS_COOKIE);
+    // Read back under the node's upload memory budget: twenty large uploads at once wait their
+    // turn here instead of all sitting in memory.
+    let total: usize = spooled.iter().map(|f| f.size).sum();
+    let kib = u32::try_from(total.div_ceil(1024).clamp(1, crate::UPLOAD_MEMORY_KIB)).unwrap_or(u32::MAX);
+    let Ok(_held) = s.upload_memory.clone().acquire_many_owned(kib).await else {
+        return show(&s, &headers, None, &reference, StatusCode::SERVICE_UNAVAILABLE, Some(texts.t("track-try-later")), None, text).await;
+    };
+    let mut uploads = Vec::with_capacity(spooled.len());
+    for mut f in spooled {
+        let mut data = Vec::with_capacity(f.size);
+        let read = async {
+            f.file.seek(std::io::SeekFrom::Start(0)).await?;
+            f.file.read_to_end(&mut data).await
+        };
+        if let Err(e) = read.await {
+            tracing::error!(error = %e, "a spooled upload could not be read back");
+            return show(&s, &headers, None, &reference, StatusCode::SERVICE_UNAVAILABLE, Some(texts.t("track-try-later")), None, text).await;
+        }
+        uploads.push(Upload { filename: f.filename, data });
+    }
     let result = match s.desk.check_uploads(uploads) {
         Ok(files) => s.desk.player_reply(&reference, pass.as_deref(), body, files).await,
         Err(e) => Err(e),
