@@ -372,6 +372,22 @@ impl Desk {
         Ok(ok)
     }
 
+    /// Forgets budget windows older than a week, every hour, for as long as the desk lives.
+    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                match Desk(inner).store.sweep_counts().await {
+                    Ok(n) => tracing::debug!(rows = n, "old budget windows swept"),
+                    Err(e) => tracing::warn!(error = %e, "budget windows could not be swept"),
+                }
+            }
+        })
+    }
+
     /// Counts a vote or a click of an anonymous client; refused past the hour's budget.
     pub async fn anonymous_vote(&self, what: &'static str, client: Option<std::net::IpAddr>) -> Result<()> {
         let Some(ip) = client else { return Ok(()) };

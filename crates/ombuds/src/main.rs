@@ -553,6 +553,7 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
         }
     }
     let retraining = desk.spawn_retraining();
+    let housekeeping = desk.spawn_housekeeping();
     let mut rx = stop_rx.clone();
     let runner_task = tokio::spawn(runner.run(async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -573,6 +574,7 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     if let Some(t) = retraining {
         t.abort();
     }
+    housekeeping.abort();
     desk.close().await;
     Ok(())
 }

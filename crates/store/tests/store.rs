@@ -85,6 +85,8 @@ fn change(id: Uuid, cmd: Command) -> WriteOp {
 }
 
 ombuds_store::both_backends! {
+    budgets_count_per_key_and_window => budgets,
+    an_unproven_contact_never_renames_a_player => unproven_contact,
     register_and_read_back => register_and_read_back,
     concurrent_writes_batch_and_chain => concurrent_writes_batch_and_chain,
     changes_decide_against_the_current_state => changes_decide_against_the_current_state,
@@ -456,5 +458,65 @@ async fn export_everything(db: &TestDb) {
 async fn migrations_are_idempotent(db: &TestDb) {
     let store = db.open().await;
     assert!(ombuds_store::migrate::run(store.db()).await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn budgets(db: &TestDb) {
+    let store = db.open().await;
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(store.uses("k:a", hour).await.unwrap(), 0);
+    for n in 1..=5 {
+        assert_eq!(store.count_use("k:a", hour).await.unwrap(), n);
+    }
+    assert_eq!(store.uses("k:a", hour).await.unwrap(), 5);
+    assert_eq!(store.uses("k:b", hour).await.unwrap(), 0, "keys are counted apart");
+    // Concurrent uses are all counted.
+    let mut tasks = vec![];
+    for _ in 0..20 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move { s.count_use("k:c", hour).await.unwrap() }));
+    }
+    let mut seen: Vec<i64> = vec![];
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=20).collect::<Vec<_>>());
+    // Windows of another length are other rows; a sweep keeps the current ones.
+    assert_eq!(store.count_use("k:a", std::time::Duration::from_secs(24 * 3600)).await.unwrap(), 1);
+    store.sweep_counts().await.unwrap();
+    assert_eq!(store.uses("k:a", hour).await.unwrap(), 5);
+    store.close().await;
+}
+
+/// A registration whose contact details are unproven finds the player by address but leaves
+/// its record alone; a proven one completes it.
+async fn unproven_contact(db: &TestDb) {
+    let store = db.open().await;
+    let email = EmailAddress::parse("owner@mail.kz").unwrap();
+    let contact = |name: &str, language: Language| PlayerContact {
+        external_id: None,
+        name: Some(PersonName::parse(name).unwrap()),
+        email: Some(email.clone()),
+        phone: None,
+        language: Some(language),
+    };
+    let first = match store.write(WriteOp::Register(Box::new(new_complaint(contact("Айгерим", Language::Kk), "Бірінші", None, 1)))).await.unwrap() {
+        Outcome::Registered(c) => c,
+        o => panic!("{o:?}"),
+    };
+    let mut forged = new_complaint(contact("FRAUDSTER - DO NOT PAY", Language::En), "Close it", None, 2);
+    forged.contact_proven = false;
+    let second = match store.write(WriteOp::Register(Box::new(forged))).await.unwrap() {
+        Outcome::Registered(c) => c,
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(second.player_id, first.player_id, "found by address");
+    let p = store.player(first.player_id).await.unwrap();
+    assert_eq!((p.name.as_ref().map(|n| n.as_str()), p.language), (Some("Айгерим"), Language::Kk), "not renamed");
+    // The operator's own update still goes through.
+    store.write(WriteOp::Register(Box::new(new_complaint(contact("Айгерим Нұрланова", Language::Ru), "Үшінші", None, 3)))).await.unwrap();
+    let p = store.player(first.player_id).await.unwrap();
+    assert_eq!((p.name.as_ref().map(|n| n.as_str()), p.language), (Some("Айгерим Нұрланова"), Language::Ru));
     store.close().await;
 }
