@@ -10,7 +10,51 @@ use crate::model::*;
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-word_enum!(Scope { ComplaintsRead = "complaints:read", ComplaintsWrite = "complaints:write", Admin = "admin", Cti = "cti" });
+/// What an API token may do. Written the same everywhere (`complaints:write`): on input, in
+/// answers, in the store. The underscore form that answers once carried is still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Scope {
+    #[serde(rename = "complaints:read", alias = "complaints_read")]
+    ComplaintsRead,
+    #[serde(rename = "complaints:write", alias = "complaints_write")]
+    ComplaintsWrite,
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "cti")]
+    Cti,
+    /// Reading `/metrics` (a Prometheus scraper).
+    #[serde(rename = "metrics")]
+    Metrics,
+}
+
+impl Scope {
+    pub const ALL: &'static [Scope] = &[Scope::ComplaintsRead, Scope::ComplaintsWrite, Scope::Admin, Scope::Cti, Scope::Metrics];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::ComplaintsRead => "complaints:read",
+            Scope::ComplaintsWrite => "complaints:write",
+            Scope::Admin => "admin",
+            Scope::Cti => "cti",
+            Scope::Metrics => "metrics",
+        }
+    }
+
+    /// The word (`complaints:write`); the underscore form is read too.
+    pub fn parse(raw: &str) -> Result<Scope, FieldError> {
+        let t = raw.trim();
+        Scope::ALL.iter().copied().find(|s| s.as_str() == t || s.as_str().replace(':', "_") == t).ok_or_else(|| {
+            FieldError::new("", "invalid_value", format!("'{t}' is not one of: {}", Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))
+        })
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +110,63 @@ impl Principal {
         }
     }
 
+    /// Refuses a token without `scope` (403 naming the scope); agents pass.
+    pub fn require(&self, scope: Scope) -> Result<(), DomainError> {
+        if self.has(scope) { Ok(()) } else { Err(forbidden(&format!("this token lacks the {scope} scope"))) }
+    }
+
+    /// Which complaints the principal may *read*. A token needs `complaints:read`: a
+    /// `complaints:write` token writes without reading (see [`Principal::write_reach`]).
     pub fn visibility(&self) -> Visibility {
         match self {
-            Principal::Token { .. } if self.has(Scope::ComplaintsRead) || self.has(Scope::ComplaintsWrite) => Visibility::All,
+            Principal::Token { .. } if self.has(Scope::ComplaintsRead) => Visibility::All,
+            Principal::Token { .. } => Visibility::Nothing,
+            Principal::Agent(_) => self.agent_reach(),
+        }
+    }
+
+    /// Which complaints the principal may send commands to: a `complaints:write` token any,
+    /// an agent what they may read.
+    pub fn write_reach(&self) -> Visibility {
+        match self {
+            Principal::Token { .. } if self.has(Scope::ComplaintsWrite) => Visibility::All,
+            Principal::Token { .. } => Visibility::Nothing,
+            Principal::Agent(_) => self.agent_reach(),
+        }
+    }
+
+    /// A command to `c` is in the principal's reach (the complaint itself; `may_apply` then
+    /// judges the command).
+    pub fn may_reach(&self, c: &Complaint) -> bool {
+        self.write_reach().allows(c)
+    }
+
+    /// The full list of agents with their e-mail addresses: supervisors and administrators.
+    pub fn may_list_agents(&self) -> Result<(), DomainError> {
+        self.require_supervisor()
+    }
+
+    /// Reading `/metrics`: administrators and `metrics` tokens.
+    pub fn may_read_metrics(&self) -> Result<(), DomainError> {
+        match self {
+            Principal::Token { scopes, .. } if scopes.contains(&Scope::Metrics) => Ok(()),
+            _ => self.require_admin(),
+        }
+    }
+
+    /// Handing a live chat on (to an agent or back to a department): its holder, or a
+    /// supervisor or administrator. A waiting chat has no holder; whoever may take it may
+    /// also send it elsewhere.
+    pub fn may_hand_over_chat(&self, holder: Option<Uuid>) -> Result<(), DomainError> {
+        let Principal::Agent(me) = self else { return Err(forbidden("only agents transfer chats")) };
+        match holder {
+            Some(h) if h != me.id && me.role == Role::Agent => Err(forbidden("only the agent holding the chat, or a supervisor, can hand it over")),
+            _ => Ok(()),
+        }
+    }
+
+    fn agent_reach(&self) -> Visibility {
+        match self {
             Principal::Token { .. } => Visibility::Nothing,
             Principal::Agent(a) => match a.role {
                 Role::Admin => Visibility::All,
@@ -106,7 +204,7 @@ impl Principal {
         if !self.has(Scope::ComplaintsWrite) {
             return Err(forbidden("this token lacks the complaints:write scope"));
         }
-        if !self.may_view(source) || !self.may_view(target) {
+        if !self.may_reach(source) || !self.may_reach(target) {
             return Err(forbidden("both complaints must be in your reach to merge them"));
         }
         Ok(())

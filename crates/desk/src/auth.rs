@@ -1,8 +1,10 @@
 //! Passwords (argon2id), session tokens for agents, API tokens for integrations. Secrets are
 //! random 32 bytes shown once; only their SHA-256 is stored. Authenticated principals are
 //! cached briefly so the hot path (an integration registering complaints) does not read the
-//! database per request; revocation on this node takes effect at once, on other nodes within
-//! `AUTH_CACHE_TTL`.
+//! database per request. Every change that ends or narrows credentials (sign-out, password
+//! change, an agent disabled or changed, a token revoked) sends `LiveSignal::CredentialsChanged`:
+//! every node drops its cache at once (at worst within `AUTH_CACHE_TTL` if the signal is lost),
+//! and the agent's live sockets check their session again and close if it ended.
 
 use crate::{Desk, DeskError, Result};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -185,8 +187,13 @@ impl Desk {
         let Principal::Agent(a) = who else { return Err(DomainError::Forbidden("only agents sign in".into()).into()) };
         let (secret, _, _) = self.store.agent_totp(a.id).await?;
         let Some(secret) = secret else { return Err(DomainError::invalid("code", "not_enabled", "the second factor is not on").into()) };
-        if totp(&secret, &a.login).ok().and_then(|t| t.check_current(code.trim())).is_none() {
-            return Err(DomainError::invalid("code", "wrong_code", "the code is wrong or too old").into());
+        let fresh = match totp(&secret, &a.login).ok().and_then(|t| t.check_current(code.trim())) {
+            // A code is good once: one already used (to sign in, say) is refused here too.
+            Some(step) => self.store.use_totp_step(a.id, step as i64).await?,
+            None => false,
+        };
+        if !fresh {
+            return Err(DomainError::invalid("code", "wrong_code", "the code is wrong, too old or already used").into());
         }
         self.store.set_totp(a.id, None, None).await?;
         Ok(())
@@ -209,6 +216,13 @@ impl Desk {
         if let Some(p) = self.auth_cache.get(&h) {
             return Ok(p);
         }
+        self.authenticate_fresh(bearer).await
+    }
+
+    /// [`Desk::authenticate`] past the cache: what the store says now. A live socket asks
+    /// this when it hears that its agent's credentials changed.
+    pub async fn authenticate_fresh(&self, bearer: &str) -> Result<Principal> {
+        let h = digest(bearer);
         let principal = if bearer.starts_with(SESSION_PREFIX) {
             let agent = self.store.session_agent(&h).await?.ok_or(DeskError::Unauthorized("the session has expired or was ended"))?;
             Principal::Agent(agent)
@@ -289,14 +303,24 @@ impl Desk {
         Ok(Session { token, agent, expires_at })
     }
 
+    /// Ends a session; the agent's live sockets on that session close, on every node.
     pub async fn logout(&self, bearer: &str) -> Result<()> {
         let h = digest(bearer);
-        self.store.delete_session(&h).await?;
-        self.auth_cache.clear();
+        let agent = self.store.delete_session(&h).await?;
+        self.credentials_changed(agent).await;
         Ok(())
     }
 
-    pub async fn change_password(&self, who: &Principal, current: &str, new: &str) -> Result<()> {
+    /// Drops cached principals here and on every node, and tells `agent`'s live sockets to
+    /// check their session again (they close if it ended).
+    pub(crate) async fn credentials_changed(&self, agent: Option<Uuid>) {
+        self.auth_cache.clear();
+        self.live().send(&crate::live::LiveSignal::CredentialsChanged { agent_id: agent }).await;
+    }
+
+    /// Changes the signed-in agent's password. Every other session of the agent ends (and its
+    /// live sockets close); `keep`, the session the change was made with, stays.
+    pub async fn change_password(&self, who: &Principal, current: &str, new: &str, keep: Option<&str>) -> Result<()> {
         let Principal::Agent(a) = who else {
             return Err(DomainError::Forbidden("only agents have passwords".into()).into());
         };
@@ -305,7 +329,10 @@ impl Desk {
         if !verify_password(current.to_string(), hash.unwrap_or_else(|| self.dummy_hash.clone())).await {
             return Err(DomainError::invalid("current_password", "wrong_password", "the current password is wrong").into());
         }
-        self.store.set_password(a.id, &hash_password(new.to_string()).await?).await?;
+        let keep = keep.filter(|k| k.starts_with(SESSION_PREFIX)).map(digest);
+        let ended = self.store.set_password_ending_sessions(a.id, &hash_password(new.to_string()).await?, keep.as_ref().map(|k| &k[..])).await?;
+        tracing::info!(agent = %a.login, sessions_ended = ended, "password changed");
+        self.credentials_changed(Some(a.id)).await;
         Ok(())
     }
 
@@ -390,7 +417,7 @@ impl Desk {
             a.capacity = c;
         }
         let a = self.store.update_agent_routing(&a).await?;
-        self.auth_cache.clear();
+        self.credentials_changed(Some(a.id)).await;
         Ok(a)
     }
 
@@ -411,7 +438,7 @@ impl Desk {
             ombuds_store::StoreError::NotFound => DeskError::NotFound("agent"),
             e => e.into(),
         })?;
-        self.auth_cache.clear();
+        self.credentials_changed(Some(a.id)).await;
         Ok(a)
     }
 
@@ -465,7 +492,7 @@ impl Desk {
             ombuds_store::StoreError::NotFound => DeskError::NotFound("active token"),
             e => e.into(),
         })?;
-        self.auth_cache.clear();
+        self.credentials_changed(None).await;
         Ok(())
     }
 

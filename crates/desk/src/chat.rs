@@ -404,9 +404,18 @@ impl Desk {
         }
     }
 
+    /// Hands a chat to an agent or back to a department's queue. Only the agent holding it, or
+    /// a supervisor or administrator, may (`Principal::may_hand_over_chat`); each step is
+    /// conditional on the holder read here, so a chat that changed hands meanwhile is refused.
     pub async fn transfer_chat(&self, who: &Principal, id: Uuid, to: TransferTo) -> Result<Chat> {
-        let Principal::Agent(me) = who else { return Err(DomainError::Forbidden("only agents transfer chats".into()).into()) };
+        if !matches!(who, Principal::Agent(_)) {
+            return Err(DomainError::Forbidden("only agents transfer chats".into()).into());
+        }
         let (chat, complaint) = self.chat_for_agent(who, id).await?;
+        if chat.status == ChatStatus::Ended {
+            return Err(DeskError::ChatEnded);
+        }
+        who.may_hand_over_chat(chat.agent_id)?;
         match to {
             TransferTo::Agent(login) => {
                 let (target, _) = self
@@ -419,9 +428,6 @@ impl Desk {
                     return Err(DomainError::invalid("agent", "agent_cannot_take", format!("'{login}' does not work this chat's department or language")).into());
                 }
                 let holder = chat.agent_id.ok_or(DeskError::ChatNotActive)?;
-                if holder != me.id && me.role == Role::Agent {
-                    return Err(DomainError::Forbidden("only the agent holding the chat can hand it over".into()).into());
-                }
                 if !self.store.hand_chat_to_agent(id, holder, target.id, now()).await? {
                     return Err(DeskError::ChatNotActive);
                 }
@@ -432,8 +438,11 @@ impl Desk {
                 if !self.departments().await?.iter().any(|x| x.code == d && x.active) {
                     return Err(DomainError::invalid("department", "unknown_department", format!("there is no active department '{d}'")).into());
                 }
-                if !self.store.requeue_chat(id, &d, now()).await? {
-                    return Err(DeskError::ChatEnded);
+                if !self.store.requeue_chat(id, chat.agent_id, &d, now()).await? {
+                    return Err(match self.store.chat(id).await?.0.status {
+                        ChatStatus::Ended => DeskError::ChatEnded,
+                        _ => DeskError::Conflict("the chat changed hands meanwhile; look again".into()),
+                    });
                 }
                 if let Err(e) = self.apply_as_system(complaint.id, Command::Route { department: d, category: None }).await {
                     tracing::info!(error = %e, complaint = %complaint.reference, "a transferred chat's complaint could not be routed");
@@ -624,6 +633,8 @@ impl ChatHub {
                                 LiveSignal::ToAgent { agent_id, .. } => Watch::Agent(*agent_id),
                                 LiveSignal::Typing { complaint_id, .. } | LiveSignal::ChatChanged { complaint_id, .. } => Watch::Complaint(*complaint_id),
                                 LiveSignal::QueueChanged => Watch::Queue,
+                                LiveSignal::CredentialsChanged { agent_id: Some(a) } => Watch::Agent(*a),
+                                LiveSignal::CredentialsChanged { agent_id: None } => continue,
                                 LiveSignal::RoutingChanged | LiveSignal::SlaChanged | LiveSignal::FaqChanged | LiveSignal::TemplatesChanged | LiveSignal::DepartmentsChanged => continue,
                             };
                             deliver(&st, to, ChatFeed::Signal(Arc::new(s)));

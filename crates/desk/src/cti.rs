@@ -561,7 +561,7 @@ pub fn may_post_call_events(who: &Principal) -> Result<()> {
 
 /// Reading calls and callbacks: agents, and tokens that may read complaints.
 pub fn may_read_calls(who: &Principal) -> Result<()> {
-    if matches!(who, Principal::Agent(_)) || token_has(who, &[Scope::ComplaintsRead, Scope::ComplaintsWrite, Scope::Admin]) {
+    if matches!(who, Principal::Agent(_)) || token_has(who, &[Scope::ComplaintsRead, Scope::Admin]) {
         Ok(())
     } else {
         Err(forbidden("this token lacks the complaints:read scope"))
@@ -775,7 +775,7 @@ impl Desk {
     /// Adds the call to an existing complaint as an inbound phone message. Once per call:
     /// adding it again to the same complaint changes nothing; to another is a conflict.
     pub async fn attach_call(&self, who: &Principal, call_id: Uuid, reference: &ComplaintRef) -> Result<FromCall> {
-        let target = self.visible(who, reference).await?;
+        let target = self.reachable(who, reference).await?;
         let call = self.store.call(call_id).await.map_err(|e| not_found(e, "call"))?;
         match call.complaint_id {
             Some(id) if id == target.id => return Ok(FromCall { complaint: target, call, replayed: true }),
@@ -796,7 +796,7 @@ impl Desk {
         let sla = self.sla();
         let who2 = who.clone();
         let decide: Decide = Box::new(move |current: &Complaint| {
-            if !who2.may_view(current) {
+            if !who2.may_reach(current) {
                 return Err(DomainError::Forbidden("the complaint has moved out of your reach meanwhile".into()));
             }
             who2.may_apply(current, &cmd)?;

@@ -122,7 +122,7 @@ pub struct Inner {
     config: DeskConfig,
     /// The node's copy of the departments (`None`: read them again).
     departments: Arc<RwLock<Option<Arc<Vec<Department>>>>>,
-    auth_cache: auth::AuthCache,
+    auth_cache: Arc<auth::AuthCache>,
     dummy_hash: String,
     jobs_ready: tokio::sync::Notify,
     live: live::Live,
@@ -182,6 +182,8 @@ impl Desk {
         let composer_shared = composer_cache.clone();
         let departments: Arc<RwLock<Option<Arc<Vec<Department>>>>> = Arc::default();
         let departments_shared = departments.clone();
+        let auth_cache: Arc<auth::AuthCache> = Arc::default();
+        let auth_shared = auth_cache.clone();
         let mut signals = live.subscribe();
         // Another node saved rules or retrained: reload on the next complaint. The task ends
         // when the desk (and with it the live feed) is dropped.
@@ -196,7 +198,9 @@ impl Desk {
                     Ok(live::LiveSignal::FaqChanged) => *faq_shared.write().expect("lock") = None,
                     Ok(live::LiveSignal::TemplatesChanged) => *composer_shared.write().expect("lock") = None,
                     Ok(live::LiveSignal::DepartmentsChanged) => *departments_shared.write().expect("lock") = None,
+                    Ok(live::LiveSignal::CredentialsChanged { .. }) => auth_shared.clear(),
                     Err(RecvError::Lagged(_)) => {
+                        auth_shared.clear();
                         generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         sla::reload(&sla_store, &sla_shared).await;
                         *faq_shared.write().expect("lock") = None;
@@ -219,7 +223,7 @@ impl Desk {
             store,
             config,
             departments,
-            auth_cache: auth::AuthCache::default(),
+            auth_cache,
             dummy_hash,
             jobs_ready: tokio::sync::Notify::new(),
             track_secret: tokio::sync::OnceCell::new(),
@@ -319,6 +323,13 @@ impl Desk {
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
         Ok(self.store.agents().await?)
+    }
+
+    /// Every agent with e-mail and role, for a caller of the API: supervisors and
+    /// administrators only (the workspace's own pages read [`Desk::agents`] on the server).
+    pub async fn agent_directory(&self, who: &Principal) -> Result<Vec<Agent>> {
+        who.may_list_agents()?;
+        self.agents().await
     }
 
     // ---------------------------------------------------------------- the write path
@@ -474,11 +485,11 @@ impl Desk {
         let cmd = self.resolve(input).await?;
         let departments = self.departments().await?;
         let sla = self.sla();
-        let target = self.visible(who, reference).await?;
+        let target = self.reachable(who, reference).await?;
         who.may_apply(&target, &cmd)?;
         let who = who.clone();
         let decide: Decide = Box::new(move |current: &Complaint| {
-            if !who.may_view(current) {
+            if !who.may_reach(current) {
                 return Err(DomainError::Forbidden("the complaint has moved out of your reach meanwhile".into()));
             }
             who.may_apply(current, &cmd)?;
@@ -515,10 +526,24 @@ impl Desk {
 
     // ---------------------------------------------------------------- reads
 
-    /// The complaint if `who` may see it; "not found" otherwise, so references cannot be probed.
+    /// The complaint if `who` may read it; "not found" otherwise, so references cannot be
+    /// probed. A token without `complaints:read` is refused outright (403).
     pub async fn visible(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
+        who.require(Scope::ComplaintsRead)?;
         match self.store.complaint_by_ref(reference).await {
             Ok(c) if who.may_view(&c) => Ok(c),
+            Ok(_) | Err(StoreError::NotFound) => Err(DeskError::NotFound("complaint")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The complaint if `who` may send commands to it ("not found" otherwise). A token
+    /// without `complaints:write` is refused outright (403); one with it reaches every
+    /// complaint without being able to read them.
+    pub async fn reachable(&self, who: &Principal, reference: &ComplaintRef) -> Result<Complaint> {
+        who.require(Scope::ComplaintsWrite)?;
+        match self.store.complaint_by_ref(reference).await {
+            Ok(c) if who.may_reach(&c) => Ok(c),
             Ok(_) | Err(StoreError::NotFound) => Err(DeskError::NotFound("complaint")),
             Err(e) => Err(e.into()),
         }
@@ -544,11 +569,13 @@ impl Desk {
     }
 
     pub async fn list(&self, who: &Principal, filter: &ComplaintFilter, page: PageRequest) -> Result<Page<Complaint>> {
+        who.require(Scope::ComplaintsRead)?;
         Ok(self.store.list_complaints(filter, &who.visibility(), page).await?)
     }
 
     /// How many complaints `who` may see match `filter`, counting at most `cap`.
     pub async fn count(&self, who: &Principal, filter: &ComplaintFilter, cap: u32) -> Result<i64> {
+        who.require(Scope::ComplaintsRead)?;
         Ok(self.store.count_complaints(filter, &who.visibility(), cap).await?)
     }
 

@@ -37,6 +37,10 @@ pub enum LiveSignal {
     TemplatesChanged,
     /// A department was added, renamed or (de)activated: every node reads them again.
     DepartmentsChanged,
+    /// Sessions or tokens ended or an agent changed (sign-out, password change, disabled,
+    /// role or departments, a token revoked): every node drops its cached principals, and the
+    /// agent's live sockets check their session again and close if it ended.
+    CredentialsChanged { agent_id: Option<Uuid> },
 }
 
 const TOPIC: &str = "live";

@@ -36,9 +36,9 @@ impl Desk {
     /// Merges the duplicate `source` into `target` as `who`, telling the player `note` on the
     /// duplicate's thread first when given. Returns both complaints as they are now.
     pub async fn merge(&self, who: &Principal, source: &ComplaintRef, target: &ComplaintRef, note: Option<Body>) -> Result<(Complaint, Complaint)> {
-        let s = self.visible(who, source).await?;
+        let s = self.reachable(who, source).await?;
         // A target out of reach reads like one that does not exist: references cannot be probed.
-        let t = match self.visible(who, target).await {
+        let t = match self.reachable(who, target).await {
             Ok(t) => t,
             Err(DeskError::NotFound(_)) => {
                 return Err(DomainError::invalid("target", "unknown_complaint", format!("there is no complaint {target} in your reach")).into());
@@ -50,7 +50,7 @@ impl Desk {
         let sla = self.sla();
         let who = who.clone();
         let decide: DecidePair = Box::new(move |a: &Complaint, b: &Complaint| {
-            if !who.may_view(a) || !who.may_view(b) {
+            if !who.may_reach(a) || !who.may_reach(b) {
                 return Err(DomainError::Forbidden("a complaint has moved out of your reach meanwhile".into()));
             }
             let mut new_id = Uuid::now_v7;

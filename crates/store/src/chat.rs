@@ -133,14 +133,23 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Back to the queue for `department`; `false` when the chat has ended.
-    pub async fn requeue_chat(&self, id: Uuid, department: &DepartmentCode, at: jiff::Timestamp) -> Result<bool, StoreError> {
-        let n = with_tx!(self.db(), |conn| conn
-            .execute(
-                "UPDATE chats SET status = 'waiting', agent_id = NULL, department = $2, updated_at = $3 WHERE id = $1 AND status <> 'ended'",
-                &params![id, department.as_str(), to_micros(at)]
-            )
-            .await)?;
+    /// Back to the queue for `department`, if `holder` still holds it (`None`: it is still
+    /// waiting); `false` when the chat has ended or changed hands meanwhile.
+    pub async fn requeue_chat(&self, id: Uuid, holder: Option<Uuid>, department: &DepartmentCode, at: jiff::Timestamp) -> Result<bool, StoreError> {
+        let n = match holder {
+            Some(h) => with_tx!(self.db(), |conn| conn
+                .execute(
+                    "UPDATE chats SET status = 'waiting', agent_id = NULL, department = $2, updated_at = $3 WHERE id = $1 AND status <> 'ended' AND agent_id = $4",
+                    &params![id, department.as_str(), to_micros(at), h]
+                )
+                .await)?,
+            None => with_tx!(self.db(), |conn| conn
+                .execute(
+                    "UPDATE chats SET status = 'waiting', agent_id = NULL, department = $2, updated_at = $3 WHERE id = $1 AND status = 'waiting' AND agent_id IS NULL",
+                    &params![id, department.as_str(), to_micros(at)]
+                )
+                .await)?,
+        };
         Ok(n == 1)
     }
 

@@ -231,11 +231,22 @@ impl Store {
     }
 
     pub async fn set_password(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+        self.set_password_ending_sessions(id, password_hash, None).await.map(|_| ())
+    }
+
+    /// Sets the password and, in the same transaction, ends every session of the agent but
+    /// `keep` (the one that changed it); answers how many ended.
+    pub async fn set_password_ending_sessions(&self, id: Uuid, password_hash: &str, keep: Option<&[u8]>) -> Result<u64, StoreError> {
         let now = to_micros(now());
-        let n = with_tx!(self.db(), |conn| conn
-            .execute("UPDATE agents SET password_hash = $2, updated_at = $3 WHERE id = $1", &params![id, password_hash, now])
-            .await)?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let keep = keep.map(<[u8]>::to_vec).unwrap_or_default();
+        let ended = with_tx!(self.db(), |conn| {
+            let n = conn.execute("UPDATE agents SET password_hash = $2, updated_at = $3 WHERE id = $1", &params![id, password_hash, now]).await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            conn.execute("DELETE FROM sessions WHERE agent_id = $1 AND token_hash <> $2", &params![id, keep.clone()]).await
+        })?;
+        Ok(ended)
     }
 
     pub async fn insert_session(&self, token_hash: &[u8], agent_id: Uuid, expires_at: jiff::Timestamp) -> Result<(), StoreError> {
@@ -263,9 +274,12 @@ impl Store {
         row.as_ref().map(agent_from).transpose()
     }
 
-    pub async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
-        with_tx!(self.db(), |conn| conn.execute("DELETE FROM sessions WHERE token_hash = $1", &params![token_hash.to_vec()]).await)?;
-        Ok(())
+    /// Ends a session; answers the agent it belonged to (`None`: there was none).
+    pub async fn delete_session(&self, token_hash: &[u8]) -> Result<Option<Uuid>, StoreError> {
+        let row = with_tx!(self.db(), |conn| conn
+            .fetch_optional("DELETE FROM sessions WHERE token_hash = $1 RETURNING agent_id", &params![token_hash.to_vec()])
+            .await)?;
+        row.map(|r| r.uuid("agent_id")).transpose()
     }
 
     pub async fn insert_token(

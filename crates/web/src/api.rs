@@ -147,7 +147,7 @@ fn parse_registration(r: &RegisterRequest) -> ApiResult<Registration> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses((status = 201, body = Complaint), (status = 200, description = "Replay of an earlier request", body = Complaint),
         (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:write"])))]
 pub async fn register(State(s): State<AppState>, Auth(who): Auth, IdempotencyKey(key): IdempotencyKey, ApiJson(req): ApiJson<RegisterRequest>) -> ApiResult<Response> {
     let reg = parse_registration(&req)?;
     let idem = key.map(|k| {
@@ -184,7 +184,7 @@ pub struct ComplaintPage {
         ("player_id" = Option<String>, Query), ("escalated" = Option<bool>, Query), ("sla_breached" = Option<bool>, Query), ("created_from" = Option<String>, Query),
         ("created_to" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ComplaintPage), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn list(State(s): State<AppState>, Auth(who): Auth, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<ComplaintPage>> {
     let mut f = Fields::default();
     let mut filter = ComplaintFilter::default();
@@ -276,7 +276,7 @@ impl From<ComplaintView> for ComplaintDetail {
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}", tag = "complaints",
     params(("reference" = String, Path)),
     responses((status = 200, body = ComplaintDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn get(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<ComplaintDetail>> {
     Ok(Json(s.desk.complaint(&who, &reference(&r)?).await?.into()))
 }
@@ -303,7 +303,7 @@ impl From<StoredEvent> for EventEntry {
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/events", tag = "complaints",
     params(("reference" = String, Path)),
     responses((status = 200, body = Vec<EventEntry>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn events(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<EventEntry>>> {
     Ok(Json(s.desk.history(&who, &reference(&r)?).await?.into_iter().map(Into::into).collect()))
 }
@@ -323,7 +323,7 @@ pub struct JobEntry {
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/jobs", tag = "complaints",
     params(("reference" = String, Path)),
     responses((status = 200, body = Vec<JobEntry>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn jobs(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<JobEntry>>> {
     let jobs = s.desk.jobs_of(&who, &reference(&r)?).await?;
     Ok(Json(
@@ -355,7 +355,7 @@ pub struct MailEntry {
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/mails", tag = "complaints",
     params(("reference" = String, Path)),
     responses((status = 200, body = Vec<MailEntry>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn mails(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<MailEntry>>> {
     let mails = s.desk.mails_of(&who, &reference(&r)?).await?;
     Ok(Json(
@@ -409,7 +409,7 @@ pub(crate) fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Re
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/mails/{id}/raw", tag = "complaints",
     params(("reference" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn mail_raw(State(s): State<AppState>, Auth(who): Auth, Path((r, id)): Path<(String, String)>) -> ApiResult<Response> {
     let (info, raw) = s.desk.mail_raw(&who, &reference(&r)?, uuid_in_path(&id, "mail")?).await?;
     Ok(download(raw, "message/rfc822", &format!("{}.eml", info.id)))
@@ -432,7 +432,7 @@ pub struct AttachmentEntry {
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/attachments", tag = "complaints",
     params(("reference" = String, Path)),
     responses((status = 200, body = Vec<AttachmentEntry>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn attachments(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<AttachmentEntry>>> {
     let list = s.desk.attachments_of(&who, &reference(&r)?).await?;
     Ok(Json(
@@ -454,7 +454,7 @@ pub async fn attachments(State(s): State<AppState>, Auth(who): Auth, Path(r): Pa
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/attachments/{id}", tag = "complaints",
     params(("reference" = String, Path), ("id" = Uuid, Path)),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn attachment(State(s): State<AppState>, Auth(who): Auth, Path((r, id)): Path<(String, String)>) -> ApiResult<Response> {
     let (info, data) = s.desk.attachment(&who, &reference(&r)?, uuid_in_path(&id, "attachment")?).await?;
     Ok(download(data, &info.content_type, &info.filename))
@@ -462,9 +462,12 @@ pub async fn attachment(State(s): State<AppState>, Auth(who): Auth, Path((r, id)
 
 // ------------------------------------------------------------------ commands
 
-async fn apply(s: &AppState, who: &Principal, r: &str, input: CommandInput) -> ApiResult<Json<Complaint>> {
+/// A command's answer: the complaint after it, for a caller who may read it; `204 No Content`
+/// for a `complaints:write` token without `complaints:read` (writing does not open reading).
+async fn apply(s: &AppState, who: &Principal, r: &str, input: CommandInput) -> ApiResult<Response> {
     let r = reference(r)?;
-    Ok(Json(s.desk.apply(who, &r, input).await?))
+    let c = s.desk.apply(who, &r, input).await?;
+    Ok(if who.may_view(&c) { Json(c).into_response() } else { StatusCode::NO_CONTENT.into_response() })
 }
 
 macro_rules! command {
@@ -473,9 +476,10 @@ macro_rules! command {
         #[utoipa::path(post, path = $path, tag = "commands", request_body = $req,
             params(("reference" = String, Path)),
             responses((status = 200, description = "The complaint after the command", body = Complaint),
+                (status = 204, description = "Done, for a token that may write but not read complaints"),
                 (status = "4XX", body = Problem, content_type = "application/problem+json")),
-            security(("bearer" = [])))]
-        pub async fn $fn(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>, ApiJson($b): ApiJson<$req>) -> ApiResult<Json<Complaint>> {
+            security(("bearer" = ["complaints:write"])))]
+        pub async fn $fn(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>, ApiJson($b): ApiJson<$req>) -> ApiResult<Response> {
             #[allow(unused_mut)]
             let mut $f = Fields::default();
             let input = $build;
@@ -611,8 +615,8 @@ pub struct MergeResponse {
     params(("reference" = String, Path)),
     responses((status = 200, description = "Both complaints after the merge", body = MergeResponse),
         (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn merge(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>, ApiJson(b): ApiJson<MergeRequest>) -> ApiResult<Json<MergeResponse>> {
+    security(("bearer" = ["complaints:write"])))]
+pub async fn merge(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>, ApiJson(b): ApiJson<MergeRequest>) -> ApiResult<Response> {
     let mut f = Fields::default();
     let target = f.req("target", b.target.as_deref(), |v| {
         ComplaintRef::parse(v).map_err(|e| FieldError::new("", "invalid_reference", e.to_string()))
@@ -620,7 +624,10 @@ pub async fn merge(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<Str
     let note = f.opt("note", b.note.as_deref(), Body::parse);
     f.finish()?;
     let (duplicate, target) = s.desk.merge(&who, &reference(&r)?, &target.expect("checked"), note).await?;
-    Ok(Json(MergeResponse { duplicate, target }))
+    if !who.may_view(&duplicate) || !who.may_view(&target) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(Json(MergeResponse { duplicate, target }).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -694,7 +701,7 @@ pub struct DepartmentRequest {
 /// Create or update a department (administrators).
 #[utoipa::path(put, path = "/api/v1/departments/{code}", tag = "directory", request_body = DepartmentRequest,
     params(("code" = String, Path)), responses((status = 200, body = Department), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn put_department(State(s): State<AppState>, Auth(who): Auth, Path(code): Path<String>, ApiJson(b): ApiJson<DepartmentRequest>) -> ApiResult<Json<Department>> {
     who.require_admin()?;
     let mut f = Fields::default();
@@ -707,10 +714,11 @@ pub async fn put_department(State(s): State<AppState>, Auth(who): Auth, Path(cod
     Ok(Json(d))
 }
 
-/// Agents (specialists, supervisors, administrators).
-#[utoipa::path(get, path = "/api/v1/agents", tag = "directory", responses((status = 200, body = Vec<Agent>)), security(("bearer" = [])))]
-pub async fn agents(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<Json<Vec<Agent>>> {
-    Ok(Json(s.desk.agents().await?))
+/// Agents (specialists, supervisors, administrators) with their e-mail addresses and roles:
+/// supervisors and administrators.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "directory", responses((status = 200, body = Vec<Agent>)), security(("bearer" = ["supervisor"])))]
+pub async fn agents(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Vec<Agent>>> {
+    Ok(Json(s.desk.agent_directory(&who).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -743,7 +751,7 @@ pub struct AgentUpdateRequest {
 /// Change an agent's departments, languages, skills or capacity (administrators); fields left
 /// out stay as they are.
 #[utoipa::path(patch, path = "/api/v1/agents/{login}", tag = "directory", request_body = AgentUpdateRequest, params(("login" = String, Path)),
-    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn update_agent(State(s): State<AppState>, Auth(who): Auth, Path(login): Path<String>, ApiJson(b): ApiJson<AgentUpdateRequest>) -> ApiResult<Json<Agent>> {
     who.require_admin()?;
     let mut f = Fields::default();
@@ -764,7 +772,7 @@ pub struct CreatedAgent {
 
 /// Add an agent (administrators).
 #[utoipa::path(post, path = "/api/v1/agents", tag = "directory", request_body = AgentRequest,
-    responses((status = 201, body = CreatedAgent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 201, body = CreatedAgent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn add_agent(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<AgentRequest>) -> ApiResult<(StatusCode, Json<CreatedAgent>)> {
     who.require_admin()?;
     let mut f = Fields::default();
@@ -783,14 +791,14 @@ pub async fn add_agent(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): A
 
 /// Disable an agent: its sessions end at once (administrators).
 #[utoipa::path(post, path = "/api/v1/agents/{login}/disable", tag = "directory", params(("login" = String, Path)),
-    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn disable_agent(State(s): State<AppState>, Auth(who): Auth, Path(login): Path<String>) -> ApiResult<Json<Agent>> {
     Ok(Json(s.desk.set_agent_active(Some(&who), &login, false).await?))
 }
 
 /// Enable an agent again (administrators).
 #[utoipa::path(post, path = "/api/v1/agents/{login}/enable", tag = "directory", params(("login" = String, Path)),
-    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Agent), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn enable_agent(State(s): State<AppState>, Auth(who): Auth, Path(login): Path<String>) -> ApiResult<Json<Agent>> {
     Ok(Json(s.desk.set_agent_active(Some(&who), &login, true).await?))
 }
@@ -871,14 +879,14 @@ pub struct CodeRequest {
 
 /// Start setting up a second factor: answers the secret and an `otpauth://` link for the app.
 /// Nothing changes at sign-in until a code is confirmed.
-#[utoipa::path(post, path = "/api/v1/me/totp", tag = "auth", responses((status = 200, description = "secret, otpauth_url"), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "auth", responses((status = 200, description = "secret, otpauth_url"), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["agent"])))]
 pub async fn start_totp(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<ombuds_desk::TotpEnrolment>> {
     Ok(Json(s.desk.start_totp(&who).await?))
 }
 
 /// Confirm the second factor with a current code; from then on sign-in needs a code too.
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "auth", request_body = CodeRequest,
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["agent"])))]
 pub async fn confirm_totp(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<CodeRequest>) -> ApiResult<StatusCode> {
     let code = b.code.ok_or_else(|| Problem::invalid(vec![FieldError::new("code", "required", "is required")]))?;
     s.desk.confirm_totp(&who, &code).await?;
@@ -887,22 +895,23 @@ pub async fn confirm_totp(State(s): State<AppState>, Auth(who): Auth, ApiJson(b)
 
 /// Turn the second factor off, with a current code.
 #[utoipa::path(delete, path = "/api/v1/me/totp", tag = "auth", request_body = CodeRequest,
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["agent"])))]
 pub async fn disable_totp(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<CodeRequest>) -> ApiResult<StatusCode> {
     let code = b.code.ok_or_else(|| Problem::invalid(vec![FieldError::new("code", "required", "is required")]))?;
     s.desk.disable_totp(&who, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Change your own password.
+/// Change your own password. Every other session of yours ends at once (with its live
+/// sockets); the session that made the change stays.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = PasswordRequest,
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub async fn change_password(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<PasswordRequest>) -> ApiResult<StatusCode> {
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["agent"])))]
+pub async fn change_password(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, ApiJson(b): ApiJson<PasswordRequest>) -> ApiResult<StatusCode> {
     let mut f = Fields::default();
     let cur = f.req("current_password", b.current_password.as_deref(), |s| Ok(s.to_string()));
     let new = f.req("new_password", b.new_password.as_deref(), |s| Ok(s.to_string()));
     f.finish()?;
-    s.desk.change_password(&who, &cur.unwrap(), &new.unwrap()).await?;
+    s.desk.change_password(&who, &cur.unwrap(), &new.unwrap(), crate::extract::bearer(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -918,7 +927,7 @@ pub struct TokenEntry {
 }
 
 /// API tokens (administrators).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, body = Vec<TokenEntry>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, body = Vec<TokenEntry>)), security(("bearer" = ["admin"])))]
 pub async fn tokens(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Vec<TokenEntry>>> {
     who.require_admin()?;
     let list = s.desk.store().tokens().await.map_err(ombuds_desk::DeskError::from)?;
@@ -933,7 +942,7 @@ pub async fn tokens(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Jso
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub name: Option<String>,
-    /// `complaints:read`, `complaints:write`, `admin`.
+    /// `complaints:read`, `complaints:write`, `cti`, `metrics`, `admin`.
     pub scopes: Option<Vec<String>>,
 }
 
@@ -948,8 +957,10 @@ pub struct CreatedToken {
 
 /// Create an API token for an integration (administrators).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = TokenRequest,
-    responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn create_token(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<TokenRequest>) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    // Who may, before what they sent: a refusal does not coach the caller through the fields.
+    who.require_admin()?;
     let mut f = Fields::default();
     let name = f.req("name", b.name.as_deref(), |s| Ok(s.to_string()));
     let scopes: BTreeSet<Scope> = f.list("scopes", &b.scopes, Scope::parse).into_iter().collect();
@@ -960,7 +971,7 @@ pub async fn create_token(State(s): State<AppState>, Auth(who): Auth, ApiJson(b)
 
 /// Revoke an API token (administrators).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = String, Path)),
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn revoke_token(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| Problem::new("not_found", "no such token"))?;
     s.desk.revoke_token(Some(&who), id).await?;
@@ -976,7 +987,7 @@ pub struct AuditReport {
 }
 
 /// Walk the hash-chained event log (administrators).
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = AuditReport)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = AuditReport)), security(("bearer" = ["admin"])))]
 pub async fn audit_verify(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<AuditReport>> {
     who.require_admin()?;
     let r = s.desk.verify_chain().await?;

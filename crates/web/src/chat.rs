@@ -590,6 +590,16 @@ async fn catch_up(desk: &Desk, socket: &mut WebSocket, chat: &Chat, last_seq: &m
 
 // ------------------------------------------------------------------------- the agent's socket
 
+/// The agents' chat console, a WebSocket (protocol: docs/chat.md). Agents only: a session
+/// in `Authorization`, the workspace's cookie (from the desk's own pages), or an `auth` first
+/// frame. The socket ends at once when the session ends (sign-out, password change, the
+/// agent disabled).
+#[utoipa::path(get, path = "/api/v1/chat/ws", tag = "chat", params(("only" = Option<String>, Query, description = "`calls`: the phone pop-up only")),
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["agent"]), ()))]
+#[allow(dead_code)]
+pub(crate) fn agent_ws_doc() {}
+
 pub async fn agent_ws(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>, ws: WebSocketUpgrade) -> Response {
     if !origin_ok(&s, &headers) {
         return Problem::new("forbidden", "this origin may not open the chat console").into_response();
@@ -598,7 +608,7 @@ pub async fn agent_ws(State(s): State<AppState>, headers: HeaderMap, Query(q): Q
     // only); with neither, the first frame authenticates.
     let pre = match bearer(&headers) {
         Some(b) => match s.desk.authenticate(b).await {
-            Ok(p) => Some(p),
+            Ok(p) => Some((p, b.to_string())),
             Err(e) => return crate::problem::ApiError::from(e).into_response(),
         },
         None => match crate::console::cookie_principal(&s, &headers).await {
@@ -611,12 +621,34 @@ pub async fn agent_ws(State(s): State<AppState>, headers: HeaderMap, Query(q): Q
     sized(ws).on_upgrade(move |socket| agent_session(s, socket, pre, calls_only))
 }
 
-async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal>, calls_only: bool) {
-    let who = match pre {
+/// Whether the session a socket was opened with has ended (signed out, the password changed
+/// elsewhere, the agent disabled): `fresh` reads the store past the auth cache (after a
+/// `CredentialsChanged` signal); otherwise the cheap cached check every frame makes.
+pub(crate) async fn session_ended(desk: &Desk, credential: &str, me: Uuid, fresh: bool) -> bool {
+    let now = if fresh { desk.authenticate_fresh(credential).await } else { desk.authenticate(credential).await };
+    match now {
+        Ok(Principal::Agent(a)) => a.id != me || !a.active,
+        Ok(_) => true,
+        Err(DeskError::Store(e)) => {
+            // The store is unreachable: the next check decides; commands fail on their own.
+            tracing::warn!(error = %e, "a socket's session could not be checked");
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// The close frame of a socket whose session ended.
+pub(crate) fn signed_out() -> Message {
+    close(CLOSE_POLICY, "the session has ended")
+}
+
+async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<(Principal, String)>, calls_only: bool) {
+    let (who, credential) = match pre {
         Some(p) => p,
         None => match timeout(HELLO_WITHIN, first_frame(&mut socket)).await {
             Ok(Incoming::Frame(v)) if str_field(&v, "type") == Some("auth") => match s.desk.authenticate(str_field(&v, "token").unwrap_or("")).await {
-                Ok(p) => p,
+                Ok(p) => (p, str_field(&v, "token").unwrap_or("").to_string()),
                 Err(_) => {
                     close_gracefully(&mut socket, close(CLOSE_POLICY, "authentication failed")).await;
                     return;
@@ -641,7 +673,7 @@ async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal
     if calls_only {
         // Not a chat console: no presence (the agent is not "online" for chats), no queue.
         metrics::gauge!("ombuds_chat_connections", "side" => "calls").increment(1.0);
-        if let Some(m) = crate::console::calls_loop(&s, &mut socket, agent_id, &agent.login).await {
+        if let Some(m) = crate::console::calls_loop(&s, &mut socket, agent_id, &agent.login, &credential).await {
             close_gracefully(&mut socket, m).await;
         }
         metrics::gauge!("ombuds_chat_connections", "side" => "calls").decrement(1.0);
@@ -649,7 +681,7 @@ async fn agent_session(s: AppState, mut socket: WebSocket, pre: Option<Principal
     }
     metrics::gauge!("ombuds_chat_connections", "side" => "agent").increment(1.0);
     s.desk.agent_presence(agent_id, 1).await;
-    let reason = agent_loop(&s, &mut socket, &who, agent_id).await;
+    let reason = agent_loop(&s, &mut socket, who.clone(), agent_id, &credential).await;
     if let Some(m) = reason {
         close_gracefully(&mut socket, m).await;
     }
@@ -685,12 +717,18 @@ async fn queue_frame(desk: &Desk, who: &Principal) -> Message {
     }
 }
 
-async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: Uuid) -> Option<Message> {
+/// Runs one agent console. Every frame first checks that the session the socket was opened
+/// with still stands (cheap: the auth cache, which every node clears when credentials change),
+/// and a `CredentialsChanged` signal for this agent checks it against the store at once: a
+/// signed-out, disabled or re-passworded agent's socket closes, and nothing queued behind
+/// it is acted on.
+async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: Principal, me: Uuid, credential: &str) -> Option<Message> {
     let desk = &s.desk;
+    let mut who = who;
     let (mut sub, mut feed) = desk.chat_hub().subscribe();
     sub.watch(Watch::Queue);
     sub.watch(Watch::Agent(me));
-    let login = match who {
+    let login = match &who {
         Principal::Agent(a) => a.login.clone(),
         _ => String::new(),
     };
@@ -699,7 +737,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
     if socket.send(frame(json!({"type": "ready", "agent": login}))).await.is_err() {
         return None;
     }
-    if !adopt_chats(desk, socket, who, &mut sub, &mut held).await || socket.send(queue_frame(desk, who).await).await.is_err() {
+    if !adopt_chats(desk, socket, &who, &mut sub, &mut held).await || socket.send(queue_frame(desk, &who).await).await.is_err() {
         return None;
     }
     let mut bucket = Bucket::new(s.chat.messages_per_minute.max(600), s.chat.burst.max(100));
@@ -719,6 +757,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                 if seen.elapsed() > IDLE_LIMIT {
                     return Some(close(1001, "idle"));
                 }
+                if session_ended(desk, credential, me, false).await { return Some(signed_out()); }
                 if socket.send(Message::Ping(Default::default())).await.is_err() { return None; }
             }
             incoming = next_frame(socket) => match heard(&mut seen, incoming) {
@@ -731,6 +770,14 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                     if socket.send(error_frame("bad_frame", why, None)).await.is_err() { return None; }
                 }
                 Incoming::Frame(v) => {
+                    match desk.authenticate(credential).await {
+                        Ok(Principal::Agent(a)) if a.id == me && a.active => who = Principal::Agent(a),
+                        Err(DeskError::Store(e)) => {
+                            tracing::warn!(error = %e, "a socket's session could not be checked");
+                        }
+                        _ => return Some(signed_out()),
+                    }
+                    let who = &who;
                     let kind = str_field(&v, "type").unwrap_or("").to_string();
                     let chat_id = uuid_field(&v, "chat_id");
                     let out = match (kind.as_str(), chat_id) {
@@ -820,7 +867,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
             },
             _ = queue_timer => {
                 queue_due = None;
-                if socket.send(queue_frame(desk, who).await).await.is_err() { return None; }
+                if socket.send(queue_frame(desk, &who).await).await.is_err() { return None; }
             }
             item = feed.recv() => {
                 let item = item?;
@@ -837,6 +884,15 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                         _ => true,
                     },
                     ChatFeed::Signal(sig) => match &*sig {
+                        LiveSignal::CredentialsChanged { .. } => {
+                            if session_ended(desk, credential, me, true).await {
+                                return Some(signed_out());
+                            }
+                            if let Ok(p @ Principal::Agent(_)) = desk.authenticate(credential).await {
+                                who = p;
+                            }
+                            true
+                        }
                         LiveSignal::QueueChanged => {
                             if queue_due.is_none() {
                                 queue_due = Some(tokio::time::Instant::now() + Duration::from_millis(100));
@@ -845,7 +901,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                         }
                         LiveSignal::ToAgent { frame: f, .. } => {
                             if f.get("type").and_then(Value::as_str) == Some("chat_assigned") {
-                                adopt_chats(desk, socket, who, &mut sub, &mut held).await
+                                adopt_chats(desk, socket, &who, &mut sub, &mut held).await
                             } else {
                                 socket.send(frame(f.clone())).await.is_ok()
                             }
@@ -882,7 +938,7 @@ async fn agent_loop(s: &AppState, socket: &mut WebSocket, who: &Principal, me: U
                         if !catch_up(desk, socket, &chat, &mut last, &pending, Some(chat.id)).await { return None; }
                         h.last_seq = last;
                     }
-                    if socket.send(queue_frame(desk, who).await).await.is_err() { return None; }
+                    if socket.send(queue_frame(desk, &who).await).await.is_err() { return None; }
                 }
             }
         }

@@ -49,13 +49,13 @@ pub fn routes() -> Router<AppState> {
 /// its cookies with a WebSocket from any page, so the cookie counts only when the socket was
 /// opened by the desk's own pages (`Origin` is this host; the widget's allowed origins do not
 /// count). `Ok(None)`: no cookie (bearer-less programs authenticate with the first frame).
-pub(crate) async fn cookie_principal(s: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+pub(crate) async fn cookie_principal(s: &AppState, headers: &HeaderMap) -> Result<Option<(Principal, String)>, Response> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
     if !own_origin(headers) {
         return Err(Problem::new("forbidden", "the workspace's session opens the chat console only from the desk's own pages").into_response());
     }
     match s.desk.authenticate(&token).await {
-        Ok(p @ Principal::Agent(_)) => Ok(Some(p)),
+        Ok(p @ Principal::Agent(_)) => Ok(Some((p, token))),
         Ok(_) => Err(Problem::new("forbidden", "only agents use the chat console").into_response()),
         Err(e) => Err(ApiError::from(e).into_response()),
     }
@@ -74,7 +74,7 @@ fn own_origin(headers: &HeaderMap) -> bool {
 /// A calls-only connection: `ready`, then the `call` frames for this agent. Anything the client
 /// sends is answered `bad_frame` (the 5th closes it), and an idle connection is closed as on the
 /// console.
-pub(crate) async fn calls_loop(s: &AppState, socket: &mut WebSocket, me: Uuid, login: &str) -> Option<Message> {
+pub(crate) async fn calls_loop(s: &AppState, socket: &mut WebSocket, me: Uuid, login: &str, credential: &str) -> Option<Message> {
     let (mut sub, mut feed) = s.desk.chat_hub().subscribe();
     sub.watch(Watch::Agent(me));
     if socket.send(frame(json!({"type": "ready", "agent": login, "only": "calls"}))).await.is_err() {
@@ -88,6 +88,8 @@ pub(crate) async fn calls_loop(s: &AppState, socket: &mut WebSocket, me: Uuid, l
                 if seen.elapsed() > IDLE_LIMIT {
                     return Some(close(1001, "idle"));
                 }
+                // A lost signal is caught here at the latest (the check reads the auth cache).
+                if crate::chat::session_ended(&s.desk, credential, me, false).await { return Some(crate::chat::signed_out()); }
                 if socket.send(Message::Ping(Default::default())).await.is_err() { return None; }
             }
             incoming = next_frame(socket) => match heard(&mut seen, incoming) {
@@ -95,13 +97,21 @@ pub(crate) async fn calls_loop(s: &AppState, socket: &mut WebSocket, me: Uuid, l
                 Incoming::Closed => return None,
                 Incoming::TooBig => return Some(close(CLOSE_TOO_BIG, "message too big")),
                 Incoming::Bad(_) | Incoming::Frame(_) => {
+                    if crate::chat::session_ended(&s.desk, credential, me, false).await { return Some(crate::chat::signed_out()); }
                     bad += 1;
                     if bad >= BAD_FRAMES { return Some(close(CLOSE_POLICY, "too many bad frames")); }
                     if socket.send(error_frame("bad_frame", "this connection only receives calls", None)).await.is_err() { return None; }
                 }
             },
             item = feed.recv() => {
-                if let ChatFeed::Signal(sig) = item?
+                let item = item?;
+                if let ChatFeed::Signal(sig) = &item
+                    && let LiveSignal::CredentialsChanged { .. } = &**sig
+                    && crate::chat::session_ended(&s.desk, credential, me, true).await
+                {
+                    return Some(crate::chat::signed_out());
+                }
+                if let ChatFeed::Signal(sig) = item
                     && let LiveSignal::ToAgent { frame: f, .. } = &*sig
                     && f.get("type").and_then(Value::as_str) == Some("call")
                     && socket.send(frame(f.clone())).await.is_err()

@@ -9,8 +9,7 @@ use crate::problem::{ApiError, ApiResult, Problem};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use ombuds_core::*;
 use ombuds_desk::DeskError;
 use ombuds_desk::cti::{self, Call, CallComplaint, Callback, CallbackStatus, RawCallEvent};
@@ -20,18 +19,18 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The phone channel's routes, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/cti/events", post(post_event))
-        .route("/cti/extensions", get(extensions))
-        .route("/agents/{login}/extension", put(set_extension).delete(remove_extension))
-        .route("/calls/{id}", get(get_call))
-        .route("/calls/{id}/complaint", post(register_from_call))
-        .route("/calls/{id}/attach", post(attach))
-        .route("/players/{id}/calls", get(player_calls))
-        .route("/complaints/{reference}/calls", get(complaint_calls))
-        .route("/callbacks", get(callbacks))
-        .route("/callbacks/{id}/done", post(finish_callback))
+pub(crate) fn routes(r: crate::Routes) -> crate::Routes {
+    r.post("/cti/events", post_event)
+        .get("/cti/extensions", extensions)
+        .put("/agents/{login}/extension", set_extension)
+        .delete("/agents/{login}/extension", remove_extension)
+        .get("/calls/{id}", get_call)
+        .post("/calls/{id}/complaint", register_from_call)
+        .post("/calls/{id}/attach", attach)
+        .get("/players/{id}/calls", player_calls)
+        .get("/complaints/{reference}/calls", complaint_calls)
+        .get("/callbacks", callbacks)
+        .post("/callbacks/{id}/done", finish_callback)
 }
 
 // ------------------------------------------------------------------ the webhook body
@@ -365,7 +364,7 @@ fn only(q: &HashMap<String, String>, known: &[&str], errors: &mut Vec<FieldError
 #[utoipa::path(post, path = "/api/v1/cti/events", tag = "phone",
     request_body(content = CallEventRequest, content_type = "application/json", description = "Also accepted as application/x-www-form-urlencoded"),
     responses((status = 200, body = CallEventResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["cti"])))]
 pub async fn post_event(State(s): State<AppState>, Auth(who): Auth, body: EventBody) -> ApiResult<Json<CallEventResponse>> {
     cti::may_post_call_events(&who)?;
     let raw = body.parse()?.raw();
@@ -379,7 +378,7 @@ pub async fn post_event(State(s): State<AppState>, Auth(who): Auth, body: EventB
 
 /// One call.
 #[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "phone", params(("id" = Uuid, Path)),
-    responses((status = 200, body = CallEntry), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = CallEntry), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:read"])))]
 pub async fn get_call(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<CallEntry>> {
     cti::may_read_calls(&who)?;
     Ok(Json(s.desk.call(&who, id_in_path(&id, "call")?).await?.into()))
@@ -387,7 +386,7 @@ pub async fn get_call(State(s): State<AppState>, Auth(who): Auth, Path(id): Path
 
 /// A player's calls, newest first (`limit` 1–200, default 50).
 #[utoipa::path(get, path = "/api/v1/players/{id}/calls", tag = "phone", params(("id" = Uuid, Path), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Vec<CallEntry>), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<CallEntry>), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:read"])))]
 pub async fn player_calls(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Vec<CallEntry>>> {
     cti::may_read_calls(&who)?;
     let mut errors = vec![];
@@ -400,7 +399,7 @@ pub async fn player_calls(State(s): State<AppState>, Auth(who): Auth, Path(id): 
 
 /// The calls registered as or added to a complaint, oldest first.
 #[utoipa::path(get, path = "/api/v1/complaints/{reference}/calls", tag = "phone", params(("reference" = String, Path)),
-    responses((status = 200, body = Vec<CallEntry>), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<CallEntry>), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:read"])))]
 pub async fn complaint_calls(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<String>) -> ApiResult<Json<Vec<CallEntry>>> {
     let calls = s.desk.calls_of_complaint(&who, &reference(&r)?).await?;
     Ok(Json(calls.into_iter().map(Into::into).collect()))
@@ -432,7 +431,7 @@ pub struct FromCallResponse {
 /// the complaint's first message. Once per call: a call already part of a complaint is 409.
 #[utoipa::path(post, path = "/api/v1/calls/{id}/complaint", tag = "phone", params(("id" = Uuid, Path)), request_body = CallComplaintRequest,
     responses((status = 201, body = FromCallResponse), (status = 200, description = "The first attempt's result, finished", body = FromCallResponse),
-        (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+        (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:write"])))]
 pub async fn register_from_call(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<CallComplaintRequest>) -> ApiResult<(StatusCode, Json<FromCallResponse>)> {
     let id = id_in_path(&id, "call")?;
     let mut e = vec![];
@@ -477,7 +476,7 @@ pub struct AttachRequest {
 /// times, duration, recording). Adding it again to the same complaint changes nothing; a call
 /// already part of another complaint is 409.
 #[utoipa::path(post, path = "/api/v1/calls/{id}/attach", tag = "phone", params(("id" = Uuid, Path)), request_body = AttachRequest,
-    responses((status = 200, body = FromCallResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = FromCallResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:write"])))]
 pub async fn attach(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<AttachRequest>) -> ApiResult<Json<FromCallResponse>> {
     let id = id_in_path(&id, "call")?;
     let mut e = vec![];
@@ -490,7 +489,7 @@ pub async fn attach(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<S
 /// Callbacks owed to players whose call was missed or who left a voicemail, the earliest due
 /// first. `status`: `open` (default), `done` or `all`; `limit` 1–200 (default 50).
 #[utoipa::path(get, path = "/api/v1/callbacks", tag = "phone", params(("status" = Option<String>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = Vec<CallbackEntry>), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<CallbackEntry>), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:read"])))]
 pub async fn callbacks(State(s): State<AppState>, Auth(who): Auth, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Vec<CallbackEntry>>> {
     cti::may_read_calls(&who)?;
     let mut errors = vec![];
@@ -520,7 +519,7 @@ pub struct CallbackDoneRequest {
 
 /// Mark a callback done. Marking it again answers it as it is.
 #[utoipa::path(post, path = "/api/v1/callbacks/{id}/done", tag = "phone", params(("id" = Uuid, Path)), request_body = CallbackDoneRequest,
-    responses((status = 200, body = CallbackEntry), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = CallbackEntry), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["complaints:write"])))]
 pub async fn finish_callback(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<CallbackDoneRequest>) -> ApiResult<Json<CallbackEntry>> {
     cti::may_work_calls(&who)?;
     let id = id_in_path(&id, "callback")?;
@@ -548,7 +547,7 @@ pub struct ExtensionEntry {
 /// Give an agent the extension calls reach them on, replacing the one they had
 /// (administrators). An extension another agent has is 409.
 #[utoipa::path(put, path = "/api/v1/agents/{login}/extension", tag = "phone", params(("login" = String, Path)), request_body = ExtensionRequest,
-    responses((status = 200, body = ExtensionEntry), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = ExtensionEntry), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn set_extension(State(s): State<AppState>, Auth(who): Auth, Path(login): Path<String>, ApiJson(b): ApiJson<ExtensionRequest>) -> ApiResult<Json<ExtensionEntry>> {
     who.require_admin()?;
     let mut e = vec![];
@@ -561,7 +560,7 @@ pub async fn set_extension(State(s): State<AppState>, Auth(who): Auth, Path(logi
 
 /// Take an agent's extension away (administrators).
 #[utoipa::path(delete, path = "/api/v1/agents/{login}/extension", tag = "phone", params(("login" = String, Path)),
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn remove_extension(State(s): State<AppState>, Auth(who): Auth, Path(login): Path<String>) -> ApiResult<StatusCode> {
     s.desk.set_agent_extension(&who, &login, None).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -569,7 +568,7 @@ pub async fn remove_extension(State(s): State<AppState>, Auth(who): Auth, Path(l
 
 /// Every extension and its agent (administrators).
 #[utoipa::path(get, path = "/api/v1/cti/extensions", tag = "phone",
-    responses((status = 200, body = Vec<ExtensionEntry>), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ExtensionEntry>), (status = "4XX", body = Problem, content_type = "application/problem+json")), security(("bearer" = ["admin"])))]
 pub async fn extensions(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Vec<ExtensionEntry>>> {
     let list = s.desk.agent_extensions(&who).await?;
     Ok(Json(list.into_iter().map(|(extension, a)| ExtensionEntry { extension, login: a.login, agent_id: a.id }).collect()))

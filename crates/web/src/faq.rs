@@ -89,7 +89,7 @@ fn draft(id: Option<uuid::Uuid>, b: &ArticleRequest) -> Result<FaqDraft, Problem
 /// Writes a new article (supervisors and administrators).
 #[utoipa::path(post, path = "/api/v1/faq", tag = "faq", request_body(content = String, content_type = "application/json"),
     responses((status = 201, description = "The article"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["supervisor"])))]
 pub async fn create(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJson<ArticleRequest>) -> ApiResult<(StatusCode, Json<FaqArticle>)> {
     who.require_supervisor()?;
     Ok((StatusCode::CREATED, Json(s.desk.save_faq(&who, draft(None, &b)?).await?)))
@@ -98,7 +98,7 @@ pub async fn create(State(s): State<AppState>, Auth(who): Auth, ApiJson(b): ApiJ
 /// Replaces an article's text, language, category or state; its votes stay.
 #[utoipa::path(put, path = "/api/v1/faq/{id}", tag = "faq", params(("id" = String, Path)), request_body(content = String, content_type = "application/json"),
     responses((status = 200, description = "The article"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["supervisor"])))]
 pub async fn update(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>, ApiJson(b): ApiJson<ArticleRequest>) -> ApiResult<Json<FaqArticle>> {
     who.require_supervisor()?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| Problem::new("not_found", "no such article"))?;
@@ -106,7 +106,7 @@ pub async fn update(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<S
 }
 
 /// Every article, drafts included (supervisors and administrators).
-#[utoipa::path(get, path = "/api/v1/faq/all", tag = "faq", responses((status = 200, description = "Articles")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/faq/all", tag = "faq", responses((status = 200, description = "Articles")), security(("bearer" = ["supervisor"])))]
 pub async fn all(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Vec<FaqArticle>>> {
     Ok(Json(s.desk.faq_all(&who).await?))
 }

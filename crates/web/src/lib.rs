@@ -17,10 +17,10 @@ pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use ombuds_desk::Desk;
 use problem::Problem;
@@ -107,7 +107,18 @@ impl Default for WebConfig {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ombuds", description = "Complaint and feedback desk: register, route, analyse, resolve and report on player complaints."),
+    info(title = "ombuds", description = "Complaint and feedback desk: register, route, analyse, resolve and report on player complaints.
+
+Who may call what: each operation's `security` names what it needs (any one suffices).
+`complaints:read` / `complaints:write`: agents (within their departments, or what is assigned
+to them) and API tokens with that scope (`admin` tokens hold every scope). A token with only
+`complaints:write` registers complaints (the 201 answer carries the complaint it registered)
+and sends commands (answered 204, without the complaint), but reads nothing. `cti`: tokens
+with the `cti` scope (the PBX), never agents. `agent`: agent sessions only. `supervisor`:
+supervisors and administrators (and `admin` tokens). `admin`: administrators and `admin`
+tokens. An empty list: any session or token. No `security`: no credentials needed. Refusals:
+401 without valid credentials, 403 without the scope or role, 404 for a complaint out of the
+caller's departments (references cannot be probed)."),
     paths(
         api::register, api::list, api::get, api::events, api::jobs, api::mails, api::mail_raw, api::attachments, api::attachment,
         api::route, api::assign, api::unassign, api::add_message, api::propose_solution, api::request_information,
@@ -115,11 +126,11 @@ impl Default for WebConfig {
         api::departments, api::put_department, api::agents, api::add_agent, api::update_agent, api::disable_agent, api::enable_agent,
         api::login, api::logout, api::me, api::change_password, api::start_totp, api::confirm_totp, api::disable_totp, api::tokens, api::create_token, api::revoke_token, api::audit_verify,
         cti::post_event, cti::get_call, cti::player_calls, cti::complaint_calls, cti::register_from_call, cti::attach, cti::callbacks, cti::finish_callback, cti::set_extension, cti::remove_extension, cti::extensions,
-        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::put_settings, sla::at_risk, faq::list, faq::create, faq::update, faq::all, faq::feedback,
+        routing::get_rules, routing::put_rules, routing::dry_run, routing::train, sla::settings, sla::put_settings, sla::at_risk, faq::list, faq::create, faq::update, faq::all, faq::feedback, chat::agent_ws_doc,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
-    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"), (name = "sla", description = "Service levels: settings and the at-risk list"), (name = "faq", description = "The public FAQ"))
+    tags((name = "complaints"), (name = "commands", description = "One endpoint per lifecycle command"), (name = "directory"), (name = "auth"), (name = "audit"), (name = "routing", description = "Routing rules, dry run, classifier training"), (name = "sla", description = "Service levels: settings and the at-risk list"), (name = "faq", description = "The public FAQ"), (name = "chat", description = "The agents' chat console (WebSocket)"))
 )]
 pub struct ApiDoc;
 
@@ -148,6 +159,113 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The `/api/v1` routes. One list builds the router and answers [`api_routes`], so a test can
+/// check every route against the OpenAPI document (and so against the authorization table).
+pub(crate) struct Routes {
+    router: Router<AppState>,
+    list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn on<H, T>(mut self, method: &'static str, path: &'static str, h: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            "GET" => axum::routing::MethodFilter::GET,
+            "POST" => axum::routing::MethodFilter::POST,
+            "PUT" => axum::routing::MethodFilter::PUT,
+            "PATCH" => axum::routing::MethodFilter::PATCH,
+            "DELETE" => axum::routing::MethodFilter::DELETE,
+            other => panic!("no route method {other}"),
+        };
+        self.router = self.router.route(path, axum::routing::on(filter, h));
+        self.list.push((method, path));
+        self
+    }
+    pub(crate) fn get<H: axum::handler::Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.on("GET", path, h)
+    }
+    pub(crate) fn post<H: axum::handler::Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.on("POST", path, h)
+    }
+    pub(crate) fn put<H: axum::handler::Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.on("PUT", path, h)
+    }
+    pub(crate) fn patch<H: axum::handler::Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.on("PATCH", path, h)
+    }
+    pub(crate) fn delete<H: axum::handler::Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.on("DELETE", path, h)
+    }
+}
+
+fn api_v1() -> Routes {
+    let r = Routes { router: Router::new(), list: vec![] }
+        .post("/complaints", api::register)
+        .get("/complaints", api::list)
+        .get("/complaints/{reference}", api::get)
+        .get("/complaints/{reference}/events", api::events)
+        .get("/complaints/{reference}/jobs", api::jobs)
+        .get("/complaints/{reference}/mails", api::mails)
+        .get("/complaints/{reference}/mails/{id}/raw", api::mail_raw)
+        .get("/complaints/{reference}/attachments", api::attachments)
+        .get("/complaints/{reference}/attachments/{id}", api::attachment)
+        .post("/complaints/{reference}/route", api::route)
+        .post("/complaints/{reference}/assign", api::assign)
+        .post("/complaints/{reference}/unassign", api::unassign)
+        .post("/complaints/{reference}/messages", api::add_message)
+        .post("/complaints/{reference}/propose-solution", api::propose_solution)
+        .post("/complaints/{reference}/request-information", api::request_information)
+        .post("/complaints/{reference}/player-replies", api::player_reply)
+        .post("/complaints/{reference}/resolve", api::resolve)
+        .post("/complaints/{reference}/close", api::close)
+        .post("/complaints/{reference}/reopen", api::reopen)
+        .post("/complaints/{reference}/merge", api::merge)
+        .post("/complaints/{reference}/escalate", api::escalate)
+        .post("/complaints/{reference}/deescalate", api::deescalate)
+        .post("/complaints/{reference}/priority", api::priority)
+        .post("/complaints/{reference}/tags", api::tags)
+        .get("/departments", api::departments)
+        .put("/departments/{code}", api::put_department)
+        .get("/agents", api::agents)
+        .post("/agents", api::add_agent)
+        .patch("/agents/{login}", api::update_agent)
+        .post("/agents/{login}/disable", api::disable_agent)
+        .post("/agents/{login}/enable", api::enable_agent)
+        .post("/auth/login", api::login)
+        .post("/auth/logout", api::logout)
+        .get("/me", api::me)
+        .post("/me/password", api::change_password)
+        .post("/me/totp", api::start_totp)
+        .delete("/me/totp", api::disable_totp)
+        .post("/me/totp/confirm", api::confirm_totp)
+        .get("/tokens", api::tokens)
+        .post("/tokens", api::create_token)
+        .delete("/tokens/{id}", api::revoke_token)
+        .get("/audit/verify", api::audit_verify)
+        .get("/routing/rules", routing::get_rules)
+        .put("/routing/rules", routing::put_rules)
+        .post("/routing/dry-run", routing::dry_run)
+        .post("/routing/train", routing::train)
+        .get("/sla", sla::settings)
+        .put("/sla", sla::put_settings)
+        .get("/sla/at-risk", sla::at_risk)
+        .get("/faq", faq::list)
+        .post("/faq", faq::create)
+        .get("/faq/all", faq::all)
+        .put("/faq/{id}", faq::update)
+        .post("/faq/{id}/feedback", faq::feedback)
+        .get("/chat/ws", chat::agent_ws);
+    cti::routes(r)
+}
+
+/// Every `/api/v1` route as (method, path under `/api/v1`), in the order the router adds them.
+pub fn api_routes() -> Vec<(&'static str, &'static str)> {
+    api_v1().list
+}
+
 pub fn router(desk: Desk, config: &WebConfig) -> Router {
     let state = AppState {
         desk,
@@ -163,56 +281,7 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .route("/chat/v1/chats", post(chat::start).options(chat::preflight))
         .route("/chat/v1/offline", post(chat::offline).options(chat::preflight))
         .layer(middleware::from_fn_with_state(state.clone(), chat::cors));
-    let v1 = Router::new()
-        .route("/complaints", post(api::register).get(api::list))
-        .route("/complaints/{reference}", get(api::get))
-        .route("/complaints/{reference}/events", get(api::events))
-        .route("/complaints/{reference}/jobs", get(api::jobs))
-        .route("/complaints/{reference}/mails", get(api::mails))
-        .route("/complaints/{reference}/mails/{id}/raw", get(api::mail_raw))
-        .route("/complaints/{reference}/attachments", get(api::attachments))
-        .route("/complaints/{reference}/attachments/{id}", get(api::attachment))
-        .route("/complaints/{reference}/route", post(api::route))
-        .route("/complaints/{reference}/assign", post(api::assign))
-        .route("/complaints/{reference}/unassign", post(api::unassign))
-        .route("/complaints/{reference}/messages", post(api::add_message))
-        .route("/complaints/{reference}/propose-solution", post(api::propose_solution))
-        .route("/complaints/{reference}/request-information", post(api::request_information))
-        .route("/complaints/{reference}/player-replies", post(api::player_reply))
-        .route("/complaints/{reference}/resolve", post(api::resolve))
-        .route("/complaints/{reference}/close", post(api::close))
-        .route("/complaints/{reference}/reopen", post(api::reopen))
-        .route("/complaints/{reference}/merge", post(api::merge))
-        .route("/complaints/{reference}/escalate", post(api::escalate))
-        .route("/complaints/{reference}/deescalate", post(api::deescalate))
-        .route("/complaints/{reference}/priority", post(api::priority))
-        .route("/complaints/{reference}/tags", post(api::tags))
-        .route("/departments", get(api::departments))
-        .route("/departments/{code}", put(api::put_department))
-        .route("/agents", get(api::agents).post(api::add_agent))
-        .route("/agents/{login}", axum::routing::patch(api::update_agent))
-        .route("/agents/{login}/disable", post(api::disable_agent))
-        .route("/agents/{login}/enable", post(api::enable_agent))
-        .route("/auth/login", post(api::login))
-        .route("/auth/logout", post(api::logout))
-        .route("/me", get(api::me))
-        .route("/me/password", post(api::change_password))
-        .route("/me/totp", post(api::start_totp).delete(api::disable_totp))
-        .route("/me/totp/confirm", post(api::confirm_totp))
-        .route("/tokens", get(api::tokens).post(api::create_token))
-        .route("/tokens/{id}", axum::routing::delete(api::revoke_token))
-        .route("/audit/verify", get(api::audit_verify))
-        .route("/routing/rules", get(routing::get_rules).put(routing::put_rules))
-        .route("/routing/dry-run", post(routing::dry_run))
-        .route("/routing/train", post(routing::train))
-        .route("/sla", get(sla::settings).put(sla::put_settings))
-        .route("/sla/at-risk", get(sla::at_risk))
-        .route("/faq", get(faq::list).post(faq::create))
-        .route("/faq/all", get(faq::all))
-        .route("/faq/{id}", axum::routing::put(faq::update))
-        .route("/faq/{id}/feedback", post(faq::feedback))
-        .merge(cti::routes())
-        .route("/chat/ws", get(chat::agent_ws));
+    let v1 = api_v1().router;
     Router::new()
         .nest("/api/v1", v1)
         .merge(player_chat)
@@ -230,9 +299,12 @@ pub fn router(desk: Desk, config: &WebConfig) -> Router {
         .fallback(|| async { Problem::new("not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async { Problem::new("method_not_allowed", "this endpoint does not take that method") })
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn(problem::rejections_as_problems))
         .layer(middleware::from_fn(track))
         .layer(CatchPanicLayer::custom(|_| Problem::new("internal", "something went wrong on our side; it was logged").into_response()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::debug_span!("request", method = %req.method(), uri = %redact_uri(req.uri()), version = ?req.version())
+        }))
         .with_state(state)
 }
 
@@ -245,13 +317,37 @@ async fn readyz(State(s): State<AppState>) -> Response {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response()
+            Problem::new("unavailable", "store unreachable").into_response()
         }
     }
 }
 
-async fn render_metrics(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+/// Prometheus metrics: an administrator, or a token with the `metrics` scope (docs/security.md).
+async fn render_metrics(State(s): State<AppState>, extract::Auth(who): extract::Auth) -> problem::ApiResult<Response> {
+    who.may_read_metrics()?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response())
+}
+
+/// Query parameters whose values are secrets (a tracking link's key is a 30-day pass).
+const SECRET_PARAMS: &[&str] = &["key", "token", "code", "secret", "pass", "password"];
+
+/// A request's URI as logs may record it: on `/track` paths no query at all; elsewhere the
+/// values of secret-looking parameters (`key=`, `token=`, …) replaced by `[redacted]`.
+pub fn redact_uri(uri: &axum::http::Uri) -> String {
+    let path = uri.path();
+    let Some(query) = uri.query() else { return path.to_string() };
+    if path == "/track" || path.starts_with("/track/") {
+        return format!("{path}?[redacted]");
+    }
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            let plain = name.to_ascii_lowercase().replace("%5f", "_");
+            if SECRET_PARAMS.iter().any(|s| plain == *s || plain.ends_with(&format!("_{s}"))) { format!("{name}=[redacted]") } else { pair.to_string() }
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }
 
 /// Request count and latency per route and status.
@@ -273,3 +369,25 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: imp
 }
 
 pub mod net;
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    fn r(u: &str) -> String {
+        redact_uri(&u.parse().unwrap())
+    }
+
+    #[test]
+    fn tracking_links_and_secret_parameters_never_reach_the_log() {
+        assert_eq!(r("/track/ABCD-1234?key=s3cr3t"), "/track/ABCD-1234?[redacted]");
+        assert_eq!(r("/track?ref=ABCD&code=123456"), "/track?[redacted]");
+        assert_eq!(r("/track/ABCD-1234"), "/track/ABCD-1234");
+        assert_eq!(r("/ui/queue?view=mine&key=abc&lang=ru"), "/ui/queue?view=mine&key=[redacted]&lang=ru");
+        assert_eq!(r("/x?KEY=abc&api_token=t&q=key%3Dv"), "/x?KEY=[redacted]&api_token=[redacted]&q=key%3Dv");
+        assert_eq!(r("/api/v1/complaints?status=new"), "/api/v1/complaints?status=new");
+        for secret in ["s3cr3t", "abc", "123456"] {
+            assert!(!r(&format!("/track/R?key={secret}")).contains(secret));
+        }
+    }
+}

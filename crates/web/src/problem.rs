@@ -23,12 +23,15 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("already_taken", 409, "Another agent took this chat first"),
     ("chat_not_active", 409, "The chat is not held by an agent"),
     ("payload_too_large", 413, "The request body is too large"),
-    ("unsupported_media_type", 415, "The request body must be application/json"),
+    ("unsupported_media_type", 415, "The request body's media type is not accepted here"),
+    ("upgrade_required", 426, "This endpoint speaks WebSocket"),
+    ("request_header_fields_too_large", 431, "The request headers are too large"),
     ("validation_failed", 422, "Some fields are invalid"),
     ("too_many_attempts", 429, "Too many failed sign-ins"),
     ("rate_limited", 429, "Too many requests"),
     ("idempotency_key_reused", 422, "The Idempotency-Key was used for another request"),
     ("contention", 503, "Too much contention; retry"),
+    ("unavailable", 503, "The service is unavailable"),
     ("internal", 500, "Internal error"),
 ];
 
@@ -124,6 +127,60 @@ impl From<DeskError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The problem a bare error answer stands for: the code of its status in [`CODES`] (the
+/// first one listed for it), or `bad_request` / `internal` with the status kept.
+pub fn for_status(status: StatusCode, detail: impl Into<String>) -> Problem {
+    let code = match status.as_u16() {
+        400 => Some("bad_request"),
+        401 => Some("unauthorized"),
+        403 => Some("forbidden"),
+        409 => Some("conflict"),
+        422 => Some("validation_failed"),
+        503 => Some("unavailable"),
+        n => CODES.iter().find(|(_, s, _)| *s == n).map(|(c, _, _)| *c),
+    };
+    match code {
+        Some(c) => Problem::new(c, detail),
+        None if status.is_server_error() => Problem { status: status.as_u16(), ..Problem::new("internal", detail) },
+        None => Problem { status: status.as_u16(), ..Problem::new("bad_request", detail) },
+    }
+}
+
+/// Turns every error answer that is not already a problem document into one: axum's own
+/// rejections (a path that is not UTF-8 or not the type it should be, a duplicated or
+/// malformed query parameter, an oversized or malformed form, multipart without a boundary,
+/// a WebSocket request without its headers…) answer `text/plain`; here they become RFC 9457
+/// documents with the stable type of their status, the rejection's text as the detail.
+/// Pages (`text/html`) and every other typed answer pass as they are.
+pub async fn rejections_as_problems(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let plain = match res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => ct.trim_start().to_ascii_lowercase().starts_with("text/plain"),
+    };
+    if !plain {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let mut detail: String = String::from_utf8_lossy(&text).trim().chars().take(500).collect();
+    if detail.is_empty() {
+        detail = status.canonical_reason().unwrap_or("error").to_string();
+    }
+    let mut out = for_status(status, detail).into_response();
+    // Keep what the original said beyond its body (Allow, Retry-After, WWW-Authenticate…).
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !out.headers().contains_key(name) {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -41,7 +41,7 @@ pub struct RulesQuery {
 #[utoipa::path(get, path = "/api/v1/routing/rules", tag = "routing",
     params(("format" = Option<String>, Query, description = "json (default) or toml")),
     responses((status = 200, description = "The rule set in force and its version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["supervisor"])))]
 pub async fn get_rules(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, Query(q): Query<RulesQuery>) -> ApiResult<Response> {
     let toml = wants_toml(&headers, q.format.as_deref())?;
     let view = s.desk.routing_rules(&who).await?;
@@ -71,7 +71,7 @@ fn view_json(v: &RulesView) -> serde_json::Value {
 #[utoipa::path(put, path = "/api/v1/routing/rules", tag = "routing",
     request_body(content = String, description = "The rule set as JSON or TOML", content_type = "application/toml"),
     responses((status = 200, description = "The saved rule set and its new version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn put_rules(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let spec = parse_settings(&headers, &body, ("rules", "rule", "unreadable_rules"), RuleSetSpec::from_toml, RuleSetSpec::from_json)?;
     let expected = if_match(&headers)?;
@@ -152,7 +152,7 @@ pub struct DryRunRequest {
 #[utoipa::path(post, path = "/api/v1/routing/dry-run", tag = "routing",
     request_body(content = String, description = "subject, text, channel, kind, language, segments, tags, and optionally a draft `rules` set", content_type = "application/json"),
     responses((status = 200, description = "decision, trace, suggestion, department, routed_by"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["supervisor"])))]
 pub async fn dry_run(State(s): State<AppState>, Auth(who): Auth, crate::extract::ApiJson(r): crate::extract::ApiJson<DryRunRequest>) -> ApiResult<Json<DryRun>> {
     let mut errors = vec![];
     let mut word = |field: &str, v: &Option<String>, parse: &dyn Fn(&str) -> Result<(), FieldError>| {
@@ -201,7 +201,7 @@ pub async fn dry_run(State(s): State<AppState>, Auth(who): Auth, crate::extract:
 /// new models for the next complaint.
 #[utoipa::path(post, path = "/api/v1/routing/train", tag = "routing",
     responses((status = 200, description = "examples, departments, categories, trained"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn train(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<TrainReport>> {
     Ok(Json(s.desk.train(Some(&who)).await?))
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 #[utoipa::path(get, path = "/api/v1/sla", tag = "sla",
     params(("format" = Option<String>, Query, description = "json (default) or toml")),
     responses((status = 200, description = "version, saved_by, saved_at, spec"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["supervisor"])))]
 pub async fn settings(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, Query(q): Query<crate::routing::RulesQuery>) -> ApiResult<Response> {
     let view = s.desk.sla_view(&who)?;
     let toml = crate::routing::wants_toml(&headers, q.format.as_deref())?;
@@ -40,7 +40,7 @@ pub async fn settings(State(s): State<AppState>, Auth(who): Auth, headers: Heade
 #[utoipa::path(put, path = "/api/v1/sla", tag = "sla",
     request_body(content = String, description = "The SLA settings as JSON or TOML", content_type = "application/toml"),
     responses((status = 200, description = "The saved settings and their version"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn put_settings(State(s): State<AppState>, Auth(who): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let spec = crate::routing::parse_settings(&headers, &body, ("settings", "sla", "unreadable_settings"), SlaSpec::from_toml, SlaSpec::from_json)?;
     let expected = crate::routing::if_match(&headers)?;
@@ -64,7 +64,7 @@ pub struct AtRiskQuery {
 #[utoipa::path(get, path = "/api/v1/sla/at-risk", tag = "sla",
     params(("near_minutes" = Option<u32>, Query), ("limit" = Option<usize>, Query)),
     responses((status = 200, description = "reference, department, clock, due, remaining (s), position, pace_per_hour, expected_at, predicted_breach, why"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["complaints:read"])))]
 pub async fn at_risk(State(s): State<AppState>, Auth(who): Auth, q: Result<Query<AtRiskQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult<Json<Vec<Risk>>> {
     let Query(q) = q.map_err(|e| Problem::new("bad_request", e.body_text()))?;
     let near = q.near_minutes.unwrap_or(120);

@@ -418,7 +418,8 @@ async fn service_endpoints(db: &TestDb) {
         assert!(spec["paths"][p].is_object(), "{p} missing from the OpenAPI document");
     }
     assert!(spec["components"]["schemas"]["Problem"].is_object());
-    let text = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    // Metrics need an administrator or a `metrics` token (tests/authz.rs has the refusals).
+    let text = app.http.get(format!("{}/metrics", app.base)).bearer_auth(&app.admin).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("ombuds_http_request_seconds"), "{text}");
     assert!(text.contains("ombuds_complaints_registered_total"));
     let (s, b) = app.call(Method::GET, "/api/v1/audit/verify", Some(&app.admin), None).await;

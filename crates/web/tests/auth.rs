@@ -73,6 +73,12 @@ fn now_secs() -> u64 {
 }
 
 async fn second_factor(db: &TestDb) {
+    // The codes below are of the steps around `t0`: start early in a 30 s step so the test
+    // does not cross into the next one.
+    if now_secs() % 30 > 22 {
+        tokio::time::sleep(Duration::from_secs(30 - now_secs() % 30)).await;
+    }
+    let t0 = now_secs();
     let app = TestApp::spawn(db, DeskConfig::default()).await;
     let (_, session) = app.agent("dana", "agent", &["payments"]).await;
     let login = async |code: Option<String>| {
@@ -93,21 +99,24 @@ async fn second_factor(db: &TestDb) {
     assert_eq!(login(None).await.0, StatusCode::OK);
     let (s, b) = app.call(Method::POST, "/api/v1/me/totp/confirm", Some(&session), Some(json!({"code": "000000"}))).await;
     assert_eq!((s, b["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_code")), "{b}");
-    let (s, _) = app.call(Method::POST, "/api/v1/me/totp/confirm", Some(&session), Some(json!({"code": code(&secret, now_secs())}))).await;
+    let (s, _) = app.call(Method::POST, "/api/v1/me/totp/confirm", Some(&session), Some(json!({"code": code(&secret, t0 - 30)}))).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     // Now the code is required, checked, and good once.
     let (s, b) = login(None).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("code_required")), "{b}");
     assert_eq!(login(Some("999999".into())).await.0, StatusCode::UNAUTHORIZED);
-    let next = code(&secret, now_secs() + 30);
-    let (s, b) = login(Some(next.clone())).await;
+    let current = code(&secret, t0);
+    let (s, b) = login(Some(current.clone())).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = login(Some(next)).await;
+    let (s, b) = login(Some(current.clone())).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "a code is good once: {b}");
-    // Turning it off needs a right code.
+    // Turning it off needs a right code, never one already used (to sign in, here).
     let (s, _) = app.call(Method::DELETE, "/api/v1/me/totp", Some(&session), Some(json!({"code": "000000"}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _) = app.call(Method::DELETE, "/api/v1/me/totp", Some(&session), Some(json!({"code": code(&secret, now_secs())}))).await;
+    let (s, b) = app.call(Method::DELETE, "/api/v1/me/totp", Some(&session), Some(json!({"code": current}))).await;
+    assert_eq!((s, b["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_code")), "a used code is refused: {b}");
+    assert_eq!(login(None).await.0, StatusCode::UNAUTHORIZED, "the second factor is still on");
+    let (s, _) = app.call(Method::DELETE, "/api/v1/me/totp", Some(&session), Some(json!({"code": code(&secret, t0 + 30)}))).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(login(None).await.0, StatusCode::OK);
     let (s, _) = app.call(Method::POST, "/api/v1/me/totp", Some(&app.token), None).await;

@@ -553,3 +553,125 @@ async fn call_pops_up(db: &TestDb) {
 ombuds_store::both_backends! {
     chat_call_pops_up => call_pops_up,
 }
+
+// --------------------------------------------------------------------------------- sessions end sockets
+
+/// Disabling an agent, signing out and a password change made in another session close the
+/// agent's live console at once, and a frame queued behind is not acted on: the chat stays
+/// waiting and its complaint unassigned. A token never holds a console.
+async fn ended_sessions_close_sockets(db: &TestDb) {
+    let n = node(db.open().await, 60).await;
+    n.desk.seed_departments().await.unwrap();
+    let admin = n.admin().await;
+    let started = n.start(json!({"name": "Иван", "email": "ivan@example.ru", "language": "ru", "department": "payments", "text": "Где мой вывод?"})).await;
+    let chat_id = started["chat_id"].clone();
+    let reference = started["reference"].as_str().unwrap().to_string();
+    let still_waiting = async || {
+        let (_, c) = n.call(Method::GET, &format!("/api/v1/complaints/{reference}"), Some(&admin), None).await;
+        assert!(c["assignee"].is_null(), "nobody took the complaint: {c}");
+        let (chat, _) = n.desk.store().chat(chat_id.as_str().unwrap().parse().unwrap()).await.unwrap();
+        assert_eq!(chat.status.as_str(), "waiting");
+    };
+
+    // Disabled: the socket closes without waiting for a frame.
+    let dana = n.agent(&admin, "dana", &["payments"]).await;
+    let mut ws = n.console(&dana).await;
+    queue_of(&mut ws, 1).await;
+    let (s, b) = n.call(Method::POST, "/api/v1/agents/dana/disable", Some(&admin), None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (code, reason) = closed(&mut ws).await;
+    assert_eq!((code, reason.as_str()), (1008, "the session has ended"));
+    still_waiting().await;
+
+    // Signed out, with an accept sent at once: refused; another session's socket stays.
+    let eva = n.agent(&admin, "eva", &["payments"]).await;
+    let eva2 = n.login("eva").await;
+    let (mut ws, mut other) = (n.console(&eva).await, n.console(&eva2).await);
+    queue_of(&mut ws, 1).await;
+    let (s, _) = n.call(Method::POST, "/api/v1/auth/logout", Some(&eva), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let _ = ws.send(Message::Text(json!({"type": "accept", "chat_id": chat_id}).to_string().into())).await;
+    let (code, _) = closed(&mut ws).await;
+    assert_eq!(code, 1008);
+    still_waiting().await;
+    send(&mut other, json!({"type": "resume", "chat_id": chat_id})).await;
+    assert_eq!(until(&mut other, "error").await["code"], "not_found", "the other session's socket still answers");
+
+    // A password change in one session closes the sockets of the others, not its own.
+    send(&mut other, json!({"type": "typing", "chat_id": chat_id})).await;
+    let eva3 = n.login("eva").await;
+    let (s, b) = n
+        .call(Method::POST, "/api/v1/me/password", Some(&eva3), Some(json!({"current_password": "correct horse battery", "new_password": "a brand new password"})))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (code, _) = closed(&mut other).await;
+    assert_eq!(code, 1008);
+    let mut own = n.console(&eva3).await;
+    send(&mut own, json!({"type": "resume", "chat_id": chat_id})).await;
+    assert_eq!(until(&mut own, "error").await["code"], "not_found");
+    still_waiting().await;
+
+    // A token (revoked or not) never holds a console.
+    let (_, b) = n.call(Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({"name": "t", "scopes": ["admin"]}))).await;
+    let mut ws = n.connect("/api/v1/chat/ws", &[("authorization", &format!("Bearer {}", b["token"].as_str().unwrap()))]).await.unwrap();
+    let (code, reason) = closed(&mut ws).await;
+    assert_eq!((code, reason.as_str()), (1008, "only agents use the chat console"));
+}
+
+/// Only the agent holding a chat (or a supervisor) hands it on: a colleague cannot send it
+/// to a department and then take it.
+async fn colleagues_chat(db: &TestDb) {
+    let n = node(db.open().await, 60).await;
+    n.desk.seed_departments().await.unwrap();
+    let admin = n.admin().await;
+    let (alma, bolat) = (n.agent(&admin, "alma", &["payments", "verification"]).await, n.agent(&admin, "bolat", &["payments", "verification"]).await);
+    let (s, b) = n
+        .call(Method::POST, "/api/v1/agents", Some(&admin), Some(json!({"login": "sara", "name": "Sara", "role": "supervisor", "departments": ["payments"], "password": "correct horse battery"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let sara = n.login("sara").await;
+    let (mut alma, mut bolat, mut sara) = (n.console(&alma).await, n.console(&bolat).await, n.console(&sara).await);
+    let started = n.start(json!({"name": "Иван", "email": "ivan@example.ru", "language": "ru", "department": "payments", "text": "Где мой вывод?"})).await;
+    let chat_id = started["chat_id"].clone();
+    queue_of(&mut alma, 1).await;
+    send(&mut alma, json!({"type": "accept", "chat_id": chat_id})).await;
+    assert_eq!(until(&mut alma, "chat").await["status"], "active");
+    for to in [json!({"department": "verification"}), json!({"agent": "bolat"})] {
+        let mut frame = json!({"type": "transfer", "chat_id": chat_id});
+        frame.as_object_mut().unwrap().extend(to.as_object().unwrap().clone());
+        send(&mut bolat, frame).await;
+        let e = until(&mut bolat, "error").await;
+        assert_eq!(e["code"], "forbidden", "{e}");
+    }
+    let (chat, _) = n.desk.store().chat(chat_id.as_str().unwrap().parse().unwrap()).await.unwrap();
+    assert_eq!((chat.status.as_str(), chat.department.as_ref().map(|d| d.to_string())), ("active", Some("payments".into())), "still alma's");
+    // A supervisor may send it back to the queue.
+    send(&mut sara, json!({"type": "transfer", "chat_id": chat_id, "department": "payments"})).await;
+    assert_eq!(until(&mut sara, "chat").await["status"], "waiting");
+}
+
+ombuds_store::both_backends! {
+    chat_ended_sessions_close_sockets => ended_sessions_close_sockets,
+    chat_only_the_holder_hands_a_chat_on => colleagues_chat,
+}
+
+/// Disabling an agent on one node closes their console on another at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_closes_a_socket_on_another_node() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let a = node(db.open().await, 60).await;
+    let b = node(db.open().await, 60).await;
+    a.desk.seed_departments().await.unwrap();
+    let admin = a.admin().await;
+    let token = a.agent(&admin, "nurlan", &["technical"]).await;
+    let mut ws = b.console(&token).await;
+    until(&mut ws, "queue").await;
+    let (s, _) = a.call(Method::POST, "/api/v1/agents/nurlan/disable", Some(&admin), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let started = tokio::time::Instant::now();
+    let (code, _) = closed(&mut ws).await;
+    assert_eq!(code, 1008);
+    assert!(started.elapsed() < Duration::from_secs(3), "closed by the live signal, not the keep-alive: {:?}", started.elapsed());
+    drop(ws);
+    db.cleanup().await;
+}
