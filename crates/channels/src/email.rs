@@ -118,6 +118,17 @@ impl EmailIntake {
         self.config.addresses.iter().any(|a| if a.starts_with('@') { rcpt.ends_with(a.as_str()) } else { *a == rcpt })
     }
 
+    /// `postmaster` (alone or at one of our domains), which RFC 5321 §4.5.1 says must always
+    /// be accepted. Its mail goes through the same intake as any other: machine mail (bounces,
+    /// reports) is handled as such, and a person who writes to it reaches the desk.
+    pub fn is_postmaster(&self, rcpt: &str) -> bool {
+        let rcpt = rcpt.to_ascii_lowercase();
+        match rcpt.rsplit_once('@') {
+            None => rcpt == "postmaster",
+            Some((local, domain)) => local == "postmaster" && self.config.addresses.iter().any(|a| a.rsplit_once('@').is_some_and(|(_, d)| d == domain)),
+        }
+    }
+
     /// Takes one raw message. `envelope` is set when it came over SMTP (its sender was rate
     /// limited at `MAIL FROM`); the IMAP poller passes `None`.
     pub async fn ingest(&self, raw: Vec<u8>, envelope: Option<&Envelope>) -> Result<Ingested, IngestError> {
@@ -143,12 +154,20 @@ impl EmailIntake {
         if self.accepts(&from.address) {
             return Ok(Ingested::Ignored("from_our_own_address"));
         }
-        let email = EmailAddress::parse(&from.address)
-            .map_err(|_| IngestError::Refused(format!("the sender address '{}' is not usable", from.address), 550, "5.1.7"))?;
+        // The player is who answers go to: a usable Reply-To (a contact form's mail comes
+        // From: noreply@site, Reply-To: the player), else From. A no-reply address stays the
+        // player's address, but the sender never mails it (the complaint shows why).
+        let player = mail
+            .reply_to
+            .as_ref()
+            .filter(|r| !inbound::is_no_reply_address(&r.address) && !self.accepts(&r.address) && EmailAddress::parse(&r.address).is_ok())
+            .unwrap_or(from);
+        let email = EmailAddress::parse(&player.address)
+            .map_err(|_| IngestError::Refused(format!("the sender address '{}' is not usable", player.address), 550, "5.1.7"))?;
         if envelope.is_none() && !self.limiter.allow(email.as_str()) {
             return Err(IngestError::Temporary(format!("too many messages from {email}; try again later")));
         }
-        let inbound = self.to_inbound(&mail, email, &raw, envelope).await?;
+        let inbound = self.to_inbound(&mail, player, email, &raw, envelope).await?;
         let received = self.desk.receive(inbound).await.map_err(desk_error)?;
         Ok(match received {
             Received::Registered(c) => Ingested::Registered(c.reference),
@@ -157,9 +176,17 @@ impl EmailIntake {
         })
     }
 
-    async fn to_inbound(&self, mail: &InboundMail, email: EmailAddress, raw: &[u8], envelope: Option<&Envelope>) -> Result<Inbound, IngestError> {
-        let name = mail.from.as_ref().and_then(|f| f.name.as_deref()).and_then(PersonName::lossy);
-        let text = Body::lossy(&mail.text).or_else(|| Body::lossy(&mail.full_text)).unwrap_or_else(|| {
+    async fn to_inbound(
+        &self,
+        mail: &InboundMail,
+        player: &inbound::Mailbox,
+        email: EmailAddress,
+        raw: &[u8],
+        envelope: Option<&Envelope>,
+    ) -> Result<Inbound, IngestError> {
+        let name = player.name.as_deref().and_then(PersonName::lossy);
+        let (text, full_text) = visible_text(mail);
+        let text = text.unwrap_or_else(|| {
             let note = if mail.attachments.is_empty() {
                 "(the e-mail had no text)".to_string()
             } else {
@@ -177,7 +204,7 @@ impl EmailIntake {
         // Mail without a Message-ID is keyed by its bytes: a redelivered copy is the same.
         let header_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&digest[..16])));
         let recipient = envelope
-            .and_then(|e| e.rcpt_to.iter().find(|r| self.accepts(r)).cloned())
+            .and_then(|e| e.rcpt_to.iter().find(|r| self.accepts(r)).or_else(|| e.rcpt_to.iter().find(|r| self.is_postmaster(r))).cloned())
             .or_else(|| mail.to.iter().chain(&mail.cc).map(|m| m.address.clone()).find(|a| self.accepts(a)))
             .unwrap_or_default();
         let mut stored = Vec::with_capacity(raw.len() + 160);
@@ -195,7 +222,7 @@ impl EmailIntake {
             );
         }
         stored.extend_from_slice(raw);
-        let attachments = mail
+        let mut attachments: Vec<NewAttachment> = mail
             .attachments
             .iter()
             .map(|a| NewAttachment {
@@ -205,6 +232,15 @@ impl EmailIntake {
                 data: a.data.clone(),
             })
             .collect();
+        if let Some(full) = full_text {
+            let data = full.into_bytes();
+            attachments.push(NewAttachment {
+                filename: FULL_TEXT_FILE.into(),
+                content_type: "text/plain; charset=utf-8".into(),
+                sha256: Sha256::digest(&data).to_vec(),
+                data,
+            });
+        }
         Ok(Inbound {
             channel: Channel::Email,
             contact: PlayerContact { external_id: None, name, email: Some(email.clone()), phone: None, language },
@@ -242,6 +278,29 @@ impl EmailIntake {
         }
         Ok(None)
     }
+}
+
+/// The file a text too long for a complaint's body is kept in, whole.
+pub const FULL_TEXT_FILE: &str = "full-text.txt";
+
+/// The text a complaint shows, and the whole text when that had to be shortened. A body holds
+/// [`Body::MAX_CHARS`] characters; a longer text is cut there with a note to the agent saying
+/// so and where the rest is (an attachment with the whole text, and the original e-mail), so
+/// nothing is cut silently.
+fn visible_text(mail: &InboundMail) -> (Option<Body>, Option<String>) {
+    let text = if mail.text.trim().is_empty() { &mail.full_text } else { &mail.text };
+    let chars = text.chars().count();
+    if chars <= Body::MAX_CHARS {
+        return (Body::lossy(text), None);
+    }
+    let shown = Body::MAX_CHARS - 400;
+    let more = if mail.truncated { " or more" } else { "" };
+    let note = format!(
+        "\n\n[ombuds: this e-mail's text has {chars}{more} characters, more than a complaint holds; the first {shown} are shown here, the text is attached as {FULL_TEXT_FILE} and the original e-mail is kept whole]"
+    );
+    let kept: String = text.chars().take(shown).collect();
+    let body = Body::lossy(&format!("{}{note}", kept.trim_end()));
+    (body, Some(text.clone()))
 }
 
 fn token(s: &str) -> String {
@@ -287,7 +346,7 @@ impl SmtpHandler for EmailIntake {
     }
 
     fn rcpt_to(&self, rcpt: &str) -> Result<(), Reply> {
-        if self.accepts(rcpt) {
+        if self.accepts(rcpt) || self.is_postmaster(rcpt) {
             Ok(())
         } else if self.config.addresses.iter().any(|a| rcpt.rsplit_once('@').is_some_and(|(_, d)| a.ends_with(&format!("@{d}")))) {
             Err(Reply::new(550, "5.1.1", "No such mailbox here"))
