@@ -41,6 +41,9 @@ pub enum Ingested {
     Duplicate,
     /// Machine mail: acknowledged to the sender, stored nowhere, answered never.
     Ignored(&'static str),
+    /// A delivery report about one of our mails: recorded on this complaint as
+    /// `delivery_failed`, the address marked as bouncing; never answered.
+    Bounced(ComplaintRef),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +148,10 @@ impl EmailIntake {
             (raw, p)
         };
         let mail = parsed.map_err(|r| refusal(&r))?;
+        if let Some(reference) = self.bounce(&mail).await? {
+            metrics::counter!("ombuds_mail_bounces_total").increment(1);
+            return Ok(Ingested::Bounced(reference));
+        }
         if let Some(kind) = machine_mail(&mail, envelope) {
             metrics::counter!("ombuds_mail_ignored_total", "why" => kind).increment(1);
             tracing::info!(message_id = ?mail.message_id, why = kind, "machine mail ignored");
@@ -167,8 +174,12 @@ impl EmailIntake {
         if envelope.is_none() && !self.limiter.allow(email.as_str()) {
             return Err(IngestError::Temporary(format!("too many messages from {email}; try again later")));
         }
-        let inbound = self.to_inbound(&mail, player, email, &raw, envelope).await?;
+        let inbound = self.to_inbound(&mail, player, email.clone(), &raw, envelope).await?;
         let received = self.desk.receive(inbound).await.map_err(desk_error)?;
+        // The address wrote to us: whatever bounced before, it works now.
+        if let Err(e) = self.desk.clear_bouncing(email.as_str()).await {
+            tracing::warn!(error = %e, "clearing a bouncing mark failed");
+        }
         Ok(match received {
             Received::Registered(c) => Ingested::Registered(c.reference),
             Received::Replied(c) => Ingested::Replied(c.reference),
@@ -260,6 +271,37 @@ impl EmailIntake {
                 attachments,
             }),
         })
+    }
+
+    /// A delivery report about one of our mails: recorded on the complaint the mail was
+    /// about (found by the report's `In-Reply-To`/`References`, the returned message's
+    /// Message-ID, or the `X-Ombuds-Ref` in its headers). `None`: not a report, only a delay,
+    /// or about no mail of ours (then it is dropped as machine mail).
+    async fn bounce(&self, mail: &InboundMail) -> Result<Option<ComplaintRef>, IngestError> {
+        let Some(report) = mail.bounce.as_ref().filter(|b| !b.delayed_only) else { return Ok(None) };
+        let mut keys = mail.thread_keys();
+        if let Some(id) = &report.original_message_id {
+            keys.insert(0, id.as_str());
+        }
+        let mut complaint = if keys.is_empty() { None } else { self.desk.thread_of_mail(&keys).await.map_err(desk_error)? };
+        if complaint.is_none()
+            && let Some(r) = mail.own_ref.as_deref().and_then(|r| ComplaintRef::parse(r).ok())
+        {
+            complaint = self.desk.complaint_id_by_ref(&r).await.map_err(desk_error)?;
+        }
+        let Some(complaint_id) = complaint else { return Ok(None) };
+        let reason = report.diagnostic.clone().unwrap_or_else(|| format!("a delivery report came back: {}", mail.subject));
+        let report_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&Sha256::digest(mail.full_text.as_bytes())[..16])));
+        let notice = ombuds_desk::BounceNotice {
+            complaint_id,
+            original_header_id: report.original_message_id.clone(),
+            failed: report.failed.clone(),
+            reason,
+            report_id: format!("bounce:{report_id}"),
+        };
+        let reference = self.desk.record_bounce(notice).await.map_err(desk_error)?;
+        tracing::info!(complaint = %reference, failed = ?report.failed, "bounce recorded");
+        Ok(Some(reference))
     }
 
     /// The complaint the message answers: by its `In-Reply-To`/`References`, else by a
@@ -362,6 +404,7 @@ impl SmtpHandler for EmailIntake {
                 Ok(Ingested::Replied(r)) => Reply::ok(format!("Added to {r}")),
                 Ok(Ingested::Duplicate) => Reply::ok("Already received"),
                 Ok(Ingested::Ignored(why)) => Reply::ok(format!("Accepted, not registered ({why})")),
+                Ok(Ingested::Bounced(r)) => Reply::ok(format!("Delivery report recorded on {r}")),
                 Err(e) => {
                     tracing::info!(error = %e, from = %envelope.mail_from, "smtp message refused");
                     e.reply()
@@ -380,7 +423,7 @@ pub fn imap_deliver(intake: Arc<EmailIntake>) -> crate::imap::Deliver {
             match intake.ingest(raw, None).await {
                 Ok(Ingested::Registered(_) | Ingested::Replied(_)) => Ok(Delivery::Stored),
                 Ok(Ingested::Duplicate) => Ok(Delivery::Duplicate),
-                Ok(Ingested::Ignored(_)) => Ok(Delivery::Ignored),
+                Ok(Ingested::Ignored(_) | Ingested::Bounced(_)) => Ok(Delivery::Ignored),
                 Err(IngestError::Refused(why, ..)) => Err(DeliverError::Permanent(why)),
                 Err(IngestError::Temporary(why)) => Err(DeliverError::Temporary(why)),
             }

@@ -451,6 +451,7 @@ ombuds_store::both_backends! {
     spooled => large_messages_are_spooled,
     reply_to => reply_to_and_no_reply_addresses,
     long_text => long_text_and_outlook_placeholders,
+    bounces => bounces_are_recorded,
     staff => staff_notices_by_mail,
     templates => saved_templates_are_sent,
 }
@@ -817,4 +818,73 @@ async fn long_text_and_outlook_placeholders(db: &TestDb) {
     let view = w.desk.complaint(&admin(), &reference_in(&r)).await.unwrap();
     assert_eq!(view.complaint.description.as_str(), "Коротко  и всё.");
     assert!(w.desk.attachments_of(&admin(), &reference_in(&r)).await.unwrap().is_empty());
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../mail/tests/mail/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A DSN (Postfix) and an Exchange NDR answering the desk's acknowledgment are recorded on
+/// the complaint as `delivery_failed` (once per report, however often it is delivered), the
+/// address is marked as bouncing, and the mark is cleared when the player writes again.
+async fn bounces_are_recorded(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let player = "aigerim.s@corp.example.kz";
+    let r = send_mail(&w, player, &message(player, "b-first@corp.example.kz", "Вывод средств", "", "Деньги не пришли.")).await;
+    let reference = reference_in(&r);
+    assert_eq!(w.runner.run_once().await.unwrap(), 1);
+    let ack = w.relay.got.lock().unwrap()[0].1.clone();
+    let ack_id = mail_parser::MessageParser::default().parse(&ack).unwrap().message_id().unwrap().to_string();
+    let failures = |h: &[ombuds_store::StoredEvent]| -> Vec<(String, Option<String>, String)> {
+        h.iter()
+            .filter_map(|e| match &e.event.data {
+                EventData::DeliveryFailed { notice, recipient, reason, .. } => Some((notice.clone(), recipient.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+
+    // Postfix's DSN (with the returned headers only), sent with an empty envelope sender.
+    let dsn = fixture("dsn_bounce.eml")
+        .replace("ombuds.ab12@bet.example.kz", &ack_id)
+        .replace("NF6-YY0-93X", &reference.to_string())
+        .replace("no.such.player@example.kz", player);
+    for _ in 0..2 {
+        let (mut c, _) = Client::connect(w.smtp).await;
+        c.send("EHLO mx.corp.example.kz").await;
+        assert_eq!(c.mail("", DESK, &dsn).await, format!("250 2.0.0 Delivery report recorded on {reference}"));
+    }
+    let history = w.desk.history(&admin(), &reference).await.unwrap();
+    let failed = failures(&history);
+    assert_eq!(failed.len(), 1, "the same report twice is recorded once: {failed:?}");
+    assert_eq!(failed[0].0, "acknowledge");
+    assert_eq!(failed[0].1.as_deref(), Some(player));
+    assert!(failed[0].2.contains("5.1.1") && failed[0].2.starts_with("bounced:"), "{}", failed[0].2);
+    let mark = w.desk.bouncing(player).await.unwrap().expect("the address is marked as bouncing");
+    assert!(mark.reason.contains("User unknown"), "{mark:?}");
+
+    // An Exchange NDR (the whole returned message, X-Ombuds-Ref in it).
+    let ndr = fixture("exchange_ndr.eml")
+        .replace("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b@bet.example.kz", &ack_id)
+        .replace("NF6-YY0-93X", &reference.to_string());
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO corp.example.kz").await;
+    assert_eq!(c.mail("", DESK, &ndr).await, format!("250 2.0.0 Delivery report recorded on {reference}"));
+    let failed = failures(&w.desk.history(&admin(), &reference).await.unwrap());
+    assert_eq!(failed.len(), 2);
+    assert!(failed[1].2.contains("RESOLVER.ADR.RecipientNotFound"), "{}", failed[1].2);
+    assert_eq!(w.desk.bouncing(player).await.unwrap().unwrap().bounces, 2, "two reports; the repeat is not counted");
+
+    // A bounce about no mail of ours is dropped as before.
+    let stray = fixture("dsn_bounce.eml").replace("X-Ombuds-Ref: NF6-YY0-93X", "X-Other: 1");
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO mx.other.example").await;
+    assert_eq!(c.mail("", DESK, &stray).await, "250 2.0.0 Accepted, not registered (bounce)");
+    assert_eq!(count(&w.desk).await, 1, "no report becomes a complaint");
+    assert_eq!(w.runner.run_once().await.unwrap(), 0, "nothing answers a report");
+
+    // The player writes again: the address works.
+    send_mail(&w, player, &message(player, "b-again@corp.example.kz", "Re: Вывод средств", "", "Пишу с того же адреса.")).await;
+    assert!(w.desk.bouncing(player).await.unwrap().is_none(), "cleared when the address writes to us");
+    assert!(w.desk.verify_chain().await.unwrap().broken.is_none());
 }
