@@ -174,7 +174,7 @@ impl EmailIntake {
         if envelope.is_none() && !self.limiter.allow(email.as_str()) {
             return Err(IngestError::Temporary(format!("too many messages from {email}; try again later")));
         }
-        let inbound = self.to_inbound(&mail, player, email.clone(), &raw, envelope).await?;
+        let inbound = self.to_inbound(&mail, player, email.clone(), raw, envelope).await?;
         let received = self.desk.receive(inbound).await.map_err(desk_error)?;
         // The address wrote to us: whatever bounced before, it works now.
         if let Err(e) = self.desk.clear_bouncing(email.as_str()).await {
@@ -192,7 +192,7 @@ impl EmailIntake {
         mail: &InboundMail,
         player: &inbound::Mailbox,
         email: EmailAddress,
-        raw: &[u8],
+        raw: Vec<u8>,
         envelope: Option<&Envelope>,
     ) -> Result<Inbound, IngestError> {
         let name = player.name.as_deref().and_then(PersonName::lossy);
@@ -211,28 +211,29 @@ impl EmailIntake {
         let language = Language::guess(&format!("{} {}", subject.as_str(), text.as_str()));
 
         let thread = self.thread(mail).await?;
-        let digest = Sha256::digest(raw);
+        let digest = Sha256::digest(&raw);
         // Mail without a Message-ID is keyed by its bytes: a redelivered copy is the same.
         let header_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&digest[..16])));
         let recipient = envelope
             .and_then(|e| e.rcpt_to.iter().find(|r| self.accepts(r)).or_else(|| e.rcpt_to.iter().find(|r| self.is_postmaster(r))).cloned())
             .or_else(|| mail.to.iter().chain(&mail.cc).map(|m| m.address.clone()).find(|a| self.accepts(a)))
             .unwrap_or_default();
-        let mut stored = Vec::with_capacity(raw.len() + 160);
+        let size = raw.len() as i64;
+        // The stored copy is the message itself with our trace header in front: made in place,
+        // so a large message is not held twice (the listener leaves room for the header).
+        let mut stored = raw;
         if let Some(e) = envelope {
             // The trace header RFC 5321 §4.4 asks of the server that delivers the message.
-            stored.extend_from_slice(
-                format!(
-                    "Received: from {} ([{}]) by ombuds with {}; {}\r\n",
-                    token(&e.helo),
-                    e.peer.ip(),
-                    if e.tls { "ESMTPS" } else { "ESMTP" },
-                    jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
-                )
-                .as_bytes(),
+            let received = format!(
+                "Received: from {} ([{}]) by ombuds with {}; {}\r\n",
+                token(&e.helo),
+                e.peer.ip(),
+                if e.tls { "ESMTPS" } else { "ESMTP" },
+                jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
             );
+            stored.reserve_exact(received.len());
+            stored.splice(0..0, received.into_bytes());
         }
-        stored.extend_from_slice(raw);
         let mut attachments: Vec<NewAttachment> = mail
             .attachments
             .iter()
@@ -266,7 +267,7 @@ impl EmailIntake {
                 sender: email.as_str().to_string(),
                 recipient,
                 subject: subject.as_str().to_string(),
-                size: raw.len() as i64,
+                size,
                 raw: Some(stored),
                 attachments,
             }),

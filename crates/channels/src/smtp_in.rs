@@ -114,7 +114,7 @@ impl Default for SmtpConfig {
             tls: None,
             spool_threshold: 256 * 1024,
             spool_dir: None,
-            max_large_in_flight: 2,
+            max_large_in_flight: 1,
         }
     }
 }
@@ -345,7 +345,8 @@ impl<'a> Spool<'a> {
                 w.flush().await?;
                 let mut f = w.into_inner();
                 f.seek(std::io::SeekFrom::Start(0)).await?;
-                let mut v = Vec::with_capacity(self.len);
+                // Room for the trace header the intake puts in front.
+                let mut v = Vec::with_capacity(self.len + 1024);
                 f.read_to_end(&mut v).await?;
                 Ok(v)
             }
