@@ -279,7 +279,11 @@ impl EmailIntake {
     /// Message-ID, or the `X-Ombuds-Ref` in its headers). `None`: not a report, only a delay,
     /// or about no mail of ours (then it is dropped as machine mail).
     async fn bounce(&self, mail: &InboundMail) -> Result<Option<ComplaintRef>, IngestError> {
-        let Some(report) = mail.bounce.as_ref().filter(|b| !b.delayed_only) else { return Ok(None) };
+        // Only a report that names a failed recipient or returns our message counts: a reply
+        // from a postmaster (also classed as a bounce) records nothing.
+        let Some(report) = mail.bounce.as_ref().filter(|b| !b.delayed_only && (!b.failed.is_empty() || b.original_message_id.is_some())) else {
+            return Ok(None);
+        };
         let mut keys = mail.thread_keys();
         if let Some(id) = &report.original_message_id {
             keys.insert(0, id.as_str());
