@@ -41,6 +41,9 @@ pub enum Ingested {
     Duplicate,
     /// Machine mail: acknowledged to the sender, stored nowhere, answered never.
     Ignored(&'static str),
+    /// A delivery report about one of our mails: recorded on this complaint as
+    /// `delivery_failed`, the address marked as bouncing; never answered.
+    Bounced(ComplaintRef),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +121,17 @@ impl EmailIntake {
         self.config.addresses.iter().any(|a| if a.starts_with('@') { rcpt.ends_with(a.as_str()) } else { *a == rcpt })
     }
 
+    /// `postmaster` (alone or at one of our domains), which RFC 5321 §4.5.1 says must always
+    /// be accepted. Its mail goes through the same intake as any other: machine mail (bounces,
+    /// reports) is handled as such, and a person who writes to it reaches the desk.
+    pub fn is_postmaster(&self, rcpt: &str) -> bool {
+        let rcpt = rcpt.to_ascii_lowercase();
+        match rcpt.rsplit_once('@') {
+            None => rcpt == "postmaster",
+            Some((local, domain)) => local == "postmaster" && self.config.addresses.iter().any(|a| a.rsplit_once('@').is_some_and(|(_, d)| d == domain)),
+        }
+    }
+
     /// Takes one raw message. `envelope` is set when it came over SMTP (its sender was rate
     /// limited at `MAIL FROM`); the IMAP poller passes `None`.
     pub async fn ingest(&self, raw: Vec<u8>, envelope: Option<&Envelope>) -> Result<Ingested, IngestError> {
@@ -134,6 +148,10 @@ impl EmailIntake {
             (raw, p)
         };
         let mail = parsed.map_err(|r| refusal(&r))?;
+        if let Some(reference) = self.bounce(&mail).await? {
+            metrics::counter!("ombuds_mail_bounces_total").increment(1);
+            return Ok(Ingested::Bounced(reference));
+        }
         if let Some(kind) = machine_mail(&mail, envelope) {
             metrics::counter!("ombuds_mail_ignored_total", "why" => kind).increment(1);
             tracing::info!(message_id = ?mail.message_id, why = kind, "machine mail ignored");
@@ -143,13 +161,25 @@ impl EmailIntake {
         if self.accepts(&from.address) {
             return Ok(Ingested::Ignored("from_our_own_address"));
         }
-        let email = EmailAddress::parse(&from.address)
-            .map_err(|_| IngestError::Refused(format!("the sender address '{}' is not usable", from.address), 550, "5.1.7"))?;
+        // The player is who answers go to: a usable Reply-To (a contact form's mail comes
+        // From: noreply@site, Reply-To: the player), else From. A no-reply address stays the
+        // player's address, but the sender never mails it (the complaint shows why).
+        let player = mail
+            .reply_to
+            .as_ref()
+            .filter(|r| !inbound::is_no_reply_address(&r.address) && !self.accepts(&r.address) && EmailAddress::parse(&r.address).is_ok())
+            .unwrap_or(from);
+        let email = EmailAddress::parse(&player.address)
+            .map_err(|_| IngestError::Refused(format!("the sender address '{}' is not usable", player.address), 550, "5.1.7"))?;
         if envelope.is_none() && !self.limiter.allow(email.as_str()) {
             return Err(IngestError::Temporary(format!("too many messages from {email}; try again later")));
         }
-        let inbound = self.to_inbound(&mail, email, &raw, envelope).await?;
+        let inbound = self.to_inbound(&mail, player, email.clone(), raw, envelope).await?;
         let received = self.desk.receive(inbound).await.map_err(desk_error)?;
+        // The address wrote to us: whatever bounced before, it works now.
+        if let Err(e) = self.desk.clear_bouncing(email.as_str()).await {
+            tracing::warn!(error = %e, "clearing a bouncing mark failed");
+        }
         Ok(match received {
             Received::Registered(c) => Ingested::Registered(c.reference),
             Received::Replied(c) => Ingested::Replied(c.reference),
@@ -157,9 +187,17 @@ impl EmailIntake {
         })
     }
 
-    async fn to_inbound(&self, mail: &InboundMail, email: EmailAddress, raw: &[u8], envelope: Option<&Envelope>) -> Result<Inbound, IngestError> {
-        let name = mail.from.as_ref().and_then(|f| f.name.as_deref()).and_then(PersonName::lossy);
-        let text = Body::lossy(&mail.text).or_else(|| Body::lossy(&mail.full_text)).unwrap_or_else(|| {
+    async fn to_inbound(
+        &self,
+        mail: &InboundMail,
+        player: &inbound::Mailbox,
+        email: EmailAddress,
+        raw: Vec<u8>,
+        envelope: Option<&Envelope>,
+    ) -> Result<Inbound, IngestError> {
+        let name = player.name.as_deref().and_then(PersonName::lossy);
+        let (text, full_text) = visible_text(mail);
+        let text = text.unwrap_or_else(|| {
             let note = if mail.attachments.is_empty() {
                 "(the e-mail had no text)".to_string()
             } else {
@@ -173,29 +211,30 @@ impl EmailIntake {
         let language = Language::guess(&format!("{} {}", subject.as_str(), text.as_str()));
 
         let thread = self.thread(mail).await?;
-        let digest = Sha256::digest(raw);
+        let digest = Sha256::digest(&raw);
         // Mail without a Message-ID is keyed by its bytes: a redelivered copy is the same.
         let header_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&digest[..16])));
         let recipient = envelope
-            .and_then(|e| e.rcpt_to.iter().find(|r| self.accepts(r)).cloned())
+            .and_then(|e| e.rcpt_to.iter().find(|r| self.accepts(r)).or_else(|| e.rcpt_to.iter().find(|r| self.is_postmaster(r))).cloned())
             .or_else(|| mail.to.iter().chain(&mail.cc).map(|m| m.address.clone()).find(|a| self.accepts(a)))
             .unwrap_or_default();
-        let mut stored = Vec::with_capacity(raw.len() + 160);
+        let size = raw.len() as i64;
+        // The stored copy is the message itself with our trace header in front: made in place,
+        // so a large message is not held twice (the listener leaves room for the header).
+        let mut stored = raw;
         if let Some(e) = envelope {
             // The trace header RFC 5321 §4.4 asks of the server that delivers the message.
-            stored.extend_from_slice(
-                format!(
-                    "Received: from {} ([{}]) by ombuds with {}; {}\r\n",
-                    token(&e.helo),
-                    e.peer.ip(),
-                    if e.tls { "ESMTPS" } else { "ESMTP" },
-                    jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
-                )
-                .as_bytes(),
+            let received = format!(
+                "Received: from {} ([{}]) by ombuds with {}; {}\r\n",
+                token(&e.helo),
+                e.peer.ip(),
+                if e.tls { "ESMTPS" } else { "ESMTP" },
+                jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000")
             );
+            stored.reserve_exact(received.len());
+            stored.splice(0..0, received.into_bytes());
         }
-        stored.extend_from_slice(raw);
-        let attachments = mail
+        let mut attachments: Vec<NewAttachment> = mail
             .attachments
             .iter()
             .map(|a| NewAttachment {
@@ -205,6 +244,15 @@ impl EmailIntake {
                 data: a.data.clone(),
             })
             .collect();
+        if let Some(full) = full_text {
+            let data = full.into_bytes();
+            attachments.push(NewAttachment {
+                filename: FULL_TEXT_FILE.into(),
+                content_type: "text/plain; charset=utf-8".into(),
+                sha256: Sha256::digest(&data).to_vec(),
+                data,
+            });
+        }
         Ok(Inbound {
             channel: Channel::Email,
             contact: PlayerContact { external_id: None, name, email: Some(email.clone()), phone: None, language },
@@ -219,11 +267,46 @@ impl EmailIntake {
                 sender: email.as_str().to_string(),
                 recipient,
                 subject: subject.as_str().to_string(),
-                size: raw.len() as i64,
+                size,
                 raw: Some(stored),
                 attachments,
             }),
         })
+    }
+
+    /// A delivery report about one of our mails: recorded on the complaint the mail was
+    /// about (found by the report's `In-Reply-To`/`References`, the returned message's
+    /// Message-ID, or the `X-Ombuds-Ref` in its headers). `None`: not a report, only a delay,
+    /// or about no mail of ours (then it is dropped as machine mail).
+    async fn bounce(&self, mail: &InboundMail) -> Result<Option<ComplaintRef>, IngestError> {
+        // Only a report that names a failed recipient or returns our message counts: a reply
+        // from a postmaster (also classed as a bounce) records nothing.
+        let Some(report) = mail.bounce.as_ref().filter(|b| !b.delayed_only && (!b.failed.is_empty() || b.original_message_id.is_some())) else {
+            return Ok(None);
+        };
+        let mut keys = mail.thread_keys();
+        if let Some(id) = &report.original_message_id {
+            keys.insert(0, id.as_str());
+        }
+        let mut complaint = if keys.is_empty() { None } else { self.desk.thread_of_mail(&keys).await.map_err(desk_error)? };
+        if complaint.is_none()
+            && let Some(r) = mail.own_ref.as_deref().and_then(|r| ComplaintRef::parse(r).ok())
+        {
+            complaint = self.desk.complaint_id_by_ref(&r).await.map_err(desk_error)?;
+        }
+        let Some(complaint_id) = complaint else { return Ok(None) };
+        let reason = report.diagnostic.clone().unwrap_or_else(|| format!("a delivery report came back: {}", mail.subject));
+        let report_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&Sha256::digest(mail.full_text.as_bytes())[..16])));
+        let notice = ombuds_desk::BounceNotice {
+            complaint_id,
+            original_header_id: report.original_message_id.clone(),
+            failed: report.failed.clone(),
+            reason,
+            report_id: format!("bounce:{report_id}"),
+        };
+        let reference = self.desk.record_bounce(notice).await.map_err(desk_error)?;
+        tracing::info!(complaint = %reference, failed = ?report.failed, "bounce recorded");
+        Ok(Some(reference))
     }
 
     /// The complaint the message answers: by its `In-Reply-To`/`References`, else by a
@@ -242,6 +325,29 @@ impl EmailIntake {
         }
         Ok(None)
     }
+}
+
+/// The file a text too long for a complaint's body is kept in, whole.
+pub const FULL_TEXT_FILE: &str = "full-text.txt";
+
+/// The text a complaint shows, and the whole text when that had to be shortened. A body holds
+/// [`Body::MAX_CHARS`] characters; a longer text is cut there with a note to the agent saying
+/// so and where the rest is (an attachment with the whole text, and the original e-mail), so
+/// nothing is cut silently.
+fn visible_text(mail: &InboundMail) -> (Option<Body>, Option<String>) {
+    let text = if mail.text.trim().is_empty() { &mail.full_text } else { &mail.text };
+    let chars = text.chars().count();
+    if chars <= Body::MAX_CHARS {
+        return (Body::lossy(text), None);
+    }
+    let shown = Body::MAX_CHARS - 400;
+    let more = if mail.truncated { " or more" } else { "" };
+    let note = format!(
+        "\n\n[ombuds: this e-mail's text has {chars}{more} characters, more than a complaint holds; the first {shown} are shown here, the text is attached as {FULL_TEXT_FILE} and the original e-mail is kept whole]"
+    );
+    let kept: String = text.chars().take(shown).collect();
+    let body = Body::lossy(&format!("{}{note}", kept.trim_end()));
+    (body, Some(text.clone()))
 }
 
 fn token(s: &str) -> String {
@@ -287,7 +393,7 @@ impl SmtpHandler for EmailIntake {
     }
 
     fn rcpt_to(&self, rcpt: &str) -> Result<(), Reply> {
-        if self.accepts(rcpt) {
+        if self.accepts(rcpt) || self.is_postmaster(rcpt) {
             Ok(())
         } else if self.config.addresses.iter().any(|a| rcpt.rsplit_once('@').is_some_and(|(_, d)| a.ends_with(&format!("@{d}")))) {
             Err(Reply::new(550, "5.1.1", "No such mailbox here"))
@@ -303,6 +409,7 @@ impl SmtpHandler for EmailIntake {
                 Ok(Ingested::Replied(r)) => Reply::ok(format!("Added to {r}")),
                 Ok(Ingested::Duplicate) => Reply::ok("Already received"),
                 Ok(Ingested::Ignored(why)) => Reply::ok(format!("Accepted, not registered ({why})")),
+                Ok(Ingested::Bounced(r)) => Reply::ok(format!("Delivery report recorded on {r}")),
                 Err(e) => {
                     tracing::info!(error = %e, from = %envelope.mail_from, "smtp message refused");
                     e.reply()
@@ -321,7 +428,7 @@ pub fn imap_deliver(intake: Arc<EmailIntake>) -> crate::imap::Deliver {
             match intake.ingest(raw, None).await {
                 Ok(Ingested::Registered(_) | Ingested::Replied(_)) => Ok(Delivery::Stored),
                 Ok(Ingested::Duplicate) => Ok(Delivery::Duplicate),
-                Ok(Ingested::Ignored(_)) => Ok(Delivery::Ignored),
+                Ok(Ingested::Ignored(_) | Ingested::Bounced(_)) => Ok(Delivery::Ignored),
                 Err(IngestError::Refused(why, ..)) => Err(DeliverError::Permanent(why)),
                 Err(IngestError::Temporary(why)) => Err(DeliverError::Temporary(why)),
             }

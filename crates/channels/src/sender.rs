@@ -268,6 +268,10 @@ impl MailSender {
         message_id: Option<Uuid>,
     ) -> Result<(), JobFailure> {
         let c = &self.config;
+        if ombuds_mail::inbound::is_no_reply_address(to) {
+            // Registered, but nobody reads this address: the complaint says so instead.
+            return Err(JobFailure::permanent(format!("{to} is a no-reply address: nothing was sent; reach the player another way")));
+        }
         let header_id = format!("{job_id}@{}", c.message_id_domain);
         // Threading: answer the player's latest e-mail, and carry the whole chain.
         let last_inbound = ctx.mails.iter().rev().find(|m| m.direction == ombuds_desk::MailDirection::In).map(|m| m.header_id.clone());

@@ -14,7 +14,9 @@
 //! number of connections, and a number of protocol errors per session before it is closed.
 
 use futures_util::future::BoxFuture;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -74,13 +76,27 @@ pub struct SmtpConfig {
     pub hostname: String,
     pub max_message_bytes: usize,
     pub max_recipients: usize,
-    /// How long the server waits for a command or a data line.
+    /// How long the server waits for the next command (and for a TLS handshake).
     pub timeout: Duration,
+    /// How long the server waits for each block of message data after `DATA`.
+    pub data_timeout: Duration,
+    /// The longest one connection may last, whatever it does.
+    pub session_timeout: Duration,
     pub max_connections: usize,
+    /// Connections at once from one client address (an IPv6 client: from its /64).
+    pub max_connections_per_ip: usize,
     /// Protocol errors tolerated in one session before it is closed.
     pub max_errors: usize,
     /// STARTTLS is offered when set.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Message data past this many bytes goes to a temporary file instead of memory.
+    pub spool_threshold: usize,
+    /// Where those files are made (unnamed, so nothing is left behind); default: the
+    /// system's temporary directory.
+    pub spool_dir: Option<PathBuf>,
+    /// Spooled (large) messages read back and handed to the handler at the same time; the
+    /// others wait their turn, so memory stays bounded however many arrive together.
+    pub max_large_in_flight: usize,
 }
 
 impl Default for SmtpConfig {
@@ -89,18 +105,73 @@ impl Default for SmtpConfig {
             hostname: "localhost".into(),
             max_message_bytes: 25 * 1024 * 1024,
             max_recipients: 100,
-            timeout: Duration::from_secs(300),
+            timeout: Duration::from_secs(60),
+            data_timeout: Duration::from_secs(120),
+            session_timeout: Duration::from_secs(15 * 60),
             max_connections: 512,
+            max_connections_per_ip: 20,
             max_errors: 10,
             tls: None,
+            spool_threshold: 256 * 1024,
+            spool_dir: None,
+            max_large_in_flight: 1,
+        }
+    }
+}
+
+/// Connections per client address; a slot is given back when its guard drops.
+#[derive(Default)]
+struct PerIp {
+    open: std::sync::Mutex<HashMap<IpAddr, usize>>,
+}
+
+struct IpSlot {
+    table: Arc<PerIp>,
+    key: IpAddr,
+}
+
+impl PerIp {
+    /// The address a limit counts against: an IPv6 client owns at least a /64.
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
+            v4 => v4,
+        }
+    }
+
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let key = PerIp::key(ip);
+        let mut open = self.open.lock().expect("per-ip lock");
+        let n = open.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot { table: self.clone(), key })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().expect("per-ip lock");
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
         }
     }
 }
 
 /// Accepts connections until `shutdown` turns true; sessions in progress finish on their own.
 pub async fn serve(listener: TcpListener, config: SmtpConfig, handler: Arc<dyn SmtpHandler>, mut shutdown: watch::Receiver<bool>) {
-    let config = Arc::new(config);
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let shared = Arc::new(Shared { large: Semaphore::new(config.max_large_in_flight.max(1)), config });
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let per_ip = Arc::new(PerIp::default());
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -117,38 +188,58 @@ pub async fn serve(listener: TcpListener, config: SmtpConfig, handler: Arc<dyn S
             return;
         }
         let _ = stream.set_nodelay(true);
-        let (config, handler) = (config.clone(), handler.clone());
+        let refuse = |stream: TcpStream, text: &'static [u8]| {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(text)).await;
+            });
+        };
+        let Some(ip_slot) = per_ip.take(peer.ip(), shared.config.max_connections_per_ip) else {
+            metrics::counter!("ombuds_smtp_refused_connections_total", "why" => "per_ip").increment(1);
+            refuse(stream, b"421 4.7.0 Too many connections from your address, try again later\r\n");
+            continue;
+        };
         match slots.clone().try_acquire_owned() {
             Ok(permit) => {
+                let (shared, handler) = (shared.clone(), handler.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer, &config, handler).await {
+                    if let Err(e) = connection(stream, peer, &shared, handler).await {
                         tracing::debug!(%peer, error = %e, "smtp session ended with an error");
                     }
                     drop(permit);
+                    drop(ip_slot);
                 });
             }
             Err(_) => {
-                tokio::spawn(async move {
-                    let mut stream = stream;
-                    let _ = stream.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
-                });
+                metrics::counter!("ombuds_smtp_refused_connections_total", "why" => "total").increment(1);
+                refuse(stream, b"421 4.7.0 Too many connections, try again later\r\n");
             }
         }
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, config: &SmtpConfig, handler: Arc<dyn SmtpHandler>) -> std::io::Result<()> {
+/// What every session of one listener shares.
+struct Shared {
+    config: SmtpConfig,
+    /// Turns to hand a spooled message to the handler.
+    large: Semaphore,
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: Arc<dyn SmtpHandler>) -> std::io::Result<()> {
+    let config = &shared.config;
     metrics::counter!("ombuds_smtp_sessions_total").increment(1);
+    let deadline = tokio::time::Instant::now() + config.session_timeout;
     // The greeting carries no enhanced status code (RFC 2034 §3).
     let greeting = format!("220 {} ESMTP ombuds ready\r\n", config.hostname.replace(|c: char| c.is_control(), "")).into_bytes();
-    match session(stream, peer, config, &handler, false, greeting).await? {
+    match session(stream, peer, shared, &handler, false, greeting, deadline).await? {
         After::Closed => Ok(()),
         After::StartTls(stream) => {
             let Some(tls) = &config.tls else { return Ok(()) };
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
-            let stream = tokio::time::timeout(config.timeout, acceptor.accept(stream)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
+            let until = deadline.min(tokio::time::Instant::now() + config.timeout);
+            let stream = tokio::time::timeout_at(until, acceptor.accept(stream)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
             // RFC 3207: after the handshake the client starts over with EHLO; no greeting.
-            match session(stream, peer, config, &handler, true, Vec::new()).await? {
+            match session(stream, peer, shared, &handler, true, Vec::new(), deadline).await? {
                 After::Closed | After::StartTls(_) => Ok(()),
             }
         }
@@ -180,7 +271,8 @@ async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R, max: usize) -> std::io
     loop {
         let buf = r.fill_buf().await?;
         if buf.is_empty() {
-            return Ok(if line.is_empty() && !too_long { Line::Eof } else if too_long { Line::TooLong } else { Line::Text(line) });
+            // A last line without its line end was cut off: it is not a command.
+            return Ok(Line::Eof);
         }
         let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
             Some(i) => (&buf[..=i], true),
@@ -202,21 +294,231 @@ async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R, max: usize) -> std::io
     }
 }
 
+/// A message's bytes while `DATA` is read: in memory up to a threshold, then in an unnamed
+/// temporary file (deleted by the system when closed, so a crash leaves nothing behind).
+struct Spool<'a> {
+    mem: Vec<u8>,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    len: usize,
+    threshold: usize,
+    dir: Option<&'a std::path::Path>,
+}
+
+impl<'a> Spool<'a> {
+    fn new(threshold: usize, dir: Option<&'a std::path::Path>) -> Self {
+        Spool { mem: Vec::with_capacity(16 * 1024), file: None, len: 0, threshold, dir }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.len += bytes.len();
+        if let Some(f) = &mut self.file {
+            return f.write_all(bytes).await;
+        }
+        if self.mem.len() + bytes.len() <= self.threshold {
+            self.mem.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let dir = self.dir.map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
+        let file = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir)).await.map_err(std::io::Error::other)??;
+        let mut w = tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
+        w.write_all(&self.mem).await?;
+        w.write_all(bytes).await?;
+        self.mem = Vec::new();
+        self.file = Some(w);
+        Ok(())
+    }
+
+    fn spooled(&self) -> bool {
+        self.file.is_some()
+    }
+
+    fn discard(&mut self) {
+        self.mem = Vec::new();
+        self.file = None;
+    }
+
+    async fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        match self.file {
+            None => Ok(self.mem),
+            Some(mut w) => {
+                w.flush().await?;
+                let mut f = w.into_inner();
+                f.seek(std::io::SeekFrom::Start(0)).await?;
+                // Room for the trace header the intake puts in front.
+                let mut v = Vec::with_capacity(self.len + 1024);
+                f.read_to_end(&mut v).await?;
+                Ok(v)
+            }
+        }
+    }
+}
+
+/// How the data of one `DATA` command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataEnd {
+    /// `<CRLF>.<CRLF>`, and the message is within the limits.
+    Complete,
+    /// `<CRLF>.<CRLF>`, but the message was larger than the limit (its bytes were dropped).
+    TooBig,
+    /// `<CRLF>.<CRLF>`, but a bare CR or LF came before it (also dropped).
+    BareNewline,
+    /// The connection closed before `<CRLF>.<CRLF>`: the message is incomplete.
+    Closed,
+    Timeout,
+}
+
+/// Where the reader is within a line of message data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// After a CRLF (or right after the `DATA` command).
+    LineStart,
+    /// A `.` at the start of a line.
+    Dot,
+    /// `.` and CR at the start of a line: an LF now ends the data.
+    DotCr,
+    Mid,
+    /// A CR: only an LF may follow.
+    Cr,
+}
+
+/// Reads message data up to `<CRLF>.<CRLF>` (RFC 5321 §4.1.1.4), undoing dot-stuffing, into
+/// `spool`. Only CR LF ends a line: a bare LF or a bare CR anywhere marks the message as
+/// refused, and from then on only a real `<CRLF>.<CRLF>` ends it, so `<LF>.<LF>`,
+/// `<CR>.<CR>`, `<CRLF>.<LF>` or `<LF>.<CRLF>` can never end the data early and let what
+/// follows be read as commands (SMTP smuggling). No line is held in memory: bytes go to the
+/// spool as they come.
+async fn read_data<R: AsyncBufReadExt + Unpin>(
+    io: &mut R,
+    spool: &mut Spool<'_>,
+    max_bytes: usize,
+    block_timeout: Duration,
+    deadline: tokio::time::Instant,
+) -> std::io::Result<DataEnd> {
+    let mut at = At::LineStart;
+    let mut bare = false;
+    let mut too_big = false;
+    loop {
+        let until = deadline.min(tokio::time::Instant::now() + block_timeout);
+        let buf = match tokio::time::timeout_at(until, io.fill_buf()).await {
+            Err(_) => return Ok(DataEnd::Timeout),
+            Ok(r) => r?,
+        };
+        if buf.is_empty() {
+            return Ok(DataEnd::Closed);
+        }
+        // Keeps `bytes` unless the message is already refused; drops it all past the limit.
+        macro_rules! keep {
+            ($bytes:expr) => {{
+                let bytes: &[u8] = $bytes;
+                if !bare && !too_big && !bytes.is_empty() {
+                    if spool.len + bytes.len() > max_bytes {
+                        too_big = true;
+                        spool.discard();
+                    } else {
+                        spool.write(bytes).await?;
+                    }
+                }
+            }};
+        }
+        let n = buf.len();
+        let mut i = 0;
+        let mut ended = false;
+        while i < n {
+            if at == At::Mid {
+                let rest = &buf[i..];
+                match rest.iter().position(|b| *b == b'\r' || *b == b'\n') {
+                    None => {
+                        keep!(rest);
+                        i = n;
+                    }
+                    Some(p) => {
+                        keep!(&rest[..p]);
+                        i += p + 1;
+                        if rest[p] == b'\r' {
+                            at = At::Cr;
+                        } else {
+                            bare = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            let b = buf[i];
+            i += 1;
+            at = match (at, b) {
+                (At::LineStart, b'.') => At::Dot,
+                (At::LineStart | At::Dot, b'\r') => {
+                    if at == At::Dot {
+                        At::DotCr
+                    } else {
+                        At::Cr
+                    }
+                }
+                (At::DotCr, b'\n') => {
+                    ended = true;
+                    break;
+                }
+                (At::Cr, b'\n') => {
+                    keep!(b"\r\n");
+                    At::LineStart
+                }
+                (At::Cr | At::DotCr, b'\r') => {
+                    bare = true;
+                    At::Cr
+                }
+                (_, b'\n') | (At::Cr | At::DotCr, _) => {
+                    bare = true;
+                    At::Mid
+                }
+                // A dot that starts a longer line is the sender's stuffing: dropped.
+                (_, other) => {
+                    keep!(&[other]);
+                    At::Mid
+                }
+            };
+        }
+        io.consume(i);
+        if ended {
+            return Ok(if bare {
+                DataEnd::BareNewline
+            } else if too_big {
+                DataEnd::TooBig
+            } else {
+                DataEnd::Complete
+            });
+        }
+    }
+}
+
 fn strip_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// `<addr>` from `FROM:<addr> PARAMS`; returns the address (unquoted as given) and the rest.
+/// Some clients leave out the angle brackets (`MAIL FROM:a@b`): the address is then the first
+/// word, as Postfix and Exim take it.
 fn path_arg<'a>(arg: &'a str, keyword: &str) -> Option<(&'a str, &'a str)> {
     let rest = arg.get(..keyword.len()).filter(|k| k.eq_ignore_ascii_case(keyword)).map(|_| &arg[keyword.len()..])?;
     let rest = rest.trim_start();
-    let rest = rest.strip_prefix('<')?;
-    let end = rest.find('>')?;
-    let addr = &rest[..end];
+    let (addr, params) = match rest.strip_prefix('<') {
+        Some(rest) => {
+            let end = rest.find('>')?;
+            (&rest[..end], &rest[end + 1..])
+        }
+        None => {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let addr = &rest[..end];
+            if addr.is_empty() || addr.contains(['<', '>']) {
+                return None;
+            }
+            (addr, &rest[end..])
+        }
+    };
     // Source routes (`@a,@b:user@c`) are obsolete: keep the mailbox.
     let addr = addr.rsplit_once(':').filter(|(route, _)| route.starts_with('@')).map_or(addr, |(_, a)| a);
-    Some((addr, rest[end + 1..].trim()))
+    Some((addr, params.trim()))
 }
 
 fn valid_mailbox(addr: &str) -> bool {
@@ -231,11 +533,13 @@ fn valid_mailbox(addr: &str) -> bool {
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: SocketAddr,
-    config: &SmtpConfig,
+    shared: &Shared,
     handler: &Arc<dyn SmtpHandler>,
     tls: bool,
     greeting: Vec<u8>,
+    deadline: tokio::time::Instant,
 ) -> std::io::Result<After<S>> {
+    let config = &shared.config;
     let mut io = BufReader::with_capacity(16 * 1024, stream);
     let mut out: Vec<u8> = greeting;
     let mut helo: Option<String> = None;
@@ -275,9 +579,14 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             io.get_mut().write_all(&out).await?;
             return Ok(After::Closed);
         }
-        let line = match tokio::time::timeout(config.timeout, read_line(&mut io, 1024)).await {
+        let until = deadline.min(tokio::time::Instant::now() + config.timeout);
+        let line = match tokio::time::timeout_at(until, read_line(&mut io, 1024)).await {
             Err(_) => {
-                reply!(421, "4.4.2", "{} Timeout, closing the connection", config.hostname);
+                if until == deadline {
+                    reply!(421, "4.4.2", "{} Session time limit reached, closing the connection", config.hostname);
+                } else {
+                    reply!(421, "4.4.2", "{} Timeout, closing the connection", config.hostname);
+                }
                 let _ = io.get_mut().write_all(&out).await;
                 return Ok(After::Closed);
             }
@@ -400,7 +709,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     fail!(501, "5.5.4", "Syntax: RCPT TO:<address>");
                     continue;
                 };
-                if !valid_mailbox(addr) {
+                // `postmaster` without a domain is a valid recipient (RFC 5321 §4.1.1.3).
+                if !valid_mailbox(addr) && !addr.eq_ignore_ascii_case("postmaster") {
                     fail!(553, "5.1.3", "Bad recipient address syntax");
                     continue;
                 }
@@ -430,42 +740,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 io.get_mut().write_all(&out).await?;
                 io.get_mut().flush().await?;
                 out.clear();
-                let mut raw: Vec<u8> = Vec::with_capacity(16 * 1024);
-                let mut too_big = false;
-                loop {
-                    let line = match tokio::time::timeout(config.timeout, read_line(&mut io, 1024 * 1024)).await {
-                        Err(_) => {
-                            reply!(421, "4.4.2", "Timeout while reading data, closing");
-                            let _ = io.get_mut().write_all(&out).await;
-                            return Ok(After::Closed);
-                        }
-                        Ok(r) => r?,
-                    };
-                    let line = match line {
-                        Line::Eof => return Ok(After::Closed),
-                        // A line longer than a megabyte: the message is broken beyond use.
-                        Line::TooLong => {
-                            too_big = true;
-                            continue;
-                        }
-                        Line::Text(l) => l,
-                    };
-                    let content = strip_eol(&line);
-                    if content == b"." {
-                        break;
-                    }
-                    if too_big {
-                        continue;
-                    }
-                    let content = content.strip_prefix(b".").unwrap_or(content);
-                    if raw.len() + content.len() + 2 > config.max_message_bytes {
-                        too_big = true;
-                        raw = Vec::new();
-                        continue;
-                    }
-                    raw.extend_from_slice(content);
-                    raw.extend_from_slice(b"\r\n");
-                }
+                let mut spool = Spool::new(config.spool_threshold, config.spool_dir.as_deref());
+                let end = read_data(&mut io, &mut spool, config.max_message_bytes, config.data_timeout, deadline).await?;
                 let envelope = Envelope {
                     peer,
                     helo: helo.clone().unwrap_or_default(),
@@ -473,13 +749,42 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     rcpt_to: std::mem::take(&mut tx.rcpt),
                     tls,
                 };
-                if too_big {
-                    metrics::counter!("ombuds_smtp_messages_total", "outcome" => "too_big").increment(1);
-                    reply!(552, "5.3.4", "Message too big: the limit is {} bytes", config.max_message_bytes);
-                } else {
-                    let r = handler.clone().data(envelope, raw).await;
-                    metrics::counter!("ombuds_smtp_messages_total", "outcome" => if r.is_positive() { "accepted" } else { "refused" }).increment(1);
-                    r.write_to(&mut out);
+                match end {
+                    DataEnd::Complete => {
+                        // A large message waits for its turn before it is read back into memory.
+                        let _turn = if spool.spooled() { Some(shared.large.acquire().await.map_err(std::io::Error::other)?) } else { None };
+                        let raw = spool.into_bytes().await?;
+                        let r = handler.clone().data(envelope, raw).await;
+                        metrics::counter!("ombuds_smtp_messages_total", "outcome" => if r.is_positive() { "accepted" } else { "refused" }).increment(1);
+                        r.write_to(&mut out);
+                    }
+                    DataEnd::TooBig => {
+                        metrics::counter!("ombuds_smtp_messages_total", "outcome" => "too_big").increment(1);
+                        reply!(552, "5.3.4", "Message too big: the limit is {} bytes", config.max_message_bytes);
+                    }
+                    DataEnd::BareNewline => {
+                        // As Postfix's smtpd_forbid_bare_newline: the message is refused, and as
+                        // the client and we may disagree on where it ended, the session too.
+                        metrics::counter!("ombuds_smtp_messages_total", "outcome" => "bare_newline").increment(1);
+                        tracing::info!(%peer, from = %envelope.mail_from, "smtp message with a bare CR or LF refused");
+                        reply!(554, "5.5.2", "Message refused: bare CR or LF in the data; every line must end with CRLF (RFC 5321 2.3.8). Closing the connection");
+                        io.get_mut().write_all(&out).await?;
+                        io.get_mut().flush().await?;
+                        let _ = io.get_mut().shutdown().await;
+                        return Ok(After::Closed);
+                    }
+                    DataEnd::Closed => {
+                        // Cut off before <CRLF>.<CRLF>: incomplete, so nothing is taken.
+                        metrics::counter!("ombuds_smtp_messages_total", "outcome" => "incomplete").increment(1);
+                        tracing::info!(%peer, from = %envelope.mail_from, bytes = spool.len, "smtp connection closed during DATA; message dropped");
+                        return Ok(After::Closed);
+                    }
+                    DataEnd::Timeout => {
+                        metrics::counter!("ombuds_smtp_messages_total", "outcome" => "timeout").increment(1);
+                        reply!(421, "4.4.2", "Timeout while reading data, closing");
+                        let _ = io.get_mut().write_all(&out).await;
+                        return Ok(After::Closed);
+                    }
                 }
             }
             "RSET" => {
@@ -516,7 +821,11 @@ mod tests {
         assert_eq!(path_arg("from: <a@b.kz>", "FROM:"), Some(("a@b.kz", "")));
         assert_eq!(path_arg("FROM:<>", "FROM:"), Some(("", "")));
         assert_eq!(path_arg("TO:<@relay.example:user@desk.kz>", "TO:"), Some(("user@desk.kz", "")));
-        assert_eq!(path_arg("FROM:a@b.kz", "FROM:"), None);
+        assert_eq!(path_arg("FROM:a@b.kz", "FROM:"), Some(("a@b.kz", "")));
+        assert_eq!(path_arg("FROM: a@b.kz SIZE=10", "FROM:"), Some(("a@b.kz", "SIZE=10")));
+        assert_eq!(path_arg("TO:x@y.kz", "TO:"), Some(("x@y.kz", "")));
+        assert_eq!(path_arg("FROM:", "FROM:"), None);
+        assert_eq!(path_arg("FROM:a@b>", "FROM:"), None);
         assert_eq!(path_arg("FRO", "FROM:"), None);
         assert_eq!(path_arg("FROM:<a@b", "FROM:"), None);
     }

@@ -43,13 +43,16 @@ struct World {
 }
 
 async fn world(db: &TestDb, config: IntakeConfig) -> World {
+    world_with(db, config, SmtpConfig { hostname: "mx.desk.example".into(), max_message_bytes: 512 * 1024, ..SmtpConfig::default() }).await
+}
+
+async fn world_with(db: &TestDb, config: IntakeConfig, cfg: SmtpConfig) -> World {
     let desk = Desk::with_store(db.open().await, DeskConfig::default()).await;
     desk.seed_departments().await.unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let intake = EmailIntake::new(desk.clone(), IntakeConfig { addresses: vec![DESK.into()], ..config });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let smtp = listener.local_addr().unwrap();
-    let cfg = SmtpConfig { hostname: "mx.desk.example".into(), max_message_bytes: 512 * 1024, ..SmtpConfig::default() };
     tokio::spawn(smtp_in::serve(listener, cfg, intake.clone(), stop_rx.clone()));
 
     let relay = Arc::new(Relay { got: Mutex::new(vec![]) });
@@ -442,6 +445,13 @@ ombuds_store::both_backends! {
     pipelined => pipelining,
     failures => delivery_failures,
     notices => notices_follow_the_thread,
+    smuggling => smtp_smuggling_is_refused,
+    cut_off => data_cut_off_after_the_dot,
+    postmaster => postmaster_and_bare_paths,
+    spooled => large_messages_are_spooled,
+    reply_to => reply_to_and_no_reply_addresses,
+    long_text => long_text_and_outlook_placeholders,
+    bounces => bounces_are_recorded,
     staff => staff_notices_by_mail,
     templates => saved_templates_are_sent,
 }
@@ -579,4 +589,302 @@ async fn starttls() {
     let (_, stored) = desk.mail_raw(&admin(), &reference, mails[0].id).await.unwrap();
     assert!(String::from_utf8_lossy(&stored).lines().next().unwrap().contains("with ESMTPS"));
     db.cleanup().await;
+}
+
+/// SMTP smuggling: only <CRLF>.<CRLF> ends DATA. Each known variant of a bare end of data
+/// (`\n.\n`, `\r.\r`, `\r\n.\n`, `\n.\r\n`) followed by a forged second transaction in a
+/// victim's name is refused whole (554 5.5.2) and the session closed: neither message is
+/// registered and the victim's complaint is untouched.
+async fn smtp_smuggling_is_refused(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let r = send_mail(&w, "victim@mail.kz", &message("victim@mail.kz", "v1@mail.kz", "Вывод средств", "", "Деньги не пришли.")).await;
+    let victim = reference_in(&r);
+    for (i, sep) in ["\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n"].iter().enumerate() {
+        let (mut c, _) = Client::connect(w.smtp).await;
+        c.send("EHLO attacker.example").await;
+        assert!(c.send("MAIL FROM:<attacker@evil.example>").await.starts_with("250"));
+        assert!(c.send(&format!("RCPT TO:<{DESK}>")).await.starts_with("250"));
+        assert!(c.send("DATA").await.starts_with("354"));
+        let first = message("attacker@evil.example", &format!("a{i}@evil.example"), "Hello", "", "harmless");
+        let forged = message(
+            "victim@mail.kz",
+            &format!("forged{i}@evil.example"),
+            &format!("Re: [{victim}] Вывод средств"),
+            "",
+            "Всё решено, закройте мою жалобу.",
+        );
+        let payload = format!("{}{sep}MAIL FROM:<victim@mail.kz>\r\nRCPT TO:<{DESK}>\r\nDATA\r\n{forged}.\r\nQUIT\r\n", first.trim_end());
+        c.raw(payload.as_bytes()).await;
+        let r = c.reply().await;
+        assert!(r.starts_with("554 5.5.2 Message refused: bare CR or LF"), "variant {sep:?}: {r}");
+        assert_eq!(c.reply().await, "<closed>", "variant {sep:?}: the session is closed, nothing after it is read");
+    }
+    assert_eq!(count(&w.desk).await, 1, "neither the carrier nor the forged message is registered");
+    let view = w.desk.complaint(&admin(), &victim).await.unwrap();
+    assert_eq!(view.complaint.version, 1, "the victim's complaint is untouched");
+    assert!(view.messages.is_empty());
+    // A well-formed message afterwards is taken as usual.
+    let r = send_mail(&w, "attacker@evil.example", &message("attacker@evil.example", "ok@evil.example", "Вопрос", "", "Обычное письмо.")).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+}
+
+/// A message cut off right after the final dot (no CRLF; or after ".\r") is incomplete:
+/// nothing is registered and no 250 is given.
+async fn data_cut_off_after_the_dot(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    for (i, tail) in [".", ".\r", "\r\n."].iter().enumerate() {
+        let (mut c, _) = Client::connect(w.smtp).await;
+        c.send("EHLO client.example").await;
+        assert!(c.send("MAIL FROM:<cut@mail.kz>").await.starts_with("250"));
+        assert!(c.send(&format!("RCPT TO:<{DESK}>")).await.starts_with("250"));
+        assert!(c.send("DATA").await.starts_with("354"));
+        let m = message("cut@mail.kz", &format!("cut{i}@mail.kz"), "Обрыв", "", "Письмо оборвалось");
+        c.raw(format!("{m}{tail}").as_bytes()).await;
+        c.io.get_mut().shutdown().await.unwrap();
+        assert_eq!(c.reply().await, "<closed>", "tail {tail:?}: no reply to an incomplete message");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(count(&w.desk).await, 0);
+}
+
+/// `postmaster` (alone or at our domain) is always a valid recipient, and paths without angle
+/// brackets are tolerated; other domains' postmasters are still not relayed to.
+async fn postmaster_and_bare_paths(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO client.example").await;
+    assert_eq!(c.send("MAIL FROM:admin@other.example").await, "250 2.1.0 Sender ok");
+    assert_eq!(c.send("RCPT TO:<Postmaster@desk.example>").await, "250 2.1.5 Recipient ok");
+    assert_eq!(c.send("RCPT TO:postmaster").await, "250 2.1.5 Recipient ok");
+    assert!(c.send("RCPT TO:<postmaster@elsewhere.example>").await.starts_with("550 5.7.1"));
+    assert!(c.send("DATA").await.starts_with("354"));
+    let m = message("admin@other.example", "pm1@other.example", "Your server", "", "Your players complain to us; please check your MX.");
+    c.raw(format!("{m}.\r\n").as_bytes()).await;
+    let r = c.reply().await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "a person writing to postmaster reaches the desk: {r}");
+    let mails = w.desk.mails_of(&admin(), &reference_in(&r)).await.unwrap();
+    assert_eq!(mails[0].recipient, "postmaster@desk.example");
+    // Without brackets to the desk itself, too.
+    assert_eq!(c.send("MAIL FROM:player@mail.kz SIZE=100").await, "250 2.1.0 Sender ok");
+    assert_eq!(c.send(&format!("RCPT TO:{DESK}")).await, "250 2.1.5 Recipient ok");
+    assert!(c.send("QUIT").await.starts_with("221"));
+}
+
+/// A message larger than the spool threshold goes to a file while it arrives and comes back
+/// byte for byte.
+async fn large_messages_are_spooled(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SmtpConfig {
+        hostname: "mx.desk.example".into(),
+        max_message_bytes: 2 * 1024 * 1024,
+        spool_threshold: 16 * 1024,
+        spool_dir: Some(dir.path().to_path_buf()),
+        ..SmtpConfig::default()
+    };
+    let w = world_with(db, IntakeConfig::default(), cfg).await;
+    let line = "Строка длинного письма о выводе средств. ".repeat(2);
+    let body = (0..8000).map(|i| format!("{i} {line}")).collect::<Vec<_>>().join("\r\n");
+    let m = message("big@mail.kz", "big1@mail.kz", "Длинное письмо", "", &format!(".leading dot\r\n{body}"));
+    assert!(m.len() > 1024 * 1024);
+    let r = send_mail(&w, "big@mail.kz", &m).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    let reference = reference_in(&r);
+    let mails = w.desk.mails_of(&admin(), &reference).await.unwrap();
+    let (_, raw) = w.desk.mail_raw(&admin(), &reference, mails[0].id).await.unwrap();
+    let stored = String::from_utf8(raw).unwrap();
+    let (_, original) = stored.split_once("\r\n").unwrap();
+    // `Client::mail` ends every line, the empty one after the last CRLF too: one CRLF more.
+    assert!(original == format!("{m}\r\n"), "the spooled message comes back whole, dot-stuffing undone ({} bytes, sent {})", original.len(), m.len());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left in the spool directory");
+}
+
+/// Connections beyond the per-address limit get 421 and are closed; a slot freed is reusable.
+/// Idle clients are closed by the command timeout, slow ones by the data timeout.
+#[tokio::test]
+async fn connection_limits_and_timeouts() {
+    let db = TestDb::sqlite();
+    let cfg = SmtpConfig {
+        hostname: "mx.desk.example".into(),
+        max_connections_per_ip: 3,
+        timeout: Duration::from_millis(400),
+        data_timeout: Duration::from_millis(400),
+        ..SmtpConfig::default()
+    };
+    let w = world_with(&db, IntakeConfig::default(), cfg).await;
+    let mut open = vec![];
+    for _ in 0..3 {
+        let (c, greeting) = Client::connect(w.smtp).await;
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        open.push(c);
+    }
+    let (mut fourth, greeting) = Client::connect(w.smtp).await;
+    assert_eq!(greeting, "421 4.7.0 Too many connections from your address, try again later");
+    assert_eq!(fourth.reply().await, "<closed>");
+    drop(open.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_again, greeting) = Client::connect(w.smtp).await;
+    assert!(greeting.starts_with("220 "), "a freed slot is given again: {greeting}");
+
+    // An idle session is closed at the command timeout.
+    let r = open[0].reply().await;
+    assert!(r.starts_with("421 4.4.2") && r.contains("Timeout"), "{r}");
+    // A stalled DATA is closed at the data timeout; nothing is registered.
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO client.example").await;
+    c.send("MAIL FROM:<slow@mail.kz>").await;
+    c.send(&format!("RCPT TO:<{DESK}>")).await;
+    assert!(c.send("DATA").await.starts_with("354"));
+    c.raw(b"From: slow@mail.kz\r\nSubject: slow\r\n\r\nhalf a mes").await;
+    assert_eq!(c.reply().await, "421 4.4.2 Timeout while reading data, closing");
+    assert_eq!(count(&w.desk).await, 0);
+    db.cleanup().await;
+}
+
+/// The whole session has a time limit, however busy the client keeps it.
+#[tokio::test]
+async fn session_time_limit() {
+    let db = TestDb::sqlite();
+    let cfg = SmtpConfig { hostname: "mx.desk.example".into(), session_timeout: Duration::from_millis(600), ..SmtpConfig::default() };
+    let w = world_with(&db, IntakeConfig::default(), cfg).await;
+    let (mut c, _) = Client::connect(w.smtp).await;
+    let started = std::time::Instant::now();
+    let last = loop {
+        let r = c.send("NOOP").await;
+        if !r.starts_with("250") {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "the session never ended");
+    };
+    assert!(last.starts_with("421 4.4.2") && last.contains("Session time limit"), "{last}");
+    db.cleanup().await;
+}
+
+/// A contact form's mail (From: noreply@site, Reply-To: the player) belongs to the player and
+/// is acknowledged to them; a mail from a no-reply address without a usable Reply-To is
+/// registered, nothing is sent to it, and the complaint says why.
+async fn reply_to_and_no_reply_addresses(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let form = message("noreply@site.example", "form-1@site.example", "Форма обратной связи", "Reply-To: Игрок Один <player@mail.kz>\r\n", "Не пришла выплата.");
+    let r = send_mail(&w, "noreply@site.example", &form).await;
+    let reference = reference_in(&r);
+    let view = w.desk.complaint(&admin(), &reference).await.unwrap();
+    assert_eq!(view.player.email.as_ref().unwrap().as_str(), "player@mail.kz");
+    assert_eq!(view.player.name.as_ref().unwrap().as_str(), "Игрок Один");
+    assert_eq!(w.runner.run_once().await.unwrap(), 1);
+    let sent = w.relay.got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0.rcpt_to, vec!["player@mail.kz".to_string()], "acknowledged to the player, not to noreply@");
+
+    // No usable Reply-To (absent, or itself no-reply): registered, nothing sent, said on the complaint.
+    for (i, extra) in ["", "Reply-To: <do-not-reply@site.example>\r\n"].iter().enumerate() {
+        let m = message("no-reply@site.example", &format!("form-{i}b@site.example"), "Форма", extra, "Текст обращения.");
+        let r = send_mail(&w, "no-reply@site.example", &m).await;
+        assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+        let reference = reference_in(&r);
+        assert_eq!(w.runner.run_once().await.unwrap(), 1);
+        assert_eq!(w.relay.got.lock().unwrap().len(), 1, "nothing is sent to a no-reply address");
+        let history = w.desk.history(&admin(), &reference).await.unwrap();
+        let reason = history.iter().find_map(|e| match &e.event.data {
+            EventData::DeliveryFailed { reason, recipient, .. } => Some((reason.clone(), recipient.clone())),
+            _ => None,
+        });
+        let (reason, recipient) = reason.expect("the complaint says nothing was sent");
+        assert!(reason.contains("no-reply address"), "{reason}");
+        assert_eq!(recipient.as_deref(), Some("no-reply@site.example"));
+    }
+}
+
+/// Outlook's `[cid:…]` placeholders leave the visible text; a text longer than a complaint
+/// holds (a 99 KB line) is cut with a note to the agent, and the whole text is attached.
+async fn long_text_and_outlook_placeholders(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let long_line = "ставка ".repeat(99 * 1024 / 13);
+    let body = format!("Добрый день.\r\n[cid:image001.png@01DA2B3C.4D5E6F70]\r\nСкрин выше.\r\n{long_line}\r\nКонец письма.");
+    let r = send_mail(&w, "long@mail.kz", &message("long@mail.kz", "long1@mail.kz", "Длинное письмо", "", &body)).await;
+    let reference = reference_in(&r);
+    let view = w.desk.complaint(&admin(), &reference).await.unwrap();
+    let text = view.complaint.description.as_str();
+    assert!(!text.contains("[cid:"), "{}", &text[..200]);
+    assert!(text.starts_with("Добрый день.\n\nСкрин выше."), "{}", &text[..200]);
+    assert!(text.contains("[ombuds: this e-mail's text has") && text.ends_with("the original e-mail is kept whole]"), "the cut is said: {}", &text[text.len() - 300..]);
+    let files = w.desk.attachments_of(&admin(), &reference).await.unwrap();
+    let full = files.iter().find(|f| f.filename == "full-text.txt").expect("the whole text is attached");
+    let (_, data) = w.desk.attachment(&admin(), &reference, full.id).await.unwrap();
+    let data = String::from_utf8(data).unwrap();
+    assert!(data.contains(long_line.trim_end()) && data.ends_with("Конец письма."), "the whole text, to its end");
+    // A short mail is not touched.
+    let r = send_mail(&w, "short@mail.kz", &message("short@mail.kz", "s1@mail.kz", "Коротко", "", "Коротко [cid:image001.png@01DA] и всё.")).await;
+    let view = w.desk.complaint(&admin(), &reference_in(&r)).await.unwrap();
+    assert_eq!(view.complaint.description.as_str(), "Коротко  и всё.");
+    assert!(w.desk.attachments_of(&admin(), &reference_in(&r)).await.unwrap().is_empty());
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../mail/tests/mail/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A DSN (Postfix) and an Exchange NDR answering the desk's acknowledgment are recorded on
+/// the complaint as `delivery_failed` (once per report, however often it is delivered), the
+/// address is marked as bouncing, and the mark is cleared when the player writes again.
+async fn bounces_are_recorded(db: &TestDb) {
+    let w = world(db, IntakeConfig::default()).await;
+    let player = "aigerim.s@corp.example.kz";
+    let r = send_mail(&w, player, &message(player, "b-first@corp.example.kz", "Вывод средств", "", "Деньги не пришли.")).await;
+    let reference = reference_in(&r);
+    assert_eq!(w.runner.run_once().await.unwrap(), 1);
+    let ack = w.relay.got.lock().unwrap()[0].1.clone();
+    let ack_id = mail_parser::MessageParser::default().parse(&ack).unwrap().message_id().unwrap().to_string();
+    let failures = |h: &[ombuds_store::StoredEvent]| -> Vec<(String, Option<String>, String)> {
+        h.iter()
+            .filter_map(|e| match &e.event.data {
+                EventData::DeliveryFailed { notice, recipient, reason, .. } => Some((notice.clone(), recipient.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+
+    // Postfix's DSN (with the returned headers only), sent with an empty envelope sender.
+    let dsn = fixture("dsn_bounce.eml")
+        .replace("ombuds.ab12@bet.example.kz", &ack_id)
+        .replace("NF6-YY0-93X", &reference.to_string())
+        .replace("no.such.player@example.kz", player);
+    for _ in 0..2 {
+        let (mut c, _) = Client::connect(w.smtp).await;
+        c.send("EHLO mx.corp.example.kz").await;
+        assert_eq!(c.mail("", DESK, &dsn).await, format!("250 2.0.0 Delivery report recorded on {reference}"));
+    }
+    let history = w.desk.history(&admin(), &reference).await.unwrap();
+    let failed = failures(&history);
+    assert_eq!(failed.len(), 1, "the same report twice is recorded once: {failed:?}");
+    assert_eq!(failed[0].0, "acknowledge");
+    assert_eq!(failed[0].1.as_deref(), Some(player));
+    assert!(failed[0].2.contains("5.1.1") && failed[0].2.starts_with("bounced:"), "{}", failed[0].2);
+    let mark = w.desk.bouncing(player).await.unwrap().expect("the address is marked as bouncing");
+    assert!(mark.reason.contains("User unknown"), "{mark:?}");
+
+    // An Exchange NDR (the whole returned message, X-Ombuds-Ref in it).
+    let ndr = fixture("exchange_ndr.eml")
+        .replace("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b@bet.example.kz", &ack_id)
+        .replace("NF6-YY0-93X", &reference.to_string());
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO corp.example.kz").await;
+    assert_eq!(c.mail("", DESK, &ndr).await, format!("250 2.0.0 Delivery report recorded on {reference}"));
+    let failed = failures(&w.desk.history(&admin(), &reference).await.unwrap());
+    assert_eq!(failed.len(), 2);
+    assert!(failed[1].2.contains("RESOLVER.ADR.RecipientNotFound"), "{}", failed[1].2);
+    assert_eq!(w.desk.bouncing(player).await.unwrap().unwrap().bounces, 2, "two reports; the repeat is not counted");
+
+    // A bounce about no mail of ours is dropped as before.
+    let stray = fixture("dsn_bounce.eml").replace("X-Ombuds-Ref: NF6-YY0-93X", "X-Other: 1");
+    let (mut c, _) = Client::connect(w.smtp).await;
+    c.send("EHLO mx.other.example").await;
+    assert_eq!(c.mail("", DESK, &stray).await, "250 2.0.0 Accepted, not registered (bounce)");
+    assert_eq!(count(&w.desk).await, 1, "no report becomes a complaint");
+    assert_eq!(w.runner.run_once().await.unwrap(), 0, "nothing answers a report");
+
+    // The player writes again: the address works.
+    send_mail(&w, player, &message(player, "b-again@corp.example.kz", "Re: Вывод средств", "", "Пишу с того же адреса.")).await;
+    assert!(w.desk.bouncing(player).await.unwrap().is_none(), "cleared when the address writes to us");
+    assert!(w.desk.verify_chain().await.unwrap().broken.is_none());
 }

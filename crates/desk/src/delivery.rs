@@ -18,6 +18,20 @@ pub struct DeliveryContext {
     pub mails: Vec<MailInfo>,
 }
 
+/// What the e-mail intake found in a delivery report about one of a complaint's mails.
+#[derive(Debug, Clone)]
+pub struct BounceNotice {
+    pub complaint_id: Uuid,
+    /// The Message-ID of our mail that bounced, when the report returned it.
+    pub original_header_id: Option<String>,
+    /// The addresses the report gives up on; empty: the bounced mail's recipient.
+    pub failed: Vec<String>,
+    /// What the report says (status and diagnostic), for the agent.
+    pub reason: String,
+    /// The report's own Message-ID.
+    pub report_id: String,
+}
+
 impl Desk {
     /// The system's view of a complaint, for delivering its notices (no caller to check).
     pub async fn delivery_context(&self, complaint_id: Uuid) -> Result<DeliveryContext> {
@@ -58,6 +72,68 @@ impl Desk {
             Outcome::Refused(e) => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// A delivery report (DSN, NDR) came back for one of the complaint's mails: records
+    /// `delivery_failed` on it (the same command as a relay's permanent refusal) and marks the
+    /// address as bouncing. The same report delivered twice is recorded once (its
+    /// Message-ID is the change's idempotency key). Returns the complaint's reference.
+    pub async fn record_bounce(&self, b: BounceNotice) -> Result<ComplaintRef> {
+        let mails = self.store.mails(b.complaint_id).await?;
+        let ours = b
+            .original_header_id
+            .as_ref()
+            .and_then(|h| mails.iter().find(|m| m.direction == ombuds_store::Direction::Out && &m.header_id == h))
+            // Without the original's Message-ID: the last mail we sent.
+            .or_else(|| mails.iter().rev().find(|m| m.direction == ombuds_store::Direction::Out));
+        let recipient = b.failed.first().cloned().or_else(|| ours.map(|m| m.recipient.to_lowercase()));
+        // The outbound mail's id is its job's: the job says which notice it was.
+        let notice = match ours {
+            Some(m) => self.store.jobs_for_complaint(b.complaint_id).await?.into_iter().find(|j| j.id == m.id).map_or_else(|| "e-mail".to_string(), |j| j.kind),
+            None => "e-mail".to_string(),
+        };
+        let departments = self.departments().await?;
+        let sla = self.sla();
+        let cmd = Command::RecordDeliveryFailure {
+            notice,
+            message_id: ours.and_then(|m| m.message_id),
+            recipient: recipient.clone(),
+            reason: format!("bounced: {}", b.reason),
+        };
+        let decide: Decide = Box::new(move |current: &Complaint| {
+            let mut new_id = Uuid::now_v7;
+            let mut ctx = Ctx { now: now(), actor: Actor::System, departments: &departments, sla: &sla, new_id: &mut new_id };
+            command::change(current, &cmd, &mut ctx)
+        });
+        let mut req = ChangeRequest::new(b.complaint_id, decide);
+        req.idempotency = Some(ombuds_store::IdempotencyKey {
+            principal: "inbound:email".into(),
+            key: b.report_id.chars().take(900).collect(),
+            request_hash: vec![],
+        });
+        let reference = match self.store.write(WriteOp::Change(req)).await? {
+            Outcome::Refused(e) => return Err(e.into()),
+            Outcome::Changed(c) | Outcome::Unchanged(c) => c.reference,
+            // The same report again: recorded already.
+            _ => return Ok(self.store.complaint(b.complaint_id).await?.reference),
+        };
+        for address in b.failed.iter().cloned().chain(recipient).collect::<std::collections::BTreeSet<_>>() {
+            self.store.mark_bouncing(&address, Some(b.complaint_id), &b.reason).await?;
+        }
+        Ok(reference)
+    }
+
+    /// Whether mail to `address` bounces (shown on its player's complaints).
+    pub async fn bouncing(&self, address: &str) -> Result<Option<ombuds_store::Bouncing>> {
+        Ok(self.store.bouncing(&address.to_lowercase()).await?)
+    }
+
+    /// The address wrote to us, or a mail to it was delivered: it no longer bounces.
+    pub async fn clear_bouncing(&self, address: &str) -> Result<()> {
+        if self.store.clear_bouncing(&address.to_lowercase()).await? {
+            tracing::info!(address, "address no longer marked as bouncing");
+        }
+        Ok(())
     }
 
     /// A complaint's e-mails (without their bytes), for someone who may see it.

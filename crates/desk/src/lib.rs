@@ -21,7 +21,7 @@ pub mod tracking;
 
 pub use auth::{AgentUpdate, NewAgent, NewToken, Session, TotpEnrolment};
 pub use error::{DeskError, Result};
-pub use delivery::DeliveryContext;
+pub use delivery::{BounceNotice, DeliveryContext};
 pub use intake::{Inbound, Received};
 pub use jobs::{JobFailure, JobHandler, JobRunner};
 pub use ombuds_store::{

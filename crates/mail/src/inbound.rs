@@ -150,6 +150,20 @@ pub struct DroppedAttachment {
     pub reason: DropReason,
 }
 
+/// What a delivery report (a DSN, an Exchange NDR) says about the message it returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bounce {
+    /// Recipients the report gives up on (`Action: failed`), or, when it has no
+    /// machine-readable part, the returned message's `To`.
+    pub failed: Vec<String>,
+    /// The report only says delivery is delayed (`Action: delayed`): not a failure yet.
+    pub delayed_only: bool,
+    /// The `Message-ID` of the returned message (from its headers or whole copy in the report).
+    pub original_message_id: Option<String>,
+    /// `Status` and `Diagnostic-Code` of the first failed recipient, for the record.
+    pub diagnostic: Option<String>,
+}
+
 /// What the desk needs from one inbound message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMail {
@@ -182,6 +196,8 @@ pub struct InboundMail {
     /// The `X-Ombuds-Ref` of one of our own messages found in this one: in its header (then
     /// `automatic` is `Own`) or in a message it returns or quotes (a bounce, an auto-reply).
     pub own_ref: Option<String>,
+    /// For a delivery report ([`Automatic::Bounce`]): what it reports.
+    pub bounce: Option<Bounce>,
     /// `full_text` was cut at `max_text_chars`.
     pub truncated: bool,
     /// What was guessed, repaired or left out, for the record (English, for operators).
@@ -201,10 +217,22 @@ impl InboundMail {
         keys
     }
 
-    /// Where an answer goes: `Reply-To` if given, else `From`.
+    /// Where an answer goes: a `Reply-To` that can take one (contact forms send
+    /// `From: noreply@site` with the player in `Reply-To`), else `From`.
     pub fn reply_address(&self) -> Option<&Mailbox> {
-        self.reply_to.as_ref().or(self.from.as_ref())
+        self.reply_to.as_ref().filter(|r| !is_no_reply_address(&r.address)).or(self.from.as_ref())
     }
+}
+
+/// An address nobody reads answers at: `noreply@`, `no-reply@`, `do_not_reply@`,
+/// `donotreply@`, `mailer-daemon@`, `bounces@` and the like (separators, case and a `+tag`
+/// ignored). Nothing automatic may be sent to one.
+pub fn is_no_reply_address(address: &str) -> bool {
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+    let local = local.split('+').next().unwrap_or(local).to_ascii_lowercase();
+    let squeezed: String = local.chars().filter(|c| !matches!(c, '-' | '_' | '.')).collect();
+    ["noreply", "donotreply", "dontreply", "noanswer", "noresponse", "mailerdaemon"].iter().any(|p| squeezed.starts_with(p))
+        || matches!(squeezed.as_str(), "bounce" | "bounces")
 }
 
 /// A message that cannot become a complaint. Each message fits an SMTP 5xx reply line.
@@ -428,6 +456,8 @@ fn build(
         dropped_more,
         is_dsn,
         nested_own_ref,
+        dsn_fields,
+        returned,
         ..
     } = walk;
     if dropped_more > 0 {
@@ -441,7 +471,7 @@ fn build(
     let mut html_used = false;
     let mut full_text = String::new();
     for piece in pieces {
-        let text = normalise_text(&piece.text);
+        let text = normalise_text(&strip_cid_placeholders(&piece.text));
         if text.is_empty() {
             continue;
         }
@@ -464,6 +494,7 @@ fn build(
         .map(|v| clean_line(&v, 200))
         .filter(|v| !v.is_empty());
     let automatic = automatic(headers, &from, &subject, is_dsn, header_own_ref.is_some());
+    let bounce = (automatic == Some(Automatic::Bounce)).then(|| bounce_report(dsn_fields.as_deref(), returned));
 
     Ok(InboundMail {
         message_id,
@@ -483,6 +514,7 @@ fn build(
         dropped,
         automatic,
         own_ref: header_own_ref.or(nested_own_ref),
+        bounce,
         truncated,
         warnings,
     })
@@ -705,6 +737,56 @@ fn automatic(
     None
 }
 
+/// A bounce's report from its `message/delivery-status` fields (RFC 3464) and the returned
+/// message's headers.
+fn bounce_report(dsn: Option<&str>, returned: Option<(Option<String>, Vec<String>)>) -> Bounce {
+    let (original_message_id, original_to) = returned.unwrap_or_default();
+    let mut b = Bounce { original_message_id, ..Bounce::default() };
+    let mut any_delayed = false;
+    if let Some(dsn) = dsn {
+        // Per-recipient groups are separated by blank lines; continuation lines are folded.
+        let unfolded = dsn.replace("\r\n", "\n").replace("\n ", " ").replace("\n\t", " ");
+        for group in unfolded.split("\n\n") {
+            let field = |name: &str| {
+                group.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim().eq_ignore_ascii_case(name).then(|| clean_line(v, 500))
+                })
+            };
+            let Some(recipient) = field("Final-Recipient").or_else(|| field("Original-Recipient")) else { continue };
+            // `rfc822; user@host`
+            let address = recipient.rsplit_once(';').map_or(recipient.as_str(), |(_, a)| a).trim();
+            let Some(address) = normalise_address(address) else { continue };
+            let action = field("Action").unwrap_or_default().to_ascii_lowercase();
+            let status = field("Status").unwrap_or_default();
+            if action == "failed" || (action.is_empty() && status.starts_with('5')) {
+                if b.diagnostic.is_none() {
+                    let code = field("Diagnostic-Code").map(|d| d.split_once(';').map_or(d.clone(), |(_, t)| t.trim().to_owned()));
+                    b.diagnostic = Some(match code {
+                        Some(code) if !status.is_empty() => format!("{status}: {code}"),
+                        Some(code) => code,
+                        None => status.clone(),
+                    })
+                    .filter(|d| !d.is_empty());
+                }
+                let address = address.to_lowercase();
+                if !b.failed.contains(&address) {
+                    b.failed.push(address);
+                }
+            } else if action == "delayed" {
+                any_delayed = true;
+            }
+        }
+    }
+    if dsn.is_none() && b.failed.is_empty() {
+        // A report without machine-readable fields (some NDRs): the returned message's
+        // recipients are the ones it reports.
+        b.failed = original_to;
+    }
+    b.delayed_only = any_delayed && b.failed.is_empty();
+    b
+}
+
 fn is_vacation_subject(subject: &str) -> bool {
     let s = subject.to_lowercase();
     const PREFIXES: &[&str] = &[
@@ -838,6 +920,11 @@ struct Walk<'a> {
     depth_warned: bool,
     is_dsn: bool,
     nested_own_ref: Option<String>,
+    /// The text of the first `message/delivery-status` part.
+    dsn_fields: Option<String>,
+    /// The headers of the first returned message (`text/rfc822-headers` or `message/rfc822`):
+    /// its Message-ID and To.
+    returned: Option<(Option<String>, Vec<String>)>,
 }
 
 impl<'a> Walk<'a> {
@@ -855,6 +942,8 @@ impl<'a> Walk<'a> {
             depth_warned: false,
             is_dsn: false,
             nested_own_ref: None,
+            dsn_fields: None,
+            returned: None,
         }
     }
 
@@ -942,6 +1031,12 @@ impl<'a> Walk<'a> {
                     if ctype == "text" && subtype == "rfc822-headers" {
                         let bytes = part_bytes(message, id, self.warnings);
                         self.scan_own_ref(&bytes);
+                        self.scan_returned_headers(&bytes);
+                    }
+                    if ctype == "message" && subtype.ends_with("delivery-status") {
+                        self.is_dsn = true;
+                        let bytes = part_bytes(message, id, self.warnings);
+                        self.keep_dsn_fields(&bytes);
                     }
                     self.attachment(message, id, None);
                 }
@@ -953,9 +1048,13 @@ impl<'a> Walk<'a> {
             PartType::Binary(data) | PartType::InlineBinary(data) => {
                 if ctype == "message" && subtype.ends_with("delivery-status") {
                     self.is_dsn = true;
+                    self.keep_dsn_fields(data);
                 }
                 if ctype == "message" || (ctype == "text" && subtype == "rfc822-headers") {
                     self.scan_own_ref(data);
+                }
+                if (ctype == "text" && subtype == "rfc822-headers") || (ctype == "message" && subtype.ends_with("headers")) {
+                    self.scan_returned_headers(data);
                 }
                 self.attachment(message, id, Some(data));
             }
@@ -965,6 +1064,10 @@ impl<'a> Walk<'a> {
                 }
                 if let Some(own) = raw_header(nested, "X-Ombuds-Ref").map(|v| clean_line(&v, 200)) {
                     self.nested_own_ref.get_or_insert(own);
+                }
+                if self.returned.is_none() {
+                    let to = mailboxes(nested.to()).into_iter().map(|m| m.address.to_lowercase()).collect();
+                    self.returned = Some((nested.message_id().and_then(normalise_id), to));
                 }
                 self.forwarded_header(nested);
                 self.message(nested, depth + 1);
@@ -987,6 +1090,25 @@ impl<'a> Walk<'a> {
                     return;
                 }
             }
+        }
+    }
+
+    fn keep_dsn_fields(&mut self, bytes: &[u8]) {
+        if self.dsn_fields.is_none() {
+            self.dsn_fields = Some(String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned());
+        }
+    }
+
+    /// The Message-ID and To of a returned message's header section.
+    fn scan_returned_headers(&mut self, bytes: &[u8]) {
+        if self.returned.is_some() {
+            return;
+        }
+        let bytes = &bytes[..bytes.len().min(64 * 1024)];
+        let parsed = catch_unwind(AssertUnwindSafe(|| MessageParser::default().parse_headers(bytes))).ok().flatten();
+        if let Some(h) = parsed {
+            let to = mailboxes(h.to()).into_iter().map(|m| m.address.to_lowercase()).collect();
+            self.returned = Some((h.message_id().and_then(normalise_id), to));
         }
     }
 
@@ -1313,6 +1435,31 @@ fn is_placeholder(text: &str) -> bool {
         .any(|p| t.contains(p))
 }
 
+/// Removes the `[cid:image001.png@01DA2B3C.4D5E6F70]` placeholders Outlook writes into the
+/// text version where an inline image was (the image itself is kept as an attachment).
+fn strip_cid_placeholders(text: &str) -> Cow<'_, str> {
+    if !text.contains("[cid:") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("[cid:") {
+        let after = &rest[at..];
+        match after.find(']') {
+            Some(end) if end <= 400 && !after[1..end].contains(['\n', '\r', '[']) => {
+                out.push_str(&rest[..at]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..at + 5]);
+                rest = &after[5..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// Normalises line ends, removes control characters other than tab and newline, trims line
 /// ends (but keeps the "-- " signature separator), collapses runs of blank lines.
 fn normalise_text(text: &str) -> String {
@@ -1513,6 +1660,26 @@ mod tests {
         assert!(s.chars().count() <= 52 + TRUNCATION_MARKER.chars().count());
         let mut short = "short".to_owned();
         assert!(!truncate_chars(&mut short, 10));
+    }
+
+    #[test]
+    fn cid_placeholders_are_removed() {
+        assert_eq!(
+            strip_cid_placeholders("Вот скрин:\n[cid:image001.png@01DA2B3C.4D5E6F70]\nи ещё [cid:image002.jpg@01DA2B3C.4D5E6F70] тут"),
+            "Вот скрин:\n\nи ещё  тут"
+        );
+        assert_eq!(strip_cid_placeholders("[cid:unterminated\nline]"), "[cid:unterminated\nline]");
+        assert_eq!(strip_cid_placeholders("plain [text]"), "plain [text]");
+    }
+
+    #[test]
+    fn no_reply_addresses() {
+        for a in ["noreply@site.kz", "no-reply@x.com", "No_Reply+abc@x.com", "donotreply@x", "do-not-reply@x", "MAILER-DAEMON@mx.x", "noreply123@x", "bounces@x"] {
+            assert!(is_no_reply_address(a), "{a}");
+        }
+        for a in ["player@mail.kz", "nora.reply@x.com", "postmaster@x.com", "replyto@x"] {
+            assert!(!is_no_reply_address(a), "{a}");
+        }
     }
 
     #[test]

@@ -35,7 +35,13 @@ pub fn intake(desk: &Desk, e: &EmailSettings) -> Arc<EmailIntake> {
 }
 
 /// Starts what `[email]` asks for; returns a line per part for the start-up banner.
-pub async fn start(desk: &Desk, e: &EmailSettings, runner: JobRunner, stop: &watch::Receiver<bool>) -> anyhow::Result<(JobRunner, Vec<String>)> {
+pub async fn start(
+    desk: &Desk,
+    e: &EmailSettings,
+    data_dir: &std::path::Path,
+    runner: JobRunner,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<(JobRunner, Vec<String>)> {
     let mut lines = vec![];
     let intake = intake(desk, e);
     if let Some(listen) = &e.smtp_listen {
@@ -50,7 +56,19 @@ pub async fn start(desk: &Desk, e: &EmailSettings, runner: JobRunner, stop: &wat
             e.addresses.join(", "),
             if tls.is_some() { " (STARTTLS)" } else { "" }
         ));
-        let config = SmtpConfig { hostname: e.hostname.clone(), max_message_bytes: e.max_message_mb * MB, tls, ..SmtpConfig::default() };
+        let config = SmtpConfig {
+            hostname: e.hostname.clone(),
+            max_message_bytes: e.max_message_mb * MB,
+            tls,
+            max_connections: e.smtp_max_connections,
+            max_connections_per_ip: e.smtp_max_connections_per_ip,
+            timeout: Duration::from_secs(e.smtp_command_timeout_seconds),
+            data_timeout: Duration::from_secs(e.smtp_data_timeout_seconds),
+            session_timeout: Duration::from_secs(e.smtp_session_minutes * 60),
+            // Large messages wait on disk, not in memory, while they arrive.
+            spool_dir: Some(data_dir.to_path_buf()),
+            ..SmtpConfig::default()
+        };
         tokio::spawn(smtp_in::serve(listener, config, intake.clone(), stop.clone()));
     }
     if let Some(i) = &e.imap {

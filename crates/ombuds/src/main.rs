@@ -448,13 +448,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 println!(
                     "{}",
                     serde_json::json!({"clients": clients, "messages_per_s": rate, "sent": r.sent, "registered": r.registered,
-                        "replied": r.replied, "ignored": r.ignored, "duplicate": r.duplicate, "refused": r.refused,
+                        "replied": r.replied, "ignored": r.ignored, "duplicate": r.duplicate, "refused": r.refused, "deferred": r.deferred,
                         "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms, "mean_bytes": r.mean_bytes})
                 );
             } else {
                 println!(
-                    "mail: {clients} sessions, {rate:.0} messages/s ({} sent: {} new, {} replies, {} ignored, {} duplicates, {} refused; mean {:.1} KB); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                    r.sent, r.registered, r.replied, r.ignored, r.duplicate, r.refused, r.mean_bytes / 1024.0, r.p50_ms, r.p99_ms, r.max_ms
+                    "mail: {clients} sessions, {rate:.0} messages/s ({} sent: {} new, {} replies, {} ignored, {} duplicates, {} refused, {} deferred (4xx); mean {:.1} KB); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    r.sent, r.registered, r.replied, r.ignored, r.duplicate, r.refused, r.deferred, r.mean_bytes / 1024.0, r.p50_ms, r.p99_ms, r.max_ms
                 );
             }
             if r.refused > 0 {
@@ -546,7 +546,7 @@ async fn serve(s: Settings, demo: bool) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut runner = ombuds_desk::sla::with_handlers(JobRunner::new(desk.clone(), format!("{}:{}", hostname(), std::process::id())));
     if let Some(e) = &s.email {
-        let (r, lines) = email::start(&desk, e, runner, &stop_rx).await?;
+        let (r, lines) = email::start(&desk, e, &s.data_dir, runner, &stop_rx).await?;
         runner = r;
         for l in lines {
             println!("e-mail: {l}");

@@ -204,6 +204,19 @@ pub struct EmailSettings {
     pub tls_key: Option<PathBuf>,
     #[serde(default = "default_max_message_mb")]
     pub max_message_mb: usize,
+    /// The SMTP listener's limits: connections in all and per client address (`421` beyond),
+    /// seconds to wait for a command and for each block of message data, minutes a whole
+    /// session may last.
+    #[serde(default = "default_smtp_max_connections")]
+    pub smtp_max_connections: usize,
+    #[serde(default = "default_smtp_max_connections_per_ip")]
+    pub smtp_max_connections_per_ip: usize,
+    #[serde(default = "default_smtp_command_timeout")]
+    pub smtp_command_timeout_seconds: u64,
+    #[serde(default = "default_smtp_data_timeout")]
+    pub smtp_data_timeout_seconds: u64,
+    #[serde(default = "default_smtp_session_minutes")]
+    pub smtp_session_minutes: u64,
     #[serde(default = "default_max_attachments")]
     pub max_attachments: usize,
     #[serde(default = "default_max_attachment_mb")]
@@ -276,6 +289,21 @@ fn default_hostname() -> String {
 }
 fn default_max_message_mb() -> usize {
     25
+}
+fn default_smtp_max_connections() -> usize {
+    512
+}
+fn default_smtp_max_connections_per_ip() -> usize {
+    20
+}
+fn default_smtp_command_timeout() -> u64 {
+    60
+}
+fn default_smtp_data_timeout() -> u64 {
+    120
+}
+fn default_smtp_session_minutes() -> u64 {
+    15
 }
 fn default_max_attachments() -> usize {
     20
@@ -393,6 +421,12 @@ impl Settings {
             }
             if e.max_message_mb == 0 || e.max_message_mb > 100 {
                 bail!("[email] max_message_mb must be between 1 and 100");
+            }
+            if e.smtp_max_connections == 0 || e.smtp_max_connections_per_ip == 0 {
+                bail!("[email] smtp_max_connections and smtp_max_connections_per_ip must be at least 1");
+            }
+            if e.smtp_command_timeout_seconds == 0 || e.smtp_data_timeout_seconds == 0 || e.smtp_session_minutes == 0 {
+                bail!("[email] smtp_command_timeout_seconds, smtp_data_timeout_seconds and smtp_session_minutes must be at least 1");
             }
         }
         let c = &s.chat;

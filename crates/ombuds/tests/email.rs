@@ -97,6 +97,35 @@ ombuds_store::both_backends! {
     email => mail_through_the_binary,
 }
 
+/// `ombuds bench mail` against a listener with the default per-sender rate limit: the 450s
+/// are counted as deferred, never as errors, and the run ends with its report.
+#[tokio::test]
+async fn bench_mail_reports_under_the_rate_limit() {
+    let db = TestDb::sqlite();
+    let database = url(&db);
+    let smtp_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ombuds.toml");
+    std::fs::write(&config, format!("[email]\naddresses = [\"support@desk.example\"]\nsmtp_listen = \"127.0.0.1:{smtp_port}\"\n")).unwrap();
+    let _server = Server::start_with(&database, &["--config", config.to_str().unwrap()]).await;
+    let smtp = format!("127.0.0.1:{smtp_port}");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ombuds"))
+            .args(["bench", "mail", "--smtp", &smtp, "--to", "support@desk.example", "--clients", "4", "--seconds", "3", "--pool", "200", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(report["deferred"].as_u64().unwrap() > 0, "the rate limit was reached: {report}");
+    assert_eq!(report["refused"], 0, "{report}");
+    assert!(report["sent"].as_u64().unwrap() > 0, "{report}");
+    db.cleanup().await;
+}
+
 #[test]
 fn bad_email_settings_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();

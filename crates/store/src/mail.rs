@@ -146,3 +146,61 @@ impl Store {
         Ok((attachment_from(&row)?, row.bytes("data")?))
     }
 }
+
+/// An address our mail bounces from: the last report's reason, and the complaint it came for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bouncing {
+    pub address: String,
+    pub complaint_id: Option<Uuid>,
+    pub reason: String,
+    pub first_at: jiff::Timestamp,
+    pub last_at: jiff::Timestamp,
+    pub bounces: i64,
+}
+
+impl Store {
+    /// Marks `address` (lower case) as bouncing, or counts one more bounce from it.
+    pub async fn mark_bouncing(&self, address: &str, complaint_id: Option<Uuid>, reason: &str) -> Result<(), StoreError> {
+        let now = to_micros(now());
+        with_tx!(self.db(), |conn| conn
+            .execute(
+                "INSERT INTO bouncing_addresses (address, complaint_id, reason, first_at, last_at, bounces) VALUES ($1, $2, $3, $4, $4, 1) \
+                 ON CONFLICT (address) DO UPDATE SET complaint_id = excluded.complaint_id, reason = excluded.reason, \
+                 last_at = excluded.last_at, bounces = bouncing_addresses.bounces + 1",
+                &params![address, complaint_id, reason, now]
+            )
+            .await)?;
+        Ok(())
+    }
+
+    /// Whether mail to `address` bounces, and since when.
+    pub async fn bouncing(&self, address: &str) -> Result<Option<Bouncing>, StoreError> {
+        let row = with_read!(self.db(), |conn| conn
+            .fetch_optional(
+                "SELECT address, complaint_id, reason, first_at, last_at, bounces FROM bouncing_addresses WHERE address = $1",
+                &params![address]
+            )
+            .await)?;
+        row.map(|r| {
+            Ok(Bouncing {
+                address: r.text("address")?,
+                complaint_id: r.opt_uuid("complaint_id")?,
+                reason: r.text("reason")?,
+                first_at: from_micros(r.i64("first_at")?),
+                last_at: from_micros(r.i64("last_at")?),
+                bounces: r.i64("bounces")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets that `address` bounced (it wrote to us, or a mail to it was delivered). Reads
+    /// first, so the common case (it never bounced) takes no write lock.
+    pub async fn clear_bouncing(&self, address: &str) -> Result<bool, StoreError> {
+        if self.bouncing(address).await?.is_none() {
+            return Ok(false);
+        }
+        let n = with_tx!(self.db(), |conn| conn.execute("DELETE FROM bouncing_addresses WHERE address = $1", &params![address]).await)?;
+        Ok(n > 0)
+    }
+}

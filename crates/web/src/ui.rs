@@ -202,6 +202,8 @@ struct ComplaintPage {
     /// (name, due, state: "", "warned" or "breached")
     clocks: Vec<(String, String, &'static str)>,
     player: String,
+    /// "Mail to this address bounces …", when it does.
+    bouncing: Option<String>,
     created: String,
     description: String,
     description_files: Vec<(String, String, String)>,
@@ -765,6 +767,26 @@ async fn show_complaint(
         .flatten()
         .collect::<Vec<_>>()
         .join(" · ");
+    // Mail to the player's address comes back: say so where the address is shown.
+    let bouncing = match &p.email {
+        Some(email) => match s.desk.bouncing(email.as_str()).await {
+            Ok(Some(b)) => {
+                let args: HashMap<Cow<'static, str>, FluentValue> = [
+                    (Cow::Borrowed("address"), FluentValue::from(b.address.clone())),
+                    (Cow::Borrowed("since"), FluentValue::from(texts.when(b.first_at))),
+                    (Cow::Borrowed("reason"), FluentValue::from(b.reason.clone())),
+                ]
+                .into();
+                LOCALES.try_lookup_with_args(&texts.id, "complaint-bouncing", &args)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the bouncing mark could not be read");
+                None
+            }
+        },
+        None => None,
+    };
     let suggestion = view.suggestion.as_ref().map(|sg| {
         let args: HashMap<Cow<'static, str>, FluentValue> = [
             (Cow::Borrowed("department"), FluentValue::from(sg.department.as_str().to_string())),
@@ -846,6 +868,7 @@ async fn show_complaint(
         paused: c.sla.as_ref().is_some_and(|s| s.paused_since.is_some()),
         clocks,
         player,
+        bouncing,
         created: texts.when(c.created_at),
         description: c.description.as_str().to_string(),
         description_files: files_of(None),
@@ -1372,7 +1395,7 @@ mod tests {
     fn every_language_has_every_text_and_plurals_follow_its_rules() {
         let keys = text_keys();
         assert!(keys.len() > 30, "{keys:?}");
-        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name", "duplicate", "target"]
+        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name", "duplicate", "target", "address", "since"]
             .into_iter()
             .map(|k| (Cow::Borrowed(k), FluentValue::from(2)))
             .collect();

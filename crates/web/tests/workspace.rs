@@ -15,6 +15,7 @@ ombuds_store::both_backends! {
     counts_and_presence => counts_and_presence,
     faq_articles_are_suggested => faq_articles_are_suggested,
     queue_filters_and_assignment => queue_filters_and_assignment,
+    bouncing_address_is_shown => bouncing_address_is_shown,
 }
 
 async fn app(db: &TestDb) -> TestApp {
@@ -262,4 +263,26 @@ async fn queue_filters_and_assignment(db: &TestDb) {
     let csrf = dana.get("ombuds_csrf").unwrap();
     let (s, _, _) = form(&app, &mut dana, &format!("/ui/complaints/{call}/act"), &[("csrf", &csrf), ("action", "assign"), ("agent", &olga_id)]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// When mail to the player's address bounces, the complaint page says so under the player, in
+/// the reader's language; once cleared, the line is gone.
+async fn bouncing_address_is_shown(db: &TestDb) {
+    let app = app(db).await;
+    app.agent("dana", "agent", &["payments"]).await;
+    let c = app
+        .register_json(json!({"channel": "email", "player": {"email": "gone@mail.kz"}, "subject": "Вывод не пришёл",
+            "description": "Жду вывод третий день.", "department": "payments", "language": "ru"}))
+        .await;
+    let r = c["reference"].as_str().unwrap().to_string();
+    let mut dana = sign_in(&app, "dana", "ru").await;
+    let (_, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{r}")).await;
+    assert!(!body.contains("id=\"bouncing\""), "no line while mail gets through");
+    app.desk.store().mark_bouncing("gone@mail.kz", None, "5.1.1: 550 5.1.1 User unknown").await.unwrap();
+    let (_, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{r}")).await;
+    let line = body.split("id=\"bouncing\">").nth(1).expect("the bouncing line").split("</p>").next().unwrap();
+    assert!(line.contains("возвращаются недоставленными") && line.contains("gone@mail.kz") && line.contains("User unknown"), "{line}");
+    app.desk.clear_bouncing("gone@mail.kz").await.unwrap();
+    let (_, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{r}")).await;
+    assert!(!body.contains("id=\"bouncing\""));
 }

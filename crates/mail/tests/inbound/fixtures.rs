@@ -353,6 +353,49 @@ fn dsn_bounce() {
 }
 
 #[test]
+fn dsn_bounce_reports_what_failed() {
+    let m = fixture("dsn_bounce.eml");
+    let b = m.bounce.expect("a bounce carries its report");
+    assert_eq!(b.failed, vec!["no.such.player@example.kz".to_string()]);
+    assert_eq!(b.original_message_id.as_deref(), Some("ombuds.ab12@bet.example.kz"));
+    assert_eq!(b.diagnostic.as_deref(), Some("5.1.1: 550 5.1.1 User unknown"));
+    assert!(!b.delayed_only);
+}
+
+/// An Exchange NDR (written by hand after real ones; the file is not from make_fixtures.py):
+/// multipart/report with a text and HTML alternative, the delivery-status fields and the
+/// whole returned message.
+#[test]
+fn exchange_ndr() {
+    let m = fixture("exchange_ndr.eml");
+    assert_eq!(m.automatic, Some(Automatic::Bounce));
+    assert_eq!(m.own_ref.as_deref(), Some(REF2));
+    let b = m.bounce.expect("a bounce carries its report");
+    assert_eq!(b.failed, vec!["aigerim.s@corp.example.kz".to_string()]);
+    assert_eq!(b.original_message_id.as_deref(), Some("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b@bet.example.kz"));
+    let d = b.diagnostic.unwrap();
+    assert!(d.starts_with("5.1.10: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found"), "{d}");
+    assert!(m.text.starts_with("Delivery has failed to these recipients or groups:"), "{}", m.text);
+}
+
+#[test]
+fn delayed_dsn_is_not_a_failure() {
+    let raw = "From: MAILER-DAEMON@mx.example\r\nTo: support@bet.example.kz\r\nSubject: Delayed Mail (still being retried)\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\nStill trying.\r\n\
+        --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n\
+        Final-Recipient: rfc822; slow@example.kz\r\nAction: delayed\r\nStatus: 4.4.1\r\n\r\n--b--\r\n";
+    let m = ombuds_mail::inbound::parse(raw.as_bytes(), &crate::fixture_limits()).unwrap();
+    let b = m.bounce.unwrap();
+    assert!(b.delayed_only && b.failed.is_empty(), "{b:?}");
+}
+
+#[test]
+fn person_mail_has_no_bounce() {
+    assert_eq!(fixture("gmail_withdrawal_ru.eml").bounce, None);
+}
+
+#[test]
 fn forwarded_rfc822_ru() {
     let m = fixture("forwarded_rfc822_ru.eml");
     assert_eq!(m.subject, "Fwd: Отказ в выплате");

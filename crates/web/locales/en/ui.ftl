@@ -45,6 +45,7 @@ priority-urgent = Urgent
 complaint-title = Complaint { $reference }
 complaint-not-found = There is no such complaint, or it is not yours to see.
 complaint-player = Player
+complaint-bouncing = Mail to { $address } comes back undelivered (since { $since }): { $reason }
 complaint-thread = Conversation
 complaint-history = History
 complaint-sla = Deadlines

@@ -39,6 +39,7 @@ priority-urgent = Шұғыл
 complaint-title = Өтініш { $reference }
 complaint-not-found = Мұндай өтініш жоқ немесе ол сізге қолжетімсіз.
 complaint-player = Ойыншы
+complaint-bouncing = { $address } мекенжайына хаттар жеткізілмей қайтады ({ $since } бастап): { $reason }
 complaint-thread = Хат алмасу
 complaint-history = Тарихы
 complaint-sla = Мерзімдер

@@ -47,6 +47,7 @@ priority-urgent = Срочный
 complaint-title = Обращение { $reference }
 complaint-not-found = Такого обращения нет, или оно вам недоступно.
 complaint-player = Игрок
+complaint-bouncing = Письма на { $address } возвращаются недоставленными (с { $since }): { $reason }
 complaint-thread = Переписка
 complaint-history = История
 complaint-sla = Сроки
