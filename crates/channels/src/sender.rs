@@ -286,12 +286,15 @@ impl MailSender {
             }
             None => None,
         };
+        // An acknowledgment can be caused by anyone who types an address into a form: it
+        // carries none of their text (no subject, no name), only the reference and our words.
+        let ack = matches!(notice, Notice::Acknowledgment);
         let out = Outgoing {
             from: Mailbox { name: c.from_name.as_deref(), address: &c.from_address },
-            to: Mailbox { name: ctx.player.name.as_ref().map(|n| n.as_str()), address: to },
+            to: Mailbox { name: if ack { None } else { ctx.player.name.as_ref().map(|n| n.as_str()) }, address: to },
             language: ctx.complaint.language,
             reference: ctx.complaint.reference,
-            complaint_subject: ctx.complaint.subject.as_str(),
+            complaint_subject: if ack { "" } else { ctx.complaint.subject.as_str() },
             notice,
             message_id: &header_id,
             in_reply_to: last_inbound.as_deref(),
