@@ -388,6 +388,7 @@ impl Desk {
         let weak = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            tick.tick().await;
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
