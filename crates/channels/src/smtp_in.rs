@@ -14,7 +14,6 @@
 //! number of connections, and a number of protocol errors per session before it is closed.
 
 use futures_util::future::BoxFuture;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -119,59 +118,12 @@ impl Default for SmtpConfig {
     }
 }
 
-/// Connections per client address; a slot is given back when its guard drops.
-#[derive(Default)]
-struct PerIp {
-    open: std::sync::Mutex<HashMap<IpAddr, usize>>,
-}
-
-struct IpSlot {
-    table: Arc<PerIp>,
-    key: IpAddr,
-}
-
-impl PerIp {
-    /// The address a limit counts against: an IPv6 client owns at least a /64.
-    fn key(ip: IpAddr) -> IpAddr {
-        match ip {
-            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
-            v4 => v4,
-        }
-    }
-
-    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let key = PerIp::key(ip);
-        let mut open = self.open.lock().expect("per-ip lock");
-        let n = open.entry(key).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(IpSlot { table: self.clone(), key })
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut open = self.table.open.lock().expect("per-ip lock");
-        if let Some(n) = open.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.key);
-            }
-        }
-    }
-}
-
 /// Accepts connections until `shutdown` turns true; sessions in progress finish on their own.
 pub async fn serve(listener: TcpListener, config: SmtpConfig, handler: Arc<dyn SmtpHandler>, mut shutdown: watch::Receiver<bool>) {
     let shared = Arc::new(Shared { large: Semaphore::new(config.max_large_in_flight.max(1)), config });
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
-    let per_ip = Arc::new(PerIp::default());
+    // Connections per client network (an IPv6 client: its /64).
+    let per_ip = Arc::new(ombuds_core::clients::Slots::default());
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {

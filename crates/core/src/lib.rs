@@ -16,6 +16,7 @@ pub mod reference;
 pub mod rules;
 pub mod sla;
 pub mod tracking;
+pub mod clients;
 
 pub use access::{Principal, Scope, Visibility};
 pub use command::{AutoRoute, Command, Ctx, Decision, Job, Registration};

@@ -100,19 +100,9 @@ fn span(d: Duration) -> jiff::SignedDuration {
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// The budget key of a client address: an IPv4 address, or an IPv6 address's /64 (one
-/// subscriber's network hands out the whole /64 freely).
+/// The budget key of a client address: its network ([`ombuds_core::clients::network`]).
 pub fn client_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
+    ombuds_core::clients::network(ip).to_string()
 }
 
 /// How long until the current window of length `window` ends.

@@ -18,9 +18,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -47,56 +45,6 @@ fn open_file_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// The address a per-address cap counts by: IPv4 as is, IPv6 by its /64.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        v4 => v4,
-    }
-}
-
-/// Open connections per client address.
-#[derive(Default)]
-struct PerAddress {
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-struct AddressSlot {
-    table: Arc<PerAddress>,
-    key: IpAddr,
-}
-
-impl PerAddress {
-    fn enter(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<AddressSlot> {
-        let key = address_key(ip);
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let n = open.entry(key).or_insert(0);
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(AddressSlot { table: self.clone(), key })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = open.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.key);
-            }
-        }
-    }
-}
-
 /// Accepts connections until `shutdown` resolves, then lets the requests in flight finish
 /// (at most 30 s).
 pub async fn serve(
@@ -106,7 +54,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let total = Arc::new(Semaphore::new(connection_cap(config.max_connections)));
-    let per_address = Arc::new(PerAddress::default());
+    let per_address = Arc::new(ombuds_core::clients::Slots::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -134,7 +82,7 @@ pub async fn serve(
         let slot = if config.trusted_proxies.contains(&peer.ip()) {
             None
         } else {
-            match per_address.enter(peer.ip(), config.max_connections_per_address) {
+            match per_address.take(peer.ip(), config.max_connections_per_address) {
                 Some(s) => Some(s),
                 None => {
                     metrics::counter!("ombuds_http_connections_refused_total", "why" => "per_address").increment(1);
@@ -179,29 +127,6 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_ipv6_client_counts_by_its_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(a), address_key(b));
-        assert_ne!(address_key(a), address_key(c));
-        assert_eq!(address_key("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1".parse::<IpAddr>().unwrap());
-    }
-
-    #[test]
-    fn the_per_address_cap_frees_its_slots() {
-        let t = Arc::new(PerAddress::default());
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        let one = t.enter(ip, 2).unwrap();
-        let two = t.enter(ip, 2).unwrap();
-        assert!(t.enter(ip, 2).is_none());
-        assert!(t.enter("192.0.2.8".parse().unwrap(), 2).is_some(), "another address has its own");
-        drop(one);
-        assert!(t.enter(ip, 2).is_some());
-        drop(two);
-    }
 
     #[test]
     fn the_cap_fits_the_open_file_limit() {

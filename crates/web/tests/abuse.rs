@@ -3,10 +3,9 @@
 //! proved nothing, uploads before any check, and anonymous intake as a mail cannon.
 
 mod common;
-use common::{Jar, TestApp, form, page};
+use common::{BOUNDARY, Jar, TestApp, form, multipart, multipart_body, page, track_code as code_for, tracking_app as app};
 use ombuds_core::ComplaintRef;
-use ombuds_core::tracking::TrackKeys;
-use ombuds_desk::{DeskConfig, DeskError};
+use ombuds_desk::DeskError;
 use ombuds_store::testing::TestDb;
 use reqwest::header::LOCATION;
 use reqwest::{Method, StatusCode};
@@ -23,28 +22,11 @@ ombuds_store::both_backends! {
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
-async fn app(db: &TestDb) -> TestApp {
-    let mut config = DeskConfig::default();
-    config.tracking.code_gap = std::time::Duration::ZERO;
-    let app = TestApp::spawn(db, config).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { http: client, ..app }
-}
-
 async fn file_complaint(app: &TestApp, email: &str, name: &str, description: &str) -> String {
     let c = app
         .register_json(json!({"channel": "email", "player": {"email": email, "name": name, "language": "kk"}, "subject": "Ақша шықпады", "description": description, "department": "payments", "language": "kk"}))
         .await;
     c["reference"].as_str().unwrap().to_string()
-}
-
-/// The code the player would read in the e-mail.
-async fn code_for(app: &TestApp, reference: &str) -> Option<String> {
-    let store = app.desk.store();
-    let c = store.complaint_by_ref(&ComplaintRef::parse(reference).unwrap()).await.unwrap();
-    let live = store.track_code(c.id).await.unwrap()?;
-    let secret = store.desk_secret("tracking", b"unused").await.unwrap();
-    Some(TrackKeys::new(&secret).code(c.id, &live.nonce))
 }
 
 fn botnet(i: u32) -> Option<IpAddr> {
@@ -182,42 +164,10 @@ async fn typed_address(db: &TestDb) {
     assert!(body.contains("ҚҰПИЯ-2"), "{body}");
 }
 
-fn multipart_body(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, filename, data) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes()),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    body
-}
-
-async fn post_multipart(app: &TestApp, jar: &Jar, path: &str, body: Vec<u8>) -> (StatusCode, String, String) {
-    let boundary = "----ombudsAbuseBoundary";
-    let res = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .header("cookie", jar.header())
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let s = res.status();
-    let location = res.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    (s, location, res.text().await.unwrap_or_default())
-}
-
 /// Without a pass nothing of a reply is read; a file before the CSRF field is refused; files are
 /// kept under names that agree with their bytes and served as downloads.
 async fn uploads(db: &TestDb) {
     let app = app(db).await;
-    let boundary = "----ombudsAbuseBoundary";
     let (_, reference) = {
         let mut j = Jar::default();
         portal_file(&app, &mut j, "Sam", "sam@mail.kz", "Bonus").await
@@ -228,17 +178,16 @@ async fn uploads(db: &TestDb) {
     page(&app, &mut stranger, "/track").await;
     let csrf = stranger.get("ombuds_csrf").unwrap();
     let small = vec![b'a'; 16 * 1024];
-    let body = multipart_body(boundary, &[("csrf", None, csrf.as_bytes()), ("text", None, b"hi"), ("files", Some("small.txt"), &small)]);
-    let (s, location, _) = post_multipart(&app, &stranger, &path, body).await;
+    let (s, location, _) = multipart(&app, &mut stranger, &path, &[("csrf", None, csrf.as_bytes()), ("text", None, b"hi"), ("files", Some("small.txt"), &small)]).await;
     assert_eq!((s, location.as_str()), (StatusCode::SEE_OTHER, format!("/track?ref={reference}").as_str()));
     // 8 MB without a pass: answered (or the connection closed) without the server taking them in.
     let big = vec![b'a'; 8 * 1024 * 1024];
-    let body = multipart_body(boundary, &[("csrf", None, csrf.as_bytes()), ("text", None, b"hi"), ("files", Some("big.txt"), &big)]);
+    let body = multipart_body(&[("csrf", None, csrf.as_bytes()), ("text", None, b"hi"), ("files", Some("big.txt"), &big)]);
     let res = app
         .http
         .post(format!("{}{path}", app.base))
         .header("cookie", stranger.header())
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
         .body(body)
         .send()
         .await;
@@ -251,26 +200,21 @@ async fn uploads(db: &TestDb) {
     let (_, reference) = portal_file(&app, &mut filer, "Sam", "sam2@mail.kz", "Bonus").await;
     let path = format!("/track/{reference}/reply");
     let csrf = filer.get("ombuds_csrf").unwrap();
-    let body = multipart_body(boundary, &[("files", Some("a.png"), PNG), ("csrf", None, csrf.as_bytes()), ("text", None, b"first the file")]);
-    let (s, _, _) = post_multipart(&app, &filer, &path, body).await;
+    let (s, _, _) = multipart(&app, &mut filer, &path, &[("files", Some("a.png"), PNG), ("csrf", None, csrf.as_bytes()), ("text", None, b"first the file")]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let body = multipart_body(boundary, &[("csrf", None, b"forged"), ("text", None, b"x"), ("files", Some("a.png"), PNG)]);
-    let (s, _, _) = post_multipart(&app, &filer, &path, body).await;
+    let (s, _, _) = multipart(&app, &mut filer, &path, &[("csrf", None, b"forged"), ("text", None, b"x"), ("files", Some("a.png"), PNG)]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(app.events_of(&reference, "player_replied").await.is_empty(), "nothing stored");
 
     // Hostile names: kept under names that cannot run or render.
-    let body = multipart_body(
-        boundary,
-        &[
-            ("csrf", None, csrf.as_bytes()),
-            ("text", None, "Screenshots attached".as_bytes()),
-            ("files", Some("pic.png.exe"), PNG),
-            ("files", Some("receipt.html"), b"<html><script>alert(1)</script></html>"),
-            ("files", Some("invoice\u{202E}gpj.svg"), b"<svg onload=alert(1)></svg>"),
-        ],
-    );
-    let (s, location, body) = post_multipart(&app, &filer, &path, body).await;
+    let hostile: &[(&str, Option<&str>, &[u8])] = &[
+        ("csrf", None, csrf.as_bytes()),
+        ("text", None, "Screenshots attached".as_bytes()),
+        ("files", Some("pic.png.exe"), PNG),
+        ("files", Some("receipt.html"), b"<html><script>alert(1)</script></html>"),
+        ("files", Some("invoice\u{202E}gpj.svg"), b"<svg onload=alert(1)></svg>"),
+    ];
+    let (s, location, body) = multipart(&app, &mut filer, &path, hostile).await;
     assert_eq!((s, location.as_str()), (StatusCode::SEE_OTHER, format!("/track/{reference}?sent=1").as_str()), "{body}");
     let (_, files) = app.call(Method::GET, &format!("/api/v1/complaints/{reference}/attachments"), Some(&app.token), None).await;
     let names: Vec<&str> = files.as_array().unwrap().iter().map(|f| f["filename"].as_str().unwrap()).collect();
@@ -284,8 +228,7 @@ async fn uploads(db: &TestDb) {
     }
     // A file over the desk's limit is cut while it arrives (413), nothing stored.
     let over = vec![b'b'; app.desk.tracking_config().max_file_bytes + 1];
-    let body = multipart_body(boundary, &[("csrf", None, csrf.as_bytes()), ("text", None, b"too big"), ("files", Some("big.txt"), &over)]);
-    let (s, _, _) = post_multipart(&app, &filer, &path, body).await;
+    let (s, _, _) = multipart(&app, &mut filer, &path, &[("csrf", None, csrf.as_bytes()), ("text", None, b"too big"), ("files", Some("big.txt"), &over)]).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.events_of(&reference, "player_replied").await.len(), 1);
 }

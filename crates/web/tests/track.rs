@@ -4,10 +4,8 @@
 //! (bad files refused, nothing half-stored), and rates the resolution once.
 
 mod common;
-use common::{Jar, TestApp, form, page};
+use common::{Jar, TestApp, form, multipart, page, track_code as code_for, tracking_app as app};
 use ombuds_core::ComplaintRef;
-use ombuds_core::tracking::TrackKeys;
-use ombuds_desk::DeskConfig;
 use ombuds_store::testing::TestDb;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -21,28 +19,11 @@ ombuds_store::both_backends! {
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
-async fn app(db: &TestDb) -> TestApp {
-    let mut config = DeskConfig::default();
-    config.tracking.code_gap = std::time::Duration::ZERO;
-    let app = TestApp::spawn(db, config).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { http: client, ..app }
-}
-
 async fn file_complaint(app: &TestApp, email: &str, description: &str) -> String {
     let c = app
         .register_json(json!({"channel": "email", "player": {"email": email, "name": "Айгерим"}, "subject": "Вывод не пришёл", "description": description, "department": "payments", "language": "ru"}))
         .await;
     c["reference"].as_str().unwrap().to_string()
-}
-
-/// The code the player would read in the e-mail (the test reads the mailbox's side: the store).
-async fn code_for(app: &TestApp, reference: &str) -> Option<String> {
-    let store = app.desk.store();
-    let c = store.complaint_by_ref(&ComplaintRef::parse(reference).unwrap()).await.unwrap();
-    let live = store.track_code(c.id).await.unwrap()?;
-    let secret = store.desk_secret("tracking", b"unused").await.unwrap();
-    Some(TrackKeys::new(&secret).code(c.id, &live.nonce))
 }
 
 async fn open_with_code(app: &TestApp, jar: &mut Jar, reference: &str, email: &str) {
@@ -54,35 +35,6 @@ async fn open_with_code(app: &TestApp, jar: &mut Jar, reference: &str, email: &s
     let (s, h, body) = form(app, jar, "/track/code", &[("csrf", &csrf), ("ref", reference), ("code", &code)]).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(h[LOCATION], format!("/track/{reference}").as_str());
-}
-
-/// A multipart form as a browser sends it: (name, filename, bytes).
-async fn multipart(app: &TestApp, jar: &mut Jar, path: &str, parts: &[(&str, Option<&str>, &[u8])]) -> (StatusCode, String, String) {
-    let boundary = "----ombudsTestBoundary7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for (name, filename, data) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes()),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let res = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .header("cookie", jar.header())
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let s = res.status();
-    let location = res.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    jar.take(res.headers());
-    (s, location, res.text().await.unwrap())
 }
 
 async fn follow_reply_rate(db: &TestDb) {

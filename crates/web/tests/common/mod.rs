@@ -162,3 +162,57 @@ pub async fn form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &st
     jar.take(&h);
     (s, h, res.text().await.unwrap())
 }
+
+/// The player's side: an app whose client does not follow redirects (the tests read them) and
+/// whose tracking codes may be asked for back to back.
+pub async fn tracking_app(db: &TestDb) -> TestApp {
+    let mut config = DeskConfig::default();
+    config.tracking.code_gap = std::time::Duration::ZERO;
+    let app = TestApp::spawn(db, config).await;
+    let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { http: client, ..app }
+}
+
+/// The code the player would read in the e-mail (the test reads the mailbox's side: the store).
+pub async fn track_code(app: &TestApp, reference: &str) -> Option<String> {
+    let store = app.desk.store();
+    let c = store.complaint_by_ref(&ombuds_core::ComplaintRef::parse(reference).unwrap()).await.unwrap();
+    let live = store.track_code(c.id).await.unwrap()?;
+    let secret = store.desk_secret("tracking", b"unused").await.unwrap();
+    Some(ombuds_core::tracking::TrackKeys::new(&secret).code(c.id, &live.nonce))
+}
+
+pub const BOUNDARY: &str = "----ombudsTestBoundary7MA4YWxkTrZu0gW";
+
+/// A multipart form as a browser sends it: (name, filename, bytes), parts in the given order.
+pub fn multipart_body(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, filename, data) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes()),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// Posts [`multipart_body`] with the jar's cookies: (status, Location, body).
+pub async fn multipart(app: &TestApp, jar: &mut Jar, path: &str, parts: &[(&str, Option<&str>, &[u8])]) -> (StatusCode, String, String) {
+    let res = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .header("cookie", jar.header())
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(multipart_body(parts))
+        .send()
+        .await
+        .unwrap();
+    let s = res.status();
+    let location = res.headers().get(reqwest::header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    jar.take(res.headers());
+    (s, location, res.text().await.unwrap_or_default())
+}
