@@ -69,7 +69,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         let d = ombuds_web::NetConfig::default();
         HttpSettings {
-            trusted_proxies: vec![],
+            trusted_proxies: d.trusted_proxies,
             header_timeout_seconds: d.header_timeout.as_secs(),
             body_timeout_seconds: d.body_timeout.as_secs(),
             max_connections: d.max_connections,

@@ -67,7 +67,10 @@ pub struct NetConfig {
 impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
-            trusted_proxies: vec![],
+            // A reverse proxy on the same machine is the usual deployment: it is not capped per
+            // address (every player would share its one address), and its X-Forwarded-For is
+            // believed. Only processes on this machine can connect from loopback.
+            trusted_proxies: vec![std::net::IpAddr::from([127, 0, 0, 1]), std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
             header_timeout: std::time::Duration::from_secs(10),
             body_timeout: std::time::Duration::from_secs(30),
             max_connections: 8192,
