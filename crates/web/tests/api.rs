@@ -449,6 +449,7 @@ async fn mails_and_attachments(db: &TestDb) {
             subject: "Скриншот ставки".into(),
             size: 42,
             raw: Some(b"From: x\r\n\r\n<script>alert(1)</script>".to_vec()),
+            auth: None,
             attachments: vec![NewAttachment {
                 filename: "скрин <1>.html".into(),
                 content_type: "text/html".into(),
