@@ -275,37 +275,48 @@ impl SenderVerifier {
             return SenderAuth::default();
         };
         let from_domain = single_from_domain(&message);
-        if self.resting() {
+        let Some(probing) = self.may_ask_dns() else {
             return SenderAuth::unavailable(from_domain, smtp.is_some());
-        }
+        };
         let result = tokio::time::timeout(self.budget, self.run(&message, smtp)).await;
         let result = match result {
             Ok(r) => r,
             Err(_) => SenderAuth::unavailable(from_domain, smtp.is_some()),
         };
+        let probe = probing;
         if result.dns_failed() {
             let n = self.dns_failures.fetch_add(1, Ordering::Relaxed) + 1;
-            if n >= DNS_FAILURES_BEFORE_REST {
-                tracing::warn!(messages = n, rest_seconds = DNS_REST.as_secs(), "DNS keeps failing: sender checks skipped for a while (mail is accepted as unverified)");
+            // A failed probe rests DNS again at once; otherwise a few failures in a row do.
+            if probe || n >= DNS_FAILURES_BEFORE_REST {
+                if !probe {
+                    tracing::warn!(messages = n, rest_seconds = DNS_REST.as_secs(), "DNS keeps failing: sender checks skipped for a while (mail is accepted as unverified)");
+                }
                 *self.resting_until.lock().expect("rest lock") = Some(Instant::now() + DNS_REST);
                 self.dns_failures.store(0, Ordering::Relaxed);
             }
         } else {
             self.dns_failures.store(0, Ordering::Relaxed);
+            if probe {
+                tracing::info!("DNS answers again: sender checks resumed");
+                *self.resting_until.lock().expect("rest lock") = None;
+            }
         }
         metrics::counter!("ombuds_mail_dmarc_total", "result" => result.dmarc.as_str()).increment(1);
         result
     }
 
-    fn resting(&self) -> bool {
+    /// `None`: DNS is resting, do not ask. `Some(true)`: the rest is over and this message is
+    /// the one probe (the others keep resting while it asks, so a DNS that is still down costs
+    /// one message's budget, not every message's in flight). `Some(false)`: ask as usual.
+    fn may_ask_dns(&self) -> Option<bool> {
         let mut rest = self.resting_until.lock().expect("rest lock");
         match *rest {
-            Some(until) if until > Instant::now() => true,
+            Some(until) if until > Instant::now() => None,
             Some(_) => {
-                *rest = None;
-                false
+                *rest = Some(Instant::now() + self.budget + Duration::from_secs(1));
+                Some(true)
             }
-            None => false,
+            None => Some(false),
         }
     }
 

@@ -234,11 +234,12 @@ impl EmailIntake {
             .unwrap_or_else(|| Subject::parse("(no subject)").expect("static text"));
         let language = Language::guess(&format!("{} {}", subject.as_str(), text.as_str()));
 
-        // A reply whose From fails DMARC may be a forgery in the player's name: it opens a
-        // complaint of its own instead of joining theirs (the agent sees the warning there).
+        // A reply whose From fails DMARC (or could not be checked) may be a forgery in the
+        // player's name: it opens a complaint of its own instead of joining theirs (the agent
+        // sees the warning there, and can merge the two).
         let thread = match &auth {
-            Some(a) if a.forged() => {
-                tracing::info!(message_id = ?mail.message_id, domain = %a.domain, "DMARC fail: not threaded into an existing complaint");
+            Some(a) if !a.may_thread() => {
+                tracing::info!(message_id = ?mail.message_id, domain = %a.domain, dmarc = a.dmarc.as_str(), "sender not verified: not threaded into an existing complaint");
                 None
             }
             _ => self.thread(mail).await?,

@@ -1080,4 +1080,8 @@ async fn senders_are_checked(db: &TestDb) {
         assert_eq!(auth.dmarc, AuthResult::TempError, "{auth:?}");
     }
     assert!(started.elapsed() < Duration::from_secs(3), "DNS failures must not stall intake: {:?}", started.elapsed());
+    // Unchecked is not proven: a reply that could not be checked opens its own complaint too
+    // (so failing DNS on purpose cannot slip a forged reply into someone's thread).
+    let r = send_mail(&w, "d@unknown.example", &message("d@unknown.example", "d9@unknown.example", "Re: Question", "In-Reply-To: <d0@unknown.example>\r\n", "More")).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
 }

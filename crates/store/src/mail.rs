@@ -115,6 +115,13 @@ impl SenderAuth {
         self.forged() && self.policy == Some(DmarcPolicy::Reject)
     }
 
+    /// Whether the mail may join an existing complaint as its player's: not when DMARC fails,
+    /// nor when it could not be checked (a DNS failure, or DNS resting after failures, must
+    /// not be a way to slip a forged reply into someone's complaint).
+    pub fn may_thread(&self) -> bool {
+        !matches!(self.dmarc, AuthResult::Fail | AuthResult::TempError)
+    }
+
     /// Some check could not be made for DNS.
     pub fn dns_failed(&self) -> bool {
         [self.spf, self.dkim, self.dmarc].contains(&AuthResult::TempError)
