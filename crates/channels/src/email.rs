@@ -5,6 +5,7 @@
 //! (`In-Reply-To`/`References` against the Message-IDs the desk knows, then a complaint reference
 //! in the subject), and hand the desk an `Inbound` with the original bytes and attachments.
 
+use crate::auth::{SenderAuth, SenderVerifier, SmtpIdentity};
 use crate::smtp_in::{Envelope, Reply, SmtpHandler};
 use futures_util::future::BoxFuture;
 use ombuds_core::*;
@@ -24,11 +25,14 @@ pub struct IntakeConfig {
     /// Messages one sender may send in a burst, and refilled per hour.
     pub sender_burst: u32,
     pub sender_per_hour: u32,
+    /// SPF/DKIM/DMARC checks of each message before it is stored; `None`: mail is taken
+    /// unchecked (`[email] verify_senders = false`).
+    pub verifier: Option<Arc<SenderVerifier>>,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        IntakeConfig { addresses: vec![], limits: Limits::default(), sender_burst: 20, sender_per_hour: 60 }
+        IntakeConfig { addresses: vec![], limits: Limits::default(), sender_burst: 20, sender_per_hour: 60, verifier: None }
     }
 }
 
@@ -148,6 +152,25 @@ impl EmailIntake {
             (raw, p)
         };
         let mail = parsed.map_err(|r| refusal(&r))?;
+        // Who sent it, checked before anything is stored (and never inside the store's commit).
+        let auth = match &self.config.verifier {
+            Some(v) => Some(v.check(&raw, envelope.map(|e| SmtpIdentity { ip: e.peer.ip(), helo: &e.helo, mail_from: &e.mail_from })).await),
+            None => None,
+        };
+        if let Some(a) = &auth
+            && a.rejected()
+            && envelope.is_some()
+        {
+            // As large receivers do: the domain asks for forgeries to be refused, and over
+            // SMTP the sending server tells its user. (IMAP mail is already delivered: it is
+            // taken, flagged and never threaded, like other failures.)
+            metrics::counter!("ombuds_mail_refused_total", "why" => "dmarc_reject").increment(1);
+            return Err(IngestError::Refused(
+                format!("the message fails DMARC for {} and the domain's policy is reject", a.domain),
+                550,
+                "5.7.1",
+            ));
+        }
         if let Some(reference) = self.bounce(&mail).await? {
             metrics::counter!("ombuds_mail_bounces_total").increment(1);
             return Ok(Ingested::Bounced(reference));
@@ -174,7 +197,7 @@ impl EmailIntake {
         if envelope.is_none() && !self.limiter.allow(email.as_str()) {
             return Err(IngestError::Temporary(format!("too many messages from {email}; try again later")));
         }
-        let inbound = self.to_inbound(&mail, player, email.clone(), raw, envelope).await?;
+        let inbound = self.to_inbound(&mail, player, email.clone(), raw, envelope, auth).await?;
         let received = self.desk.receive(inbound).await.map_err(desk_error)?;
         // The address wrote to us: whatever bounced before, it works now.
         if let Err(e) = self.desk.clear_bouncing(email.as_str()).await {
@@ -194,6 +217,7 @@ impl EmailIntake {
         email: EmailAddress,
         raw: Vec<u8>,
         envelope: Option<&Envelope>,
+        auth: Option<SenderAuth>,
     ) -> Result<Inbound, IngestError> {
         let name = player.name.as_deref().and_then(PersonName::lossy);
         let (text, full_text) = visible_text(mail);
@@ -210,7 +234,16 @@ impl EmailIntake {
             .unwrap_or_else(|| Subject::parse("(no subject)").expect("static text"));
         let language = Language::guess(&format!("{} {}", subject.as_str(), text.as_str()));
 
-        let thread = self.thread(mail).await?;
+        // A reply whose From fails DMARC (or could not be checked) may be a forgery in the
+        // player's name: it opens a complaint of its own instead of joining theirs (the agent
+        // sees the warning there, and can merge the two).
+        let thread = match &auth {
+            Some(a) if !a.may_thread() => {
+                tracing::info!(message_id = ?mail.message_id, domain = %a.domain, dmarc = a.dmarc.as_str(), "sender not verified: not threaded into an existing complaint");
+                None
+            }
+            _ => self.thread(mail).await?,
+        };
         let digest = Sha256::digest(&raw);
         // Mail without a Message-ID is keyed by its bytes: a redelivered copy is the same.
         let header_id = mail.message_id.clone().unwrap_or_else(|| format!("{}@no-message-id.invalid", hex::encode(&digest[..16])));
@@ -269,6 +302,7 @@ impl EmailIntake {
                 subject: subject.as_str().to_string(),
                 size,
                 raw: Some(stored),
+                auth,
                 attachments,
             }),
         })

@@ -62,6 +62,8 @@ pub struct SenderConfig {
     /// A link where players follow their complaint; `{ref}` is replaced by the reference.
     pub tracking_url: Option<String>,
     pub response_hours: u32,
+    /// Signs every message before it goes to the relay; `None`: mail goes unsigned.
+    pub dkim: Option<Arc<crate::auth::DkimSigning>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +191,7 @@ impl MailSender {
         Ok(())
     }
 
-    /// Hands one composed message to the relay.
+    /// Hands one composed message to the relay, DKIM-signed when a key is configured.
     async fn transmit(&self, to: &str, bytes: &[u8]) -> Result<(), JobFailure> {
         let c = &self.config;
         let envelope = lettre::address::Envelope::new(
@@ -197,6 +199,14 @@ impl MailSender {
             vec![to.parse().map_err(|e| JobFailure::permanent(format!("the address is invalid for SMTP: {e}")))?],
         )
         .map_err(|e| JobFailure::permanent(format!("no envelope: {e}")))?;
+        let signed;
+        let bytes = match &c.dkim {
+            Some(dkim) => {
+                signed = dkim.sign(bytes).map_err(JobFailure::permanent)?;
+                &signed[..]
+            }
+            None => bytes,
+        };
         let started = std::time::Instant::now();
         match self.transport.send_raw(&envelope, bytes).await {
             Ok(_) => {

@@ -3,6 +3,7 @@
 //! replies threaded by Message-ID and by reference, machine mail ignored, bad input refused.
 
 use futures_util::future::BoxFuture;
+use ombuds_channels::auth::{AuthResult, DkimSigning, DmarcPolicy, SenderVerifier};
 use ombuds_channels::email::{EmailIntake, IntakeConfig, Ingested};
 use ombuds_channels::sender::{MailSender, RelayConfig, RelaySecurity, SenderConfig};
 use ombuds_channels::smtp_in::{self, Envelope, Reply, SmtpConfig, SmtpHandler};
@@ -46,11 +47,21 @@ async fn world(db: &TestDb, config: IntakeConfig) -> World {
     world_with(db, config, SmtpConfig { hostname: "mx.desk.example".into(), max_message_bytes: 512 * 1024, ..SmtpConfig::default() }).await
 }
 
+/// What a test world's sender is set up with besides the defaults.
+#[derive(Default)]
+struct Extra {
+    dkim: Option<Arc<DkimSigning>>,
+}
+
 async fn world_with(db: &TestDb, config: IntakeConfig, cfg: SmtpConfig) -> World {
+    world_extra(db, config, cfg, Extra::default()).await
+}
+
+async fn world_extra(db: &TestDb, intake_config: IntakeConfig, cfg: SmtpConfig, config: Extra) -> World {
     let desk = Desk::with_store(db.open().await, DeskConfig::default()).await;
     desk.seed_departments().await.unwrap();
     let (stop, stop_rx) = watch::channel(false);
-    let intake = EmailIntake::new(desk.clone(), IntakeConfig { addresses: vec![DESK.into()], ..config });
+    let intake = EmailIntake::new(desk.clone(), IntakeConfig { addresses: vec![DESK.into()], ..intake_config });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let smtp = listener.local_addr().unwrap();
     tokio::spawn(smtp_in::serve(listener, cfg, intake.clone(), stop_rx.clone()));
@@ -74,6 +85,7 @@ async fn world_with(db: &TestDb, config: IntakeConfig, cfg: SmtpConfig) -> World
         operator_name: "Desk".into(),
         tracking_url: Some("https://desk.example/track/{ref}".into()),
         response_hours: 24,
+        dkim: config.dkim.clone(),
     })
     .unwrap();
     let runner = sender.register(JobRunner::new(desk.clone(), "test"));
@@ -90,6 +102,7 @@ fn plain_relay(host: &str, port: u16) -> SenderConfig {
         operator_name: "Desk".into(),
         tracking_url: None,
         response_hours: 24,
+        dkim: None,
     }
 }
 
@@ -456,6 +469,8 @@ ombuds_store::both_backends! {
     reply_to => reply_to_and_no_reply_addresses,
     long_text => long_text_and_outlook_placeholders,
     bounces => bounces_are_recorded,
+    dkim_signed => notices_are_dkim_signed,
+    sender_checks => senders_are_checked,
     staff => staff_notices_by_mail,
     templates => saved_templates_are_sent,
 }
@@ -891,4 +906,182 @@ async fn bounces_are_recorded(db: &TestDb) {
     send_mail(&w, player, &message(player, "b-again@corp.example.kz", "Re: Вывод средств", "", "Пишу с того же адреса.")).await;
     assert!(w.desk.bouncing(player).await.unwrap().is_none(), "cleared when the address writes to us");
     assert!(w.desk.verify_chain().await.unwrap().broken.is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sender authentication. No DNS here: every record is given to the verifier's cache, and any
+// other look-up fails at once (an offline resolver), as on a machine whose DNS is down.
+
+fn dkim_file(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/dkim/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap().trim().to_string()
+}
+
+fn dkim_key(name: &str, domain: &str, selector: &str) -> DkimSigning {
+    DkimSigning::from_pem(domain, selector, dkim_file(name).as_bytes()).unwrap()
+}
+
+/// A verifier that knows `desk.example`'s key and nothing else about it.
+fn verifier_for_desk() -> SenderVerifier {
+    let v = SenderVerifier::offline(Duration::from_secs(2));
+    v.add_txt("s1._domainkey.desk.example", &format!("v=DKIM1; k=rsa; p={}", dkim_file("rsa.pub"))).unwrap();
+    v.add_missing("_dmarc.desk.example");
+    v.add_missing("_dmarc.example");
+    v
+}
+
+/// Every notice leaves with a DKIM signature (relaxed/relaxed) that a verifier accepts with
+/// the published key, and that fails once the body is changed; Ed25519 and PKCS#1 RSA keys
+/// sign too, and unusable keys are refused when they are loaded.
+async fn notices_are_dkim_signed(db: &TestDb) {
+    let key = Arc::new(dkim_key("rsa.pem", "desk.example", "s1"));
+    assert_eq!(key.algorithm(), "rsa-sha256");
+    let w = world_extra(db, IntakeConfig::default(), SmtpConfig { hostname: "mx.desk.example".into(), ..SmtpConfig::default() }, Extra { dkim: Some(key) }).await;
+    let r = send_mail(&w, "john@example.com", &message("john@example.com", "k1@example.com", "Withdrawal pending", "", "My withdrawal is late.")).await;
+    assert!(r.starts_with("250 2.0.0 Registered"), "{r}");
+    assert_eq!(w.runner.run_once().await.unwrap(), 1);
+    let (_, ack) = w.relay.got.lock().unwrap()[0].clone();
+    let text = String::from_utf8_lossy(&ack).to_string();
+    assert!(text.starts_with("DKIM-Signature: v=1; a=rsa-sha256; s=s1; d=desk.example; c=relaxed/relaxed;"), "{}", &text[..200.min(text.len())]);
+    let h = text.split("h=").nth(1).unwrap().split(';').next().unwrap().to_ascii_lowercase();
+    for header in ["from", "to", "subject", "date", "message-id", "in-reply-to", "mime-version", "content-type", "auto-submitted"] {
+        assert!(h.split(':').any(|x| x.trim() == header), "{header} not signed: {h}");
+    }
+
+    let v = verifier_for_desk();
+    let auth = v.check(&ack, None).await;
+    assert_eq!(auth.dkim, AuthResult::Pass, "{auth:?}");
+    assert_eq!((auth.spf, auth.dmarc, auth.domain.as_str()), (AuthResult::None, AuthResult::None, "desk.example"), "no DMARC record: none");
+    // One changed byte in the body: the signature no longer holds.
+    let body_at = text.find("\r\n\r\n").unwrap() + 4;
+    let mut tampered = ack.clone();
+    let i = tampered[body_at..].iter().position(|b| b.is_ascii_alphabetic()).unwrap() + body_at;
+    tampered[i] = if tampered[i] == b'x' { b'y' } else { b'x' };
+    assert_eq!(v.check(&tampered, None).await.dkim, AuthResult::Fail);
+    // A changed subject too.
+    let resubjected = text.replacen("Subject: ", "Subject: Urgent ", 1);
+    assert_eq!(v.check(resubjected.as_bytes(), None).await.dkim, AuthResult::Fail);
+
+    // Ed25519 (RFC 8463) and an RSA key in PKCS#1 form.
+    let ed = dkim_key("ed25519.pem", "desk.example", "ed1");
+    assert_eq!(ed.algorithm(), "ed25519-sha256");
+    v.add_txt("ed1._domainkey.desk.example", &format!("v=DKIM1; k=ed25519; p={}", dkim_file("ed25519.pub"))).unwrap();
+    let raw = message(DESK, "n1@desk.example", "Notice", "", "Text");
+    let signed = ed.sign(raw.as_bytes()).unwrap();
+    assert_eq!(v.check(&signed, None).await.dkim, AuthResult::Pass);
+    let pkcs1 = dkim_key("rsa-pkcs1.pem", "desk.example", "s1");
+    assert_eq!(v.check(&pkcs1.sign(raw.as_bytes()).unwrap(), None).await.dkim, AuthResult::Pass);
+
+    // Keys that cannot sign are refused with a reason at start-up.
+    let ec = DkimSigning::from_pem("desk.example", "s1", dkim_file("ec.pem").as_bytes()).unwrap_err();
+    assert!(ec.contains("EC key"), "{ec}");
+    let missing = DkimSigning::load("desk.example", "s1", std::path::Path::new("/nonexistent/dkim.pem")).unwrap_err();
+    assert!(missing.contains("cannot read the DKIM key"), "{missing}");
+    let selector = DkimSigning::from_pem("desk.example", "s 1", dkim_file("rsa.pem").as_bytes()).unwrap_err();
+    assert!(selector.contains("selector"), "{selector}");
+}
+
+/// Records for the players' domains: `player.example` signs with Ed25519, sends from
+/// 203.0.113.5 and asks for forgeries to be rejected; `quarantine.example` signs with RSA and
+/// asks for quarantine; `plain.example` publishes nothing.
+fn verifier_for_players() -> SenderVerifier {
+    let v = SenderVerifier::offline(Duration::from_secs(2));
+    v.add_txt("ed1._domainkey.player.example", &format!("v=DKIM1; k=ed25519; p={}", dkim_file("ed25519.pub"))).unwrap();
+    v.add_txt("player.example", "v=spf1 ip4:203.0.113.5 -all").unwrap();
+    v.add_txt("_dmarc.player.example", "v=DMARC1; p=reject").unwrap();
+    v.add_txt("s1._domainkey.quarantine.example", &format!("v=DKIM1; k=rsa; p={}", dkim_file("rsa.pub"))).unwrap();
+    v.add_txt("_dmarc.quarantine.example", "v=DMARC1; p=quarantine").unwrap();
+    for name in ["_dmarc.plain.example", "_dmarc.example", "plain.example"] {
+        v.add_missing(name);
+    }
+    v
+}
+
+fn envelope(ip: &str, mail_from: &str) -> Envelope {
+    Envelope { peer: format!("{ip}:25000").parse().unwrap(), helo: "mx.player.example".into(), mail_from: mail_from.into(), rcpt_to: vec![DESK.into()], tls: false }
+}
+
+/// Received mail is checked before it is stored: the results are kept with the mail and
+/// listed; a DMARC failure whose domain says `reject` is refused at SMTP (`550 5.7.1`); any
+/// other failure is taken but never threaded into the complaint of the player it names; a
+/// malformed signature and a DNS that does not answer give results, not errors or waits.
+async fn senders_are_checked(db: &TestDb) {
+    let v = Arc::new(verifier_for_players());
+    let w = world(db, IntakeConfig { verifier: Some(v.clone()), ..IntakeConfig::default() }).await;
+    let ed = dkim_key("ed25519.pem", "player.example", "ed1");
+    let rsa = dkim_key("rsa.pem", "quarantine.example", "s1");
+    let signed = |key: &DkimSigning, m: String| String::from_utf8(key.sign(m.as_bytes()).unwrap()).unwrap();
+
+    // Signed by the player's domain, over SMTP from this machine (SPF: none): DMARC pass.
+    let first = signed(&ed, message("ana@player.example", "a1@player.example", "Deposit missing", "", "My deposit of 100 EUR is missing."));
+    let r = send_mail(&w, "ana@player.example", &first).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    let reference = reference_in(&r);
+    let mails = w.desk.mails_of(&admin(), &reference).await.unwrap();
+    let auth = mails[0].auth.clone().expect("checked");
+    assert_eq!((auth.spf, auth.dkim, auth.dmarc), (AuthResult::None, AuthResult::Pass, AuthResult::Pass), "{auth:?}");
+    assert_eq!((auth.domain.as_str(), auth.policy), ("player.example", Some(DmarcPolicy::Reject)));
+    let json = serde_json::to_value(&mails[0]).unwrap();
+    assert_eq!(json["auth"]["dmarc"], "pass", "{json}");
+
+    // A forged reply in her name (unsigned, not from her domain's servers): refused.
+    let forged = message("ana@player.example", "f1@evil.example", &format!("Re: [{reference}] Deposit missing"), "In-Reply-To: <a1@player.example>\r\n", "Send the money to my new card.");
+    let r = send_mail(&w, "ana@player.example", &forged).await;
+    assert!(r.starts_with("550 5.7.1 ") && r.contains("DMARC"), "{r}");
+    // The same from her domain's server (SPF pass, aligned): DMARC pass, threaded.
+    let by_server = message("ana@player.example", "a2@player.example", &format!("Re: [{reference}] Deposit missing"), "In-Reply-To: <a1@player.example>\r\n", "Any news?");
+    let got = w.intake.ingest(by_server.clone().into_bytes(), Some(&envelope("203.0.113.5", "ana@player.example"))).await.unwrap();
+    assert_eq!(got, Ingested::Replied(reference));
+    let mails = w.desk.mails_of(&admin(), &reference).await.unwrap();
+    let auth = mails.last().unwrap().auth.clone().unwrap();
+    assert_eq!((auth.spf, auth.dkim, auth.dmarc), (AuthResult::Pass, AuthResult::None, AuthResult::Pass), "{auth:?}");
+    // From another server: SPF fail, no signature, DMARC fail with p=reject: refused.
+    let err = w.intake.ingest(message("ana@player.example", "a3@player.example", "Re: x", "", "x").into_bytes(), Some(&envelope("198.51.100.7", "ana@player.example"))).await.unwrap_err();
+    assert!(matches!(&err, ombuds_channels::email::IngestError::Refused(_, 550, "5.7.1")), "{err:?}");
+
+    // p=quarantine: a forged reply is taken, flagged, and opens its own complaint.
+    let q = signed(&rsa, message("bob@quarantine.example", "b1@quarantine.example", "Bonus not credited", "", "Where is my bonus?"));
+    let r = send_mail(&w, "bob@quarantine.example", &q).await;
+    let bob_ref = reference_in(&r);
+    let fake = message("bob@quarantine.example", "b2@evil.example", &format!("Re: [{bob_ref}] Bonus not credited"), "In-Reply-To: <b1@quarantine.example>\r\n", "Please close my account.");
+    let r = send_mail(&w, "bob@quarantine.example", &fake).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "a failing reply is not added to the complaint: {r}");
+    let fake_ref = reference_in(&r);
+    assert_ne!(fake_ref, bob_ref);
+    let auth = w.desk.mails_of(&admin(), &fake_ref).await.unwrap()[0].auth.clone().unwrap();
+    assert_eq!((auth.dkim, auth.dmarc, auth.policy), (AuthResult::None, AuthResult::Fail, Some(DmarcPolicy::Quarantine)), "{auth:?}");
+    // A signed reply with a changed body fails DKIM and DMARC alike.
+    let mut altered = signed(&rsa, message("bob@quarantine.example", "b3@quarantine.example", &format!("Re: [{bob_ref}] x"), "", "Original text."));
+    altered = altered.replace("Original text.", "Altered text.");
+    let r = send_mail(&w, "bob@quarantine.example", &altered).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    assert_eq!(w.desk.mails_of(&admin(), &reference_in(&r)).await.unwrap()[0].auth.as_ref().unwrap().dkim, AuthResult::Fail);
+
+    // A malformed signature on a domain without DMARC: a result, not a panic or an error.
+    let malformed = format!("DKIM-Signature: v=1; a=rsa-sha256; d=plain.example; s=x; b=!!!; bh=\r\n{}", message("c@plain.example", "c1@plain.example", "Hello", "", "Text"));
+    let r = send_mail(&w, "c@plain.example", &malformed).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+    let auth = w.desk.mails_of(&admin(), &reference_in(&r)).await.unwrap()[0].auth.clone().unwrap();
+    // RFC 8601 2.7.1: a signature with syntax errors is "neutral".
+    assert_eq!((auth.dkim, auth.dmarc), (AuthResult::Neutral, AuthResult::None), "{auth:?}");
+
+    // Fetched by IMAP (no envelope): DKIM and DMARC only.
+    let imap = signed(&ed, message("ana@player.example", "a4@player.example", "Another matter", "", "A new question."));
+    let Ingested::Registered(r) = w.intake.ingest(imap.into_bytes(), None).await.unwrap() else { panic!("not registered") };
+    let auth = w.desk.mails_of(&admin(), &r).await.unwrap()[0].auth.clone().unwrap();
+    assert_eq!((auth.spf, auth.dkim, auth.dmarc), (AuthResult::None, AuthResult::Pass, AuthResult::Pass), "{auth:?}");
+
+    // A domain DNS knows nothing of here (the resolver has no server): temperror at once,
+    // taken as unverified; after a few such messages DNS is left alone for a while.
+    let started = std::time::Instant::now();
+    for i in 0..7 {
+        let r = send_mail(&w, "d@unknown.example", &message("d@unknown.example", &format!("d{i}@unknown.example"), "Question", "", "Text")).await;
+        assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
+        let auth = w.desk.mails_of(&admin(), &reference_in(&r)).await.unwrap()[0].auth.clone().unwrap();
+        assert_eq!(auth.dmarc, AuthResult::TempError, "{auth:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(3), "DNS failures must not stall intake: {:?}", started.elapsed());
+    // Unchecked is not proven: a reply that could not be checked opens its own complaint too
+    // (so failing DNS on purpose cannot slip a forged reply into someone's thread).
+    let r = send_mail(&w, "d@unknown.example", &message("d@unknown.example", "d9@unknown.example", "Re: Question", "In-Reply-To: <d0@unknown.example>\r\n", "More")).await;
+    assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
 }

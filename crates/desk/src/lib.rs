@@ -25,7 +25,7 @@ pub use delivery::{BounceNotice, DeliveryContext};
 pub use intake::{Inbound, Received};
 pub use jobs::{JobFailure, JobHandler, JobRunner};
 pub use ombuds_store::{
-    AttachmentInfo, Direction as MailDirection, MailInfo, NewAttachment, NewMail, OutboundMail,
+    AttachmentInfo, AuthResult, Direction as MailDirection, DmarcPolicy, MailInfo, SenderAuth, NewAttachment, NewMail, OutboundMail,
     AssigneeFilter, ChainReport, ComplaintFilter, JobRecord, Location, Page, PageRequest, StoredEvent, TokenInfo,
 };
 

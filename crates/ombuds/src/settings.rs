@@ -238,6 +238,16 @@ pub struct EmailSettings {
     /// The first-response time promised in the acknowledgment, in hours.
     #[serde(default = "default_response_hours")]
     pub response_hours: u32,
+    /// DKIM signing of outbound mail: the signing domain (`d=`), the selector (`s=`; the public
+    /// key is published at `<selector>._domainkey.<domain>`) and the private key (PEM, RSA or
+    /// Ed25519). All three or none; none: mail goes unsigned.
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
+    pub dkim_key: Option<PathBuf>,
+    /// Check SPF, DKIM and DMARC of received mail (store the results, refuse DMARC `reject`
+    /// failures, never thread a failing reply into an existing complaint).
+    #[serde(default = "default_true")]
+    pub verify_senders: bool,
     pub relay: Option<RelaySettings>,
     pub imap: Option<ImapSettings>,
 }

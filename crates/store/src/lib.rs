@@ -35,7 +35,7 @@ pub use sla::StoredSla;
 pub use templates::StoredTemplate;
 pub use tracking::{TRACK_ACCESS_JOB, TrackCode};
 pub use chat::QueuedChat;
-pub use mail::{AttachmentInfo, Bouncing, Direction, MailInfo, OutboundMail};
+pub use mail::{AttachmentInfo, AuthResult, Bouncing, Direction, DmarcPolicy, MailInfo, OutboundMail, SenderAuth};
 pub use writer::{Build, ChangeRequest, Decide, DecidePair, IdempotencyKey, NewAttachment, NewComplaint, NewMail, Outcome, PairChange, WriteOp, Writer};
 
 #[derive(Debug, thiserror::Error)]

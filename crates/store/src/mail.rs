@@ -4,7 +4,7 @@
 
 use crate::{Store, StoreError, params, with_read, with_tx};
 use ombuds_core::{from_micros, now, to_micros};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,7 +27,105 @@ pub struct MailInfo {
     pub recipient: String,
     pub subject: String,
     pub size: i64,
+    /// Who the sender proved to be (inbound mail checked at intake; none: sent, or received
+    /// before checks existed or with them turned off).
+    pub auth: Option<SenderAuth>,
     pub created_at: jiff::Timestamp,
+}
+
+/// One SPF, DKIM or DMARC result (RFC 8601 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthResult {
+    Pass,
+    Fail,
+    SoftFail,
+    Neutral,
+    #[default]
+    None,
+    /// A DNS failure (ours or theirs): not known.
+    TempError,
+    /// A broken record or signature.
+    PermError,
+}
+
+impl AuthResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthResult::Pass => "pass",
+            AuthResult::Fail => "fail",
+            AuthResult::SoftFail => "softfail",
+            AuthResult::Neutral => "neutral",
+            AuthResult::None => "none",
+            AuthResult::TempError => "temperror",
+            AuthResult::PermError => "permerror",
+        }
+    }
+}
+
+/// The policy the `From` domain publishes for mail that fails DMARC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmarcPolicy {
+    None,
+    Quarantine,
+    Reject,
+}
+
+/// The sender checks of one received mail, kept with it (`mail_messages.auth`, JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SenderAuth {
+    /// Whether the connecting host may send for the `MAIL FROM` domain (`none` for IMAP).
+    pub spf: AuthResult,
+    /// The best of the message's DKIM signatures.
+    pub dkim: AuthResult,
+    /// Whether the `From` domain is proven (an aligned SPF or DKIM pass).
+    pub dmarc: AuthResult,
+    /// The `From` domain (empty: none or several).
+    pub domain: String,
+    /// The domain's DMARC policy, when it publishes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<DmarcPolicy>,
+}
+
+impl SenderAuth {
+    /// Results when DNS could not be asked: `temperror` (SPF too when there was an SMTP peer).
+    pub fn unavailable(domain: String, smtp: bool) -> SenderAuth {
+        SenderAuth {
+            spf: if smtp { AuthResult::TempError } else { AuthResult::None },
+            dkim: AuthResult::TempError,
+            dmarc: AuthResult::TempError,
+            domain,
+            policy: None,
+        }
+    }
+
+    /// The `From` domain is proven.
+    pub fn verified(&self) -> bool {
+        self.dmarc == AuthResult::Pass
+    }
+
+    /// The `From` domain publishes DMARC and this mail fails it: likely forged.
+    pub fn forged(&self) -> bool {
+        self.dmarc == AuthResult::Fail
+    }
+
+    /// A forgery the domain asks receivers to refuse.
+    pub fn rejected(&self) -> bool {
+        self.forged() && self.policy == Some(DmarcPolicy::Reject)
+    }
+
+    /// Whether the mail may join an existing complaint as its player's: not when DMARC fails,
+    /// nor when it could not be checked (a DNS failure, or DNS resting after failures, must
+    /// not be a way to slip a forged reply into someone's complaint).
+    pub fn may_thread(&self) -> bool {
+        !matches!(self.dmarc, AuthResult::Fail | AuthResult::TempError)
+    }
+
+    /// Some check could not be made for DNS.
+    pub fn dns_failed(&self) -> bool {
+        [self.spf, self.dkim, self.dmarc].contains(&AuthResult::TempError)
+    }
 }
 
 /// A mail ombuds sends, recorded before it goes out so that a reply threads however fast it
@@ -56,7 +154,7 @@ pub struct AttachmentInfo {
     pub created_at: jiff::Timestamp,
 }
 
-const INFO_COLS: &str = "id, complaint_id, message_id, direction, header_id, sender, recipient, subject, size, created_at";
+const INFO_COLS: &str = "id, complaint_id, message_id, direction, header_id, sender, recipient, subject, size, auth, created_at";
 const ATTACHMENT_COLS: &str = "id, complaint_id, message_id, filename, content_type, size, sha256, created_at";
 
 fn info_from(r: &crate::db::Row) -> Result<MailInfo, StoreError> {
@@ -70,6 +168,8 @@ fn info_from(r: &crate::db::Row) -> Result<MailInfo, StoreError> {
         recipient: r.text("recipient")?,
         subject: r.text("subject")?,
         size: r.i64("size")?,
+        // A record this version cannot read shows as unchecked rather than failing the list.
+        auth: r.opt_text("auth")?.and_then(|j| serde_json::from_str(&j).ok()),
         created_at: from_micros(r.i64("created_at")?),
     })
 }

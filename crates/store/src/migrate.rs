@@ -16,8 +16,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking", 13 "0013_queues", 14 "0014_workspace", 15 "0015_merge", 16 "0016_mail_templates", 17 "0017_history_queue", 18 "0018_bouncing", 19 "0019_limits");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking", 13 "0013_queues", 14 "0014_workspace", 15 "0015_merge", 16 "0016_mail_templates", 17 "0017_history_queue", 18 "0018_bouncing", 19 "0019_limits");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking", 13 "0013_queues", 14 "0014_workspace", 15 "0015_merge", 16 "0016_mail_templates", 17 "0017_history_queue", 18 "0018_bouncing", 19 "0019_limits", 20 "0020_sender_auth");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_init", 2 "0002_mail", 3 "0003_cti", 4 "0004_chat", 5 "0005_routing", 6 "0006_sla", 7 "0007_sla_settings", 8 "0008_login_lockout", 9 "0009_faq", 10 "0010_faq_deflections", 11 "0011_totp", 12 "0012_tracking", 13 "0013_queues", 14 "0014_workspace", 15 "0015_merge", 16 "0016_mail_templates", 17 "0017_history_queue", 18 "0018_bouncing", 19 "0019_limits", 20 "0020_sender_auth");
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 

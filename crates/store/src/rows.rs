@@ -125,7 +125,7 @@ pub(crate) fn player_from(r: &Row) -> Result<Player, StoreError> {
     })
 }
 
-pub(crate) const MAIL_COLS: &str = "id, complaint_id, message_id, direction, header_id, sender, recipient, subject, size, raw, created_at";
+pub(crate) const MAIL_COLS: &str = "id, complaint_id, message_id, direction, header_id, sender, recipient, subject, size, raw, auth, created_at";
 pub(crate) const MESSAGE_COLS: &str = "id, complaint_id, kind, channel, author, body, created_at";
 
 pub(crate) fn message_params(m: &Message) -> Vec<P> {

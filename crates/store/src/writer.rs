@@ -68,6 +68,8 @@ pub struct NewMail {
     pub size: i64,
     /// The original bytes as received.
     pub raw: Option<Vec<u8>>,
+    /// The sender checks made at intake (none: not checked).
+    pub auth: Option<crate::mail::SenderAuth>,
     pub attachments: Vec<NewAttachment>,
 }
 
@@ -614,6 +616,7 @@ async fn write_in_tx(conn: &mut Conn<'_>, bus: &Bus, ops: &[&WriteOp]) -> Result
                 m.subject.as_str(),
                 m.size,
                 m.raw.clone(),
+                m.auth.as_ref().map(|a| serde_json::to_string(a).expect("sender checks serialise")),
                 now
             ]);
         }

@@ -347,8 +347,27 @@ pub struct MailEntry {
     pub recipient: String,
     pub subject: String,
     pub size: i64,
+    /// Who the sender proved to be, for received mail checked at intake.
+    pub auth: Option<MailAuthEntry>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
+}
+
+/// The SPF, DKIM and DMARC results of a received e-mail (RFC 8601 names: `pass`, `fail`,
+/// `softfail`, `neutral`, `none`, `temperror`, `permerror`).
+#[derive(Serialize, ToSchema)]
+pub struct MailAuthEntry {
+    /// Whether the connecting server may send for the `MAIL FROM` domain (`none` for mail
+    /// fetched by IMAP).
+    pub spf: String,
+    /// The best of the message's DKIM signatures.
+    pub dkim: String,
+    /// Whether the `From` domain is proven: `pass` verified, `fail` likely forged.
+    pub dmarc: String,
+    /// The `From` domain.
+    pub domain: String,
+    /// The domain's DMARC policy (`none`, `quarantine`, `reject`), when it publishes one.
+    pub policy: Option<String>,
 }
 
 /// The complaint's e-mails, oldest first.
@@ -373,6 +392,17 @@ pub async fn mails(State(s): State<AppState>, Auth(who): Auth, Path(r): Path<Str
                 recipient: m.recipient,
                 subject: m.subject,
                 size: m.size,
+                auth: m.auth.map(|a| MailAuthEntry {
+                    spf: a.spf.as_str().into(),
+                    dkim: a.dkim.as_str().into(),
+                    dmarc: a.dmarc.as_str().into(),
+                    domain: a.domain,
+                    policy: a.policy.map(|p| match p {
+                        ombuds_desk::DmarcPolicy::None => "none".into(),
+                        ombuds_desk::DmarcPolicy::Quarantine => "quarantine".into(),
+                        ombuds_desk::DmarcPolicy::Reject => "reject".into(),
+                    }),
+                }),
                 created_at: m.created_at,
             })
             .collect(),

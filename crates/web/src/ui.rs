@@ -204,6 +204,8 @@ struct ComplaintPage {
     player: String,
     /// "Mail to this address bounces …", when it does.
     bouncing: Option<String>,
+    /// What the checks of the player's latest e-mail say of its sender: (css class, line).
+    sender_check: Option<(&'static str, String)>,
     created: String,
     description: String,
     description_files: Vec<(String, String, String)>,
@@ -787,6 +789,28 @@ async fn show_complaint(
         },
         None => None,
     };
+    // Whether the player's latest e-mail proved its sender (SPF/DKIM/DMARC at intake).
+    let sender_check = match s.desk.mails_of(who, &reference).await {
+        Ok(mails) => mails.iter().rev().find(|m| m.direction == ombuds_desk::MailDirection::In).and_then(|m| m.auth.clone()).map(|a| {
+            let args: HashMap<Cow<'static, str>, FluentValue> = [
+                (Cow::Borrowed("domain"), FluentValue::from(if a.domain.is_empty() { "?".to_string() } else { a.domain.clone() })),
+                (Cow::Borrowed("result"), FluentValue::from(a.dmarc.as_str())),
+            ]
+            .into();
+            let (class, key) = if a.verified() {
+                ("verified", "complaint-sender-verified")
+            } else if a.forged() {
+                ("error", "complaint-sender-forged")
+            } else {
+                ("unverified", "complaint-sender-unverified")
+            };
+            (class, LOCALES.try_lookup_with_args(&texts.id, key, &args).unwrap_or_default())
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the complaint's mails could not be read");
+            None
+        }
+    };
     let suggestion = view.suggestion.as_ref().map(|sg| {
         let args: HashMap<Cow<'static, str>, FluentValue> = [
             (Cow::Borrowed("department"), FluentValue::from(sg.department.as_str().to_string())),
@@ -869,6 +893,7 @@ async fn show_complaint(
         clocks,
         player,
         bouncing,
+        sender_check,
         created: texts.when(c.created_at),
         description: c.description.as_str().to_string(),
         description_files: files_of(None),

@@ -449,6 +449,13 @@ async fn mails_and_attachments(db: &TestDb) {
             subject: "Скриншот ставки".into(),
             size: 42,
             raw: Some(b"From: x\r\n\r\n<script>alert(1)</script>".to_vec()),
+            auth: Some(ombuds_desk::SenderAuth {
+                spf: ombuds_desk::AuthResult::SoftFail,
+                dkim: ombuds_desk::AuthResult::None,
+                dmarc: ombuds_desk::AuthResult::Fail,
+                domain: "mail.kz".into(),
+                policy: Some(ombuds_desk::DmarcPolicy::Quarantine),
+            }),
             attachments: vec![NewAttachment {
                 filename: "скрин <1>.html".into(),
                 content_type: "text/html".into(),
@@ -464,6 +471,7 @@ async fn mails_and_attachments(db: &TestDb) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(mails.as_array().unwrap().len(), 1);
     assert_eq!((mails[0]["direction"].as_str(), mails[0]["header_id"].as_str()), (Some("in"), Some("m1@mail.kz")));
+    assert_eq!(mails[0]["auth"], json!({"spf": "softfail", "dkim": "none", "dmarc": "fail", "domain": "mail.kz", "policy": "quarantine"}), "the sender checks are listed");
     let mail_id = mails[0]["id"].as_str().unwrap();
     let res = app.http.get(format!("{}/api/v1/complaints/{r}/mails/{mail_id}/raw", app.base)).bearer_auth(&app.token).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);

@@ -16,6 +16,7 @@ ombuds_store::both_backends! {
     faq_articles_are_suggested => faq_articles_are_suggested,
     queue_filters_and_assignment => queue_filters_and_assignment,
     bouncing_address_is_shown => bouncing_address_is_shown,
+    sender_check_is_shown => sender_check_is_shown,
 }
 
 async fn app(db: &TestDb) -> TestApp {
@@ -285,4 +286,44 @@ async fn bouncing_address_is_shown(db: &TestDb) {
     app.desk.clear_bouncing("gone@mail.kz").await.unwrap();
     let (_, _, body) = page(&app, &mut dana, &format!("/ui/complaints/{r}")).await;
     assert!(!body.contains("id=\"bouncing\""));
+}
+
+/// The complaint page says whether the player's latest e-mail proved its sender (DMARC), in the
+/// reader's language: verified, or a warning that it may be forged.
+async fn sender_check_is_shown(db: &TestDb) {
+    use ombuds_core::*;
+    use ombuds_desk::{AuthResult, DmarcPolicy, Inbound, NewMail, Received, SenderAuth};
+    let app = app(db).await;
+    app.agent("sue", "supervisor", &[]).await;
+    let inbound = |id: &str, dmarc: AuthResult| Inbound {
+        channel: Channel::Email,
+        contact: PlayerContact { external_id: None, name: None, email: Some(EmailAddress::parse("ana@mail.kz").unwrap()), phone: None, language: None },
+        kind: Kind::Complaint,
+        subject: Subject::parse("Вывод не пришёл").unwrap(),
+        text: Body::parse("Жду вывод третий день.").unwrap(),
+        language: Some(Language::Ru),
+        thread: None,
+        dedupe_key: Some(id.to_string()),
+        mail: Some(NewMail {
+            header_id: id.to_string(),
+            sender: "ana@mail.kz".into(),
+            recipient: "support@desk.example".into(),
+            subject: "Вывод не пришёл".into(),
+            size: 42,
+            raw: Some(b"From: ana@mail.kz\r\n\r\nx".to_vec()),
+            auth: Some(SenderAuth { spf: AuthResult::None, dkim: dmarc, dmarc, domain: "mail.kz".into(), policy: Some(DmarcPolicy::Quarantine) }),
+            attachments: vec![],
+        }),
+    };
+    let mut sue = sign_in(&app, "sue", "ru").await;
+    let Received::Registered(good) = app.desk.receive(inbound("s1@mail.kz", AuthResult::Pass)).await.unwrap() else { panic!("registered") };
+    let (status, _, body) = page(&app, &mut sue, &format!("/ui/complaints/{}", good.reference)).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let line = body.split("id=\"sender-check\">").nth(1).expect("the sender line").split("</p>").next().unwrap();
+    assert!(line.contains("Отправитель подтверждён") && line.contains("mail.kz"), "{line}");
+    let Received::Registered(bad) = app.desk.receive(inbound("s2@mail.kz", AuthResult::Fail)).await.unwrap() else { panic!("registered") };
+    let mut en = sign_in(&app, "sue", "en").await;
+    let (_, _, body) = page(&app, &mut en, &format!("/ui/complaints/{}", bad.reference)).await;
+    assert!(body.contains("class=\"error\" id=\"sender-check\""), "a failure is a warning");
+    assert!(body.contains("DMARC fail for mail.kz") && body.contains("may be forged"), "{}", body.split("sender-check").nth(1).unwrap_or(""));
 }
