@@ -28,6 +28,8 @@ smtp_listen = "127.0.0.1:$smtp"
 hostname = "mx.bench.example"
 # the benchmark's senders write far more than a person would
 sender_per_hour = 0
+# all of them come from this one address
+smtp_max_connections_per_ip = 1000
 verify_senders = ${VERIFY_SENDERS:-false}
 TOML
 echo "sender checks (SPF/DKIM/DMARC): verify_senders = ${VERIFY_SENDERS:-false}" >&2
