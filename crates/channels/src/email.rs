@@ -234,15 +234,19 @@ impl EmailIntake {
             .unwrap_or_else(|| Subject::parse("(no subject)").expect("static text"));
         let language = Language::guess(&format!("{} {}", subject.as_str(), text.as_str()));
 
-        // A reply whose From fails DMARC (or could not be checked) may be a forgery in the
-        // player's name: it opens a complaint of its own instead of joining theirs (the agent
-        // sees the warning there, and can merge the two).
+        // A reply whose From fails DMARC may be a forgery in the player's name: it opens a
+        // complaint of its own instead of joining theirs (the agent sees the warning there, and
+        // can merge the two). One that could not be checked (DNS failing, or resting) joins only
+        // by the Message-IDs of the thread, which only the mail's recipients know, never by a
+        // reference in the subject, which anyone may type: DNS trouble neither breaks players'
+        // threads nor lets a forger in by failing it on purpose.
         let thread = match &auth {
             Some(a) if !a.may_thread() => {
-                tracing::info!(message_id = ?mail.message_id, domain = %a.domain, dmarc = a.dmarc.as_str(), "sender not verified: not threaded into an existing complaint");
+                tracing::info!(message_id = ?mail.message_id, domain = %a.domain, dmarc = a.dmarc.as_str(), "sender failed DMARC: not threaded into an existing complaint");
                 None
             }
-            _ => self.thread(mail).await?,
+            Some(a) if !a.may_thread_by_reference() => self.thread(mail, false).await?,
+            _ => self.thread(mail, true).await?,
         };
         let digest = Sha256::digest(&raw);
         // Mail without a Message-ID is keyed by its bytes: a redelivered copy is the same.
@@ -345,12 +349,17 @@ impl EmailIntake {
 
     /// The complaint the message answers: by its `In-Reply-To`/`References`, else by a
     /// complaint reference in the subject.
-    async fn thread(&self, mail: &InboundMail) -> Result<Option<uuid::Uuid>, IngestError> {
+    /// The complaint a mail answers: by the thread's Message-IDs, then (when `by_reference`)
+    /// by a `[REF]` in the subject.
+    async fn thread(&self, mail: &InboundMail, by_reference: bool) -> Result<Option<uuid::Uuid>, IngestError> {
         let keys = mail.thread_keys();
         if !keys.is_empty()
             && let Some(id) = self.desk.thread_of_mail(&keys).await.map_err(desk_error)?
         {
             return Ok(Some(id));
+        }
+        if !by_reference {
+            return Ok(None);
         }
         for r in &mail.subject_refs {
             if let Some(id) = self.desk.complaint_id_by_ref(r).await.map_err(desk_error)? {

@@ -1080,8 +1080,15 @@ async fn senders_are_checked(db: &TestDb) {
         assert_eq!(auth.dmarc, AuthResult::TempError, "{auth:?}");
     }
     assert!(started.elapsed() < Duration::from_secs(3), "DNS failures must not stall intake: {:?}", started.elapsed());
-    // Unchecked is not proven: a reply that could not be checked opens its own complaint too
-    // (so failing DNS on purpose cannot slip a forged reply into someone's thread).
-    let r = send_mail(&w, "d@unknown.example", &message("d@unknown.example", "d9@unknown.example", "Re: Question", "In-Reply-To: <d0@unknown.example>\r\n", "More")).await;
+    // Unchecked is not proven: a reply that could not be checked joins its complaint only by
+    // the thread's Message-IDs (which only the mail's recipients know), never by a reference in
+    // the subject (which anyone may type), so failing DNS on purpose slips nothing in, and DNS
+    // trouble does not break players' threads.
+    let first = send_mail(&w, "d@unknown.example", &message("d@unknown.example", "d20@unknown.example", "Question", "", "Text")).await;
+    let first = reference_in(&first);
+    let r = send_mail(&w, "d@unknown.example", &message("d@unknown.example", "d21@unknown.example", "Re: Question", "In-Reply-To: <d20@unknown.example>\r\n", "More")).await;
+    assert!(r.starts_with("250 2.0.0 Added to "), "{r}");
+    assert!(r.contains(&first.to_string()), "{r}");
+    let r = send_mail(&w, "d@unknown.example", &message("d@unknown.example", "d22@unknown.example", &format!("Re: [{first}] Question"), "", "Forged?")).await;
     assert!(r.starts_with("250 2.0.0 Registered as "), "{r}");
 }

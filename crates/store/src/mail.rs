@@ -115,10 +115,16 @@ impl SenderAuth {
         self.forged() && self.policy == Some(DmarcPolicy::Reject)
     }
 
-    /// Whether the mail may join an existing complaint as its player's: not when DMARC fails,
-    /// nor when it could not be checked (a DNS failure, or DNS resting after failures, must
-    /// not be a way to slip a forged reply into someone's complaint).
+    /// Whether the mail may join an existing complaint as its player's: not when DMARC fails.
     pub fn may_thread(&self) -> bool {
+        self.dmarc != AuthResult::Fail
+    }
+
+    /// Whether it may join one by a reference in its subject, which anyone can type: not when
+    /// it could not be checked either (a DNS failure, or DNS resting after failures, must not be
+    /// a way to slip a forged reply into someone's complaint); it may still join by the
+    /// thread's Message-IDs, which only the mail's recipients know.
+    pub fn may_thread_by_reference(&self) -> bool {
         !matches!(self.dmarc, AuthResult::Fail | AuthResult::TempError)
     }
 
