@@ -1420,7 +1420,7 @@ mod tests {
     fn every_language_has_every_text_and_plurals_follow_its_rules() {
         let keys = text_keys();
         assert!(keys.len() > 30, "{keys:?}");
-        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name", "duplicate", "target", "address", "since"]
+        let args: HashMap<Cow<'static, str>, FluentValue> = ["count", "minutes", "reference", "department", "percent", "reason", "shown", "name", "duplicate", "target", "address", "since", "domain", "result"]
             .into_iter()
             .map(|k| (Cow::Borrowed(k), FluentValue::from(2)))
             .collect();
