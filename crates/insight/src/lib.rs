@@ -461,11 +461,22 @@ pub fn evaluate(examples: &[Example], test_share: f64, seed: u64) -> Result<Eval
         test.extend(group[..held].iter().map(|e| (*e).clone()));
         train.extend(group[held..].iter().map(|e| (*e).clone()));
     }
+    evaluate_split(&train, &test)
+}
+
+/// Trains on `train` and tests on `test` (for instance a held-out file of one's own). Examples
+/// with an empty text or label are left out of both; a test label never seen in training counts
+/// as a miss.
+pub fn evaluate_split(train: &[Example], test: &[Example]) -> Result<Evaluation, TrainError> {
+    let usable = |e: &&Example| !e.label.trim().is_empty() && !e.text.trim().is_empty();
+    let train: Vec<Example> = train.iter().filter(usable).cloned().collect();
+    let test: Vec<&Example> = test.iter().filter(usable).collect();
     let model = Classifier::train(&train)?;
     if test.is_empty() {
         return Err(TrainError::NothingToTest);
     }
-    let labels: Vec<String> = by_label.keys().map(|l| (*l).to_owned()).collect();
+    let labels: Vec<String> =
+        train.iter().map(|e| e.label.trim()).chain(test.iter().map(|e| e.label.trim())).collect::<std::collections::BTreeSet<_>>().into_iter().map(str::to_owned).collect();
     let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).ok();
     let n = labels.len();
     let mut confusion = vec![vec![0usize; n]; n];

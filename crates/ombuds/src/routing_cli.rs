@@ -40,6 +40,61 @@ pub struct TrainArgs {
     /// Seed of the held-out split.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Learn from this file instead of the stored complaints: JSONL (`text`, `department`,
+    /// optional `subject`) or CSV with those columns. Labels may be any text. Needs --eval (a
+    /// held-out split of the file) or --eval-file; nothing is saved.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Test on this file (same format) after learning from --file; prints `accuracy 0.xxx`.
+    #[arg(long, requires = "file")]
+    eval_file: Option<PathBuf>,
+    /// `jsonl` or `csv` for --file and --eval-file; by default from each file's extension.
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// The labelled examples of a file: subject and text as one text (the subject is not counted
+/// twice when the text already starts with it), labelled by the `department` column.
+fn examples_of(file: &Path, format: Option<&str>) -> anyhow::Result<Vec<ombuds_insight::Example>> {
+    let rows = read_rows(file, format)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let Some(label) = r.expected.filter(|l| !l.trim().is_empty()) else { bail!("{}: row {} has no department", file.display(), i + 1) };
+        if r.text.trim().is_empty() {
+            bail!("{}: row {} has an empty text", file.display(), i + 1);
+        }
+        let subject = r.subject.trim();
+        let text = if subject.is_empty() || r.text.trim_start().starts_with(subject) { r.text } else { format!("{subject}\n{}", r.text) };
+        out.push(ombuds_insight::Example::new(text, label.trim()));
+    }
+    Ok(out)
+}
+
+/// `train --file`: learning and testing from files, without the store.
+fn train_from_files(args: &TrainArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    let train = examples_of(file, args.format.as_deref())?;
+    let labels: std::collections::BTreeSet<&str> = train.iter().map(|e| e.label.as_str()).collect();
+    if labels.len() < 2 {
+        bail!("{}: {} examples in {} department(s); at least two departments are needed to learn anything", file.display(), train.len(), labels.len());
+    }
+    let started = std::time::Instant::now();
+    let evaluation = match &args.eval_file {
+        Some(test_file) => {
+            let test = examples_of(test_file, args.format.as_deref())?;
+            let unknown: std::collections::BTreeSet<&str> = test.iter().map(|e| e.label.as_str()).filter(|l| !labels.contains(l)).collect();
+            if !unknown.is_empty() {
+                eprintln!("{}: departments never seen in {} (counted as misses): {}", test_file.display(), file.display(), unknown.into_iter().collect::<Vec<_>>().join(", "));
+            }
+            ombuds_insight::evaluate_split(&train, &test)
+        }
+        None if args.eval => ombuds_insight::evaluate(&train, args.test_share, args.seed),
+        None => bail!("--file learns for measuring only: add --eval (a held-out split) or --eval-file TEST"),
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("== department\n{evaluation}");
+    println!("accuracy {:.3}", evaluation.accuracy);
+    eprintln!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -120,6 +175,9 @@ fn read_spec(file: &Path) -> anyhow::Result<RuleSetSpec> {
 pub async fn train(desk: &Desk, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if !(args.test_share > 0.0 && args.test_share < 1.0) {
         bail!("--test-share must be strictly between 0 and 1");
+    }
+    if let Some(file) = &args.file {
+        return train_from_files(&args, file);
     }
     if args.eval {
         let (departments, categories) = desk.evaluate_classifier(args.test_share, args.seed).await.map_err(crate::user_error)?;

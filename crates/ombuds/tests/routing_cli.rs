@@ -160,3 +160,50 @@ async fn rules_train_and_classify(db: &TestDb) {
     assert!(o.status.code() == Some(2) && text(&o).contains("unknown format"), "{}", text(&o));
     desk.close().await;
 }
+
+/// `train --file TRAIN --eval-file TEST`: learning and measuring from files alone, with labels
+/// that are not department codes (spaces, case, punctuation, over 48 characters), JSONL and CSV;
+/// bad files are refused with a message and a non-zero exit.
+#[test]
+fn train_and_evaluate_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let database = format!("sqlite://{}/o.db", d.display());
+    let long = |dept: &str| format!("{} — Team \"{}\", 2nd line (KZ/RU/EN), since 2024!", dept.to_uppercase(), dept);
+    let (mut train, mut test_csv) = (String::new(), String::from("subject,text,department\n"));
+    for (i, (t, dept)) in examples().into_iter().enumerate() {
+        if i % 4 == 0 {
+            let quoted = t.replace('"', "\"\"");
+            test_csv.push_str(&format!("\"\",\"{quoted}\",\"{}\"\n", long(&dept).replace('"', "\"\"")));
+        } else {
+            train.push_str(&serde_json::json!({"text": t, "department": long(&dept)}).to_string());
+            train.push('\n');
+        }
+    }
+    let train = file(d, "train.jsonl", &train);
+    let test = file(d, "test.csv", &test_csv);
+    let o = run(&database, &["train", "--file", &train, "--eval-file", &test]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let accuracy: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy ")).and_then(|a| a.trim().parse().ok()).unwrap_or_else(|| panic!("{out}"));
+    assert!(accuracy > 0.5, "{out}");
+    assert!(out.contains(&long("payments")), "labels are kept as written: {out}");
+    // A held-out split of one file.
+    let o = run(&database, &["train", "--file", &train, "--eval", "--test-share", "0.25", "--seed", "3"]);
+    assert!(o.status.success() && text(&o).contains("accuracy 0."), "{}", text(&o));
+
+    // Bad inputs: clear messages, non-zero exits.
+    let one = file(d, "one.jsonl", "{\"text\": \"вывод не пришёл\", \"department\": \"payments\"}\n{\"text\": \"деньги не пришли\", \"department\": \"payments\"}\n");
+    let nolabel = file(d, "nolabel.jsonl", "{\"text\": \"вывод не пришёл\", \"department\": \"payments\"}\n{\"text\": \"пароль\"}\n");
+    let garbage = file(d, "garbage.jsonl", "not json\n");
+    for (args, says) in [
+        (vec!["train", "--file", one.as_str(), "--eval"], "at least two departments"),
+        (vec!["train", "--file", nolabel.as_str(), "--eval"], "row 2 has no department"),
+        (vec!["train", "--file", garbage.as_str(), "--eval"], "line 1 is not JSON"),
+        (vec!["train", "--file", train.as_str()], "add --eval"),
+        (vec!["train", "--file", "/nonexistent/x.jsonl", "--eval"], "cannot read"),
+    ] {
+        let o = run(&database, &args);
+        assert!(!o.status.success() && text(&o).contains(says), "{args:?}: {}", text(&o));
+    }
+}
