@@ -481,6 +481,17 @@ impl Desk {
         .map_err(|e| DeskError::Conflict(format!("evaluation failed: {e}")))?
     }
 
+    /// Stratified `folds`-fold cross-validation of the department classifier on the training
+    /// data `train` would use (nothing saved).
+    pub async fn cross_validate_classifier(&self, folds: usize, seed: u64) -> Result<Evaluation> {
+        let (departments, _) = self.training_examples().await?;
+        tokio::task::spawn_blocking(move || {
+            ombuds_insight::cross_validate(&departments, folds, seed).map_err(|e| DeskError::Domain(DomainError::invalid("examples", "untrainable", e.to_string())))
+        })
+        .await
+        .map_err(|e| DeskError::Conflict(format!("evaluation failed: {e}")))?
+    }
+
     /// Retrains on `config.routing.retrain_every` until the desk is dropped. One node's
     /// retraining reaches the others through the live signal.
     pub fn spawn_retraining(&self) -> Option<tokio::task::JoinHandle<()>> {

@@ -103,6 +103,9 @@ pub enum TrainError {
     /// The held-out split left nothing to test on (too few examples per label).
     #[error("too few examples to hold any out for testing")]
     NothingToTest,
+    /// Cross-validation needs at least two folds.
+    #[error("cross-validation needs at least 2 folds, got {0}")]
+    BadFolds(usize),
 }
 
 /// Why stored model bytes could not be read.
@@ -464,6 +467,75 @@ pub fn evaluate(examples: &[Example], test_share: f64, seed: u64) -> Result<Eval
     evaluate_split(&train, &test)
 }
 
+/// Stratified `k`-fold cross-validation: each label's examples (shuffled with `seed`) are dealt
+/// round the folds, each fold is tested on a model trained on the others, and the figures are
+/// those of every example tested once. `train_size` is the mean training set.
+pub fn cross_validate(examples: &[Example], k: usize, seed: u64) -> Result<Evaluation, TrainError> {
+    if k < 2 {
+        return Err(TrainError::BadFolds(k));
+    }
+    let mut by_label: BTreeMap<&str, Vec<&Example>> = BTreeMap::new();
+    for e in examples.iter().filter(|e| !e.label.trim().is_empty() && !e.text.trim().is_empty()) {
+        by_label.entry(e.label.trim()).or_default().push(e);
+    }
+    let mut rng = SplitMix(seed);
+    let mut folds: Vec<Vec<&Example>> = vec![Vec::new(); k];
+    let mut next = 0;
+    for group in by_label.values_mut() {
+        rng.shuffle(group);
+        for e in group.iter() {
+            folds[next % k].push(e);
+            next += 1;
+        }
+    }
+    let labels: Vec<String> = by_label.keys().map(|l| (*l).to_owned()).collect();
+    let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).ok();
+    let n = labels.len();
+    let (mut confusion, mut support) = (vec![vec![0usize; n]; n], vec![0usize; n]);
+    let (mut trained, mut tested) = (0usize, 0usize);
+    for f in 0..k {
+        let test: Vec<Example> = folds[f].iter().map(|e| (*e).clone()).collect();
+        if test.is_empty() {
+            continue;
+        }
+        let train: Vec<Example> = folds.iter().enumerate().filter(|(i, _)| *i != f).flat_map(|(_, fold)| fold.iter().map(|e| (*e).clone())).collect();
+        let fold = evaluate_split(&train, &test)?;
+        trained += fold.train_size;
+        tested += fold.test_size;
+        for (i, a) in fold.labels.iter().enumerate() {
+            let ai = index(a).expect("a fold's labels are the whole set's");
+            support[ai] += fold.per_label[i].support;
+            for (j, p) in fold.labels.iter().enumerate() {
+                confusion[ai][index(p).expect("known")] += fold.confusion[i][j];
+            }
+        }
+    }
+    if tested == 0 {
+        return Err(TrainError::NothingToTest);
+    }
+    Ok(scores(labels, confusion, &support, trained / k, tested))
+}
+
+/// Precision, recall and F1 per label, accuracy and macro-F1, from a confusion table and each
+/// label's number of test texts (texts the model left unlabelled count as misses).
+fn scores(labels: Vec<String>, confusion: Vec<Vec<usize>>, support: &[usize], train_size: usize, test_size: usize) -> Evaluation {
+    let n = labels.len();
+    let right: usize = (0..n).map(|i| confusion[i][i]).sum();
+    let per_label: Vec<LabelScore> = (0..n)
+        .map(|i| {
+            let tp = confusion[i][i] as f64;
+            let predicted: usize = confusion.iter().map(|row| row[i]).sum();
+            let precision = if predicted == 0 { 0.0 } else { tp / predicted as f64 };
+            let recall = if support[i] == 0 { 0.0 } else { tp / support[i] as f64 };
+            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+            LabelScore { label: labels[i].clone(), precision, recall, f1, support: support[i] }
+        })
+        .collect();
+    let supported: Vec<&LabelScore> = per_label.iter().filter(|s| s.support > 0).collect();
+    let macro_f1 = supported.iter().map(|s| s.f1).sum::<f64>() / supported.len().max(1) as f64;
+    Evaluation { train_size, test_size, accuracy: right as f64 / test_size.max(1) as f64, macro_f1, per_label, labels, confusion }
+}
+
 /// Trains on `train` and tests on `test` (for instance a held-out file of one's own). Examples
 /// with an empty text or label are left out of both; a test label never seen in training counts
 /// as a miss.
@@ -480,39 +552,15 @@ pub fn evaluate_split(train: &[Example], test: &[Example]) -> Result<Evaluation,
     let index = |l: &str| labels.binary_search_by(|x| x.as_str().cmp(l)).ok();
     let n = labels.len();
     let mut confusion = vec![vec![0usize; n]; n];
-    let mut right = 0;
+    let mut support = vec![0usize; n];
     for e in &test {
         let Some(actual) = index(e.label.trim()) else { continue };
-        let predicted = model.predict(&e.text).and_then(|p| index(&p.label));
-        if let Some(p) = predicted {
+        support[actual] += 1;
+        if let Some(p) = model.predict(&e.text).and_then(|p| index(&p.label)) {
             confusion[actual][p] += 1;
-            if p == actual {
-                right += 1;
-            }
         }
     }
-    let per_label: Vec<LabelScore> = (0..n)
-        .map(|i| {
-            let tp = confusion[i][i] as f64;
-            let predicted: usize = confusion.iter().map(|row| row[i]).sum();
-            let support: usize = test.iter().filter(|e| e.label.trim() == labels[i]).count();
-            let precision = if predicted == 0 { 0.0 } else { tp / predicted as f64 };
-            let recall = if support == 0 { 0.0 } else { tp / support as f64 };
-            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-            LabelScore { label: labels[i].clone(), precision, recall, f1, support }
-        })
-        .collect();
-    let supported: Vec<&LabelScore> = per_label.iter().filter(|s| s.support > 0).collect();
-    let macro_f1 = supported.iter().map(|s| s.f1).sum::<f64>() / supported.len().max(1) as f64;
-    Ok(Evaluation {
-        train_size: train.len(),
-        test_size: test.len(),
-        accuracy: right as f64 / test.len() as f64,
-        macro_f1,
-        per_label,
-        labels,
-        confusion,
-    })
+    Ok(scores(labels, confusion, &support, train.len(), test.len()))
 }
 
 impl fmt::Display for Evaluation {

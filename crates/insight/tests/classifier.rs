@@ -1,6 +1,6 @@
 //! The classifier against a small labelled set of real-looking complaints in ru/kk/en.
 
-use ombuds_insight::{Classifier, DecodeError, Example, TrainError, evaluate};
+use ombuds_insight::{Classifier, DecodeError, Example, TrainError, cross_validate, evaluate};
 
 fn examples() -> Vec<Example> {
     include_str!("data/complaints.jsonl")
@@ -145,4 +145,19 @@ fn evaluation_prints_an_aligned_table() {
     assert!(text.contains("confusion"));
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("responsible_gaming")).collect();
     assert_eq!(rows.len(), 2, "{text}");
+}
+
+#[test]
+fn cross_validation_tests_every_example_once() {
+    let all = examples();
+    let cv = cross_validate(&all, 5, 1).unwrap();
+    assert_eq!(cv.test_size, all.len(), "every example is tested once");
+    assert_eq!(cv.per_label.iter().map(|s| s.support).sum::<usize>(), all.len());
+    let chance = 1.0 / cv.labels.len() as f64;
+    assert!(cv.accuracy > 2.0 * chance, "{cv}");
+    assert!((0.0..=1.0).contains(&cv.macro_f1));
+    assert_eq!(cross_validate(&all, 5, 1).unwrap(), cv, "the same seed gives the same figures");
+    assert!(matches!(cross_validate(&all, 1, 1), Err(TrainError::BadFolds(1))));
+    let one = vec![Example::new("вывод не пришёл", "payments"), Example::new("деньги не пришли", "payments")];
+    assert!(matches!(cross_validate(&one, 2, 1), Err(TrainError::SingleLabel(_))));
 }

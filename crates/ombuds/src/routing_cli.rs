@@ -37,9 +37,13 @@ pub struct TrainArgs {
     /// Share of each department held out for testing with --eval.
     #[arg(long, default_value_t = 0.2)]
     test_share: f64,
-    /// Seed of the held-out split.
+    /// Seed of the held-out split (and of the folds).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// With --eval: stratified K-fold cross-validation instead of one held-out split (every
+    /// example is tested once, by a model trained on the other folds).
+    #[arg(long, conflicts_with = "eval_file")]
+    folds: Option<usize>,
     /// Learn from this file instead of the stored complaints: JSONL (`text`, `department`,
     /// optional `subject`) or CSV with those columns. Labels may be any text. Needs --eval (a
     /// held-out split of the file) or --eval-file; nothing is saved.
@@ -87,7 +91,10 @@ fn train_from_files(args: &TrainArgs, file: &Path) -> anyhow::Result<ExitCode> {
             }
             ombuds_insight::evaluate_split(&train, &test)
         }
-        None if args.eval => ombuds_insight::evaluate(&train, args.test_share, args.seed),
+        None if args.eval => match args.folds {
+            Some(k) => ombuds_insight::cross_validate(&train, k, args.seed),
+            None => ombuds_insight::evaluate(&train, args.test_share, args.seed),
+        },
         None => bail!("--file learns for measuring only: add --eval (a held-out split) or --eval-file TEST"),
     }
     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -176,8 +183,19 @@ pub async fn train(desk: &Desk, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if !(args.test_share > 0.0 && args.test_share < 1.0) {
         bail!("--test-share must be strictly between 0 and 1");
     }
+    if args.folds.is_some_and(|k| k < 2) {
+        bail!("--folds must be at least 2");
+    }
+    if args.folds.is_some() && !args.eval {
+        bail!("--folds goes with --eval");
+    }
     if let Some(file) = &args.file {
         return train_from_files(&args, file);
+    }
+    if let (true, Some(k)) = (args.eval, args.folds) {
+        let departments = desk.cross_validate_classifier(k, args.seed).await.map_err(crate::user_error)?;
+        println!("== department ({k}-fold cross-validation)\n{departments}");
+        return Ok(ExitCode::SUCCESS);
     }
     if args.eval {
         let (departments, categories) = desk.evaluate_classifier(args.test_share, args.seed).await.map_err(crate::user_error)?;

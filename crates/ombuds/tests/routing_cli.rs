@@ -125,6 +125,9 @@ async fn rules_train_and_classify(db: &TestDb) {
     for want in ["== department", "accuracy", "macro-F1", "confusion", "responsible_gaming"] {
         assert!(out.contains(want), "{want}: {out}");
     }
+    let o = run(&database, &["train", "--eval", "--folds", "5"]);
+    let out = text(&o);
+    assert!(o.status.success() && out.contains("5-fold cross-validation") && out.contains("tested on 112 held-out examples"), "{out}");
     let o = run(&database, &["train", "--eval", "--test-share", "1.5"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = run(&database, &["train"]);
@@ -192,6 +195,13 @@ fn train_and_evaluate_from_files() {
     let o = run(&database, &["train", "--file", &train, "--eval", "--test-share", "0.25", "--seed", "3"]);
     assert!(o.status.success() && text(&o).contains("accuracy 0."), "{}", text(&o));
 
+    // Stratified cross-validation: every example tested once.
+    let o = run(&database, &["train", "--file", &train, "--eval", "--folds", "4"]);
+    let out = text(&o);
+    assert!(o.status.success() && out.contains("accuracy 0."), "{out}");
+    let examples_in_train = std::fs::read_to_string(&train).unwrap().lines().count();
+    assert!(out.contains(&format!("tested on {examples_in_train} held-out examples")), "{out}");
+
     // Bad inputs: clear messages, non-zero exits.
     let one = file(d, "one.jsonl", "{\"text\": \"вывод не пришёл\", \"department\": \"payments\"}\n{\"text\": \"деньги не пришли\", \"department\": \"payments\"}\n");
     let nolabel = file(d, "nolabel.jsonl", "{\"text\": \"вывод не пришёл\", \"department\": \"payments\"}\n{\"text\": \"пароль\"}\n");
@@ -202,6 +212,8 @@ fn train_and_evaluate_from_files() {
         (vec!["train", "--file", garbage.as_str(), "--eval"], "line 1 is not JSON"),
         (vec!["train", "--file", train.as_str()], "add --eval"),
         (vec!["train", "--file", "/nonexistent/x.jsonl", "--eval"], "cannot read"),
+        (vec!["train", "--file", train.as_str(), "--eval", "--folds", "1"], "--folds must be at least 2"),
+        (vec!["train", "--file", train.as_str(), "--folds", "3"], "--folds goes with --eval"),
     ] {
         let o = run(&database, &args);
         assert!(!o.status.success() && text(&o).contains(says), "{args:?}: {}", text(&o));
