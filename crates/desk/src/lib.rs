@@ -364,19 +364,11 @@ impl Desk {
     /// Counts an anonymous submission against the client address's budget (refused past it)
     /// and against the typed address's mail budget; whether an acknowledgment may be mailed.
     pub(crate) async fn anonymous_budget(&self, source: &'static str, reg: &Registration, client: Option<std::net::IpAddr>) -> Result<bool> {
-        const HOUR: Duration = Duration::from_secs(3600);
-        const DAY: Duration = Duration::from_secs(24 * 3600);
         let limits = &self.config.anonymous;
-        if let Some(ip) = client {
-            let key = format!("anon-intake:{source}:{}", tracking::client_key(ip));
-            if self.store.count_use(&key, HOUR).await? > limits.complaints_per_address_hour {
-                metrics::counter!("ombuds_rate_limited_total", "what" => source).increment(1);
-                return Err(DeskError::RateLimited { retry_after: Duration::from_secs(3600 - (now().as_second().max(0) as u64) % 3600) });
-            }
-        }
+        self.spend_per_address(&format!("anon-intake:{source}"), client, limits.complaints_per_address_hour).await?;
         let Some(email) = &reg.player.email else { return Ok(true) };
         let key = format!("typed-address-mail:{}", email.as_str().to_lowercase());
-        let ok = self.store.count_use(&key, DAY).await? <= limits.mails_per_typed_address_day;
+        let ok = self.store.count_use(&key, tracking::DAY).await? <= limits.mails_per_typed_address_day;
         if !ok {
             tracing::info!(source, "acknowledgment budget of a typed address spent; registered without mailing it");
         }
@@ -401,14 +393,8 @@ impl Desk {
     }
 
     /// Counts a vote or a click of an anonymous client; refused past the hour's budget.
-    pub async fn anonymous_vote(&self, what: &'static str, client: Option<std::net::IpAddr>) -> Result<()> {
-        let Some(ip) = client else { return Ok(()) };
-        let key = format!("anon-vote:{what}:{}", tracking::client_key(ip));
-        if self.store.count_use(&key, Duration::from_secs(3600)).await? > self.config.anonymous.votes_per_address_hour {
-            metrics::counter!("ombuds_rate_limited_total", "what" => what).increment(1);
-            return Err(DeskError::RateLimited { retry_after: Duration::from_secs(3600 - (now().as_second().max(0) as u64) % 3600) });
-        }
-        Ok(())
+    pub async fn anonymous_vote(&self, what: &str, client: Option<std::net::IpAddr>) -> Result<()> {
+        self.spend_per_address(&format!("anon-vote:{what}"), client, self.config.anonymous.votes_per_address_hour).await
     }
 
     async fn register_with(

@@ -97,8 +97,8 @@ fn span(d: Duration) -> jiff::SignedDuration {
     jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::from_hours(1))
 }
 
-const HOUR: Duration = Duration::from_secs(3600);
-const DAY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const HOUR: Duration = Duration::from_secs(3600);
+pub(crate) const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// The budget key of a client address: its network ([`ombuds_core::clients::network`]).
 pub fn client_key(ip: IpAddr) -> String {
@@ -110,6 +110,20 @@ fn rest_of(window: Duration) -> Duration {
     let len = window.as_secs().max(1);
     let now = now().as_second().max(0) as u64;
     Duration::from_secs(len - now % len)
+}
+
+impl Desk {
+    /// Counts one use of `what` by the client's network in the current hour; past `per_hour`,
+    /// [`DeskError::RateLimited`] until the hour ends. No client address (an in-process
+    /// caller): nothing is counted.
+    pub(crate) async fn spend_per_address(&self, what: &str, client: Option<IpAddr>, per_hour: i64) -> Result<()> {
+        let Some(ip) = client else { return Ok(()) };
+        if self.store.count_use(&format!("{what}:{}", client_key(ip)), HOUR).await? > per_hour {
+            metrics::counter!("ombuds_rate_limited_total", "what" => what.to_owned()).increment(1);
+            return Err(DeskError::RateLimited { retry_after: rest_of(HOUR) });
+        }
+        Ok(())
+    }
 }
 
 fn bad_key(e: TrackKeyError) -> DeskError {
@@ -154,11 +168,7 @@ impl Desk {
     /// per hour and per day (past them nothing is sent, and the answer is the same).
     pub async fn request_track_code(&self, reference: &ComplaintRef, email: &EmailAddress, client: Option<IpAddr>) -> Result<()> {
         let cfg = &self.config.tracking;
-        if let Some(ip) = client
-            && self.store.count_use(&format!("track-ask-ip:{}", client_key(ip)), HOUR).await? > cfg.asks_per_address_hour
-        {
-            return Err(DeskError::RateLimited { retry_after: rest_of(HOUR) });
-        }
+        self.spend_per_address("track-ask-ip", client, cfg.asks_per_address_hour).await?;
         let complaint = match self.by_ref(reference).await {
             Ok(c) => c,
             Err(DeskError::NotFound(_)) => return Ok(()),
